@@ -1,0 +1,114 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { MAX_DATA_BYTES } from '../shared';
+
+const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
+const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' });
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/**
+ * The region node's environment (public contract, DESIGN.md §3), plus tunables with defaults.
+ * Parsed once at start; everything downstream receives typed values.
+ */
+export const regionEnvSchema = z.object({
+  REGION: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region id like eu-west'),
+  PORT: z.coerce.number().int().min(0).max(65_535),
+  NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1..128 of letters, digits and ._-')
+    .default(`${hostname()}-${process.pid}`),
+  HOST: z.string().default('0.0.0.0'),
+  /** The URL this node is reached at, published in its health beacon (default http://127.0.0.1:PORT). */
+  PUBLIC_URL: z.url().optional(),
+  REDIS_URL: redisUrl,
+  GLOBAL_REDIS_URL: redisUrl,
+  DATABASE_URL: postgresUrl,
+  DATABASE_REPLICA_URL: postgresUrl.optional(),
+  JWT_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  EDGE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Largest `data` of one envelope, in bytes of JSON. */
+  MAX_PAYLOAD_BYTES: positiveInt(MAX_DATA_BYTES),
+  /** Publishes per second one connection may make (a token bucket with twice this burst). */
+  PUBLISH_RATE_PER_CONNECTION: positiveInt(20),
+  /** Publishes per second one user may make, over all their connections on all nodes of the region. */
+  PUBLISH_RATE_PER_USER: positiveInt(50),
+  MAX_CONNECTIONS_PER_USER: positiveInt(20),
+  /** Connections one node accepts; above it, handshakes get `unavailable` and the edge routes elsewhere. */
+  MAX_CONNECTIONS_PER_NODE: positiveInt(20_000),
+  /** How long a SIGTERM drain waits for clients to leave before closing. */
+  DRAIN_TIMEOUT_MS: positiveInt(10_000),
+  /** How long a publish id is remembered for idempotent retries. */
+  IDEMPOTENCY_WINDOW_S: positiveInt(24 * 3600),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type RegionEnv = z.infer<typeof regionEnvSchema>;
+
+export interface RegionConfig {
+  region: string;
+  nodeId: string;
+  host: string;
+  port: number;
+  publicUrl: string | undefined;
+  redisUrl: string;
+  globalRedisUrl: string;
+  databaseUrl: string;
+  databaseReplicaUrl: string | undefined;
+  jwtSecret: string;
+  edgeSecret: string | undefined;
+  limits: {
+    maxPayloadBytes: number;
+    publishRatePerConnection: number;
+    publishRatePerUser: number;
+    maxConnectionsPerUser: number;
+    maxConnectionsPerNode: number;
+  };
+  drainTimeoutMs: number;
+  idempotencyWindowS: number;
+  logLevel: RegionEnv['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws a ConfigError naming the first bad variable. */
+export function parseRegionConfig(env: Record<string, string | undefined>): RegionConfig {
+  const result = regionEnvSchema.safeParse(env);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    const message = env[variable] === undefined ? 'is required' : `is invalid (${issue.message})`;
+    throw new ConfigError(variable, message);
+  }
+  const e = result.data;
+  return {
+    region: e.REGION,
+    nodeId: e.NODE_ID,
+    host: e.HOST,
+    port: e.PORT,
+    publicUrl: e.PUBLIC_URL,
+    redisUrl: e.REDIS_URL,
+    globalRedisUrl: e.GLOBAL_REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    databaseReplicaUrl: e.DATABASE_REPLICA_URL,
+    jwtSecret: e.JWT_SECRET,
+    edgeSecret: e.EDGE_SECRET,
+    limits: {
+      maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
+      publishRatePerConnection: e.PUBLISH_RATE_PER_CONNECTION,
+      publishRatePerUser: e.PUBLISH_RATE_PER_USER,
+      maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
+      maxConnectionsPerNode: e.MAX_CONNECTIONS_PER_NODE,
+    },
+    drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
+    idempotencyWindowS: e.IDEMPOTENCY_WINDOW_S,
+    logLevel: e.LOG_LEVEL,
+  };
+}

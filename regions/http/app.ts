@@ -1,0 +1,123 @@
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import {
+  HTTP_STATUS,
+  ProtocolError,
+  historyPayload,
+  parsePayload,
+  presencePayload,
+  publishBody,
+  roomAllowed,
+  roomNameSchema,
+  verifyAccessToken,
+  type ErrorBody,
+  type Principal,
+} from '../../shared';
+import type { RegionServices } from '../services';
+
+export interface HttpAppOptions {
+  region: string;
+  nodeId: string;
+  jwtSecret: string;
+  edgeSecret: string | undefined;
+  maxPayloadBytes: number;
+  services: RegionServices;
+  /** Dependency states for `/readyz`; ready when every value is 'up' and the node is not draining. */
+  readiness: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
+  metrics: () => Promise<{ contentType: string; body: string }>;
+}
+
+type Env = { Variables: { principal: Principal } };
+
+/**
+ * The region node's HTTP surface: the contract's room API (same paths as the edge) and the operator
+ * endpoints. Operator endpoints (`/healthz`, `/readyz`, `/metrics`) are open to the load balancer and
+ * the metrics scraper; everything under `/v1` requires `x-edge-secret` when EDGE_SECRET is set.
+ */
+export function createHttpApp(options: HttpAppOptions): Hono<Env> {
+  const { services } = options;
+  const app = new Hono<Env>();
+
+  const fail = (c: Context, error: ErrorBody) =>
+    c.json({ error }, HTTP_STATUS[error.code] as 400 | 401 | 403 | 404 | 413 | 429 | 503);
+
+  app.onError((err, c) =>
+    fail(c, services.toClientError(err, { route: c.req.routePath, method: c.req.method })),
+  );
+  app.notFound((c) => fail(c, { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok', region: options.region, node: options.nodeId }));
+  app.get('/readyz', async (c) => {
+    const { ready, checks } = await options.readiness();
+    return c.json(
+      { status: ready ? 'ready' : 'not_ready', region: options.region, node: options.nodeId, checks },
+      ready ? 200 : 503,
+    );
+  });
+  app.get('/metrics', async (c) => {
+    const { contentType, body } = await options.metrics();
+    return c.body(body, 200, { 'content-type': contentType });
+  });
+
+  app.use('/v1/*', async (c, next) => {
+    if (options.edgeSecret && c.req.header('x-edge-secret') !== options.edgeSecret) {
+      throw new ProtocolError('unauthorized', 'requests must come through the edge');
+    }
+    const header = c.req.header('authorization') ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
+    c.set('principal', await verifyAccessToken(token, options.jwtSecret));
+    await next();
+  });
+
+  const room = (c: Context) => parsePayload(roomNameSchema, c.req.param('room'));
+
+  app.post(
+    '/v1/rooms/:room/messages',
+    bodyLimit({
+      // JSON framing around `data` is small; the exact limit on `data` is checked by the publisher.
+      maxSize: options.maxPayloadBytes + 1024,
+      onError: () => {
+        throw new ProtocolError('too_large', `body over ${options.maxPayloadBytes} bytes`);
+      },
+    }),
+    async (c) => {
+      const name = room(c);
+      const body = parsePayload(publishBody, await c.req.json().catch(() => invalidJson()));
+      const ack = await services.publisher.publish({
+        principal: c.get('principal'),
+        room: name,
+        data: body.data,
+        id: body.id,
+        transport: 'http',
+      });
+      return c.json(ack, 202);
+    },
+  );
+
+  app.get('/v1/rooms/:room/messages', async (c) => {
+    const limit = c.req.query('limit');
+    const query = parsePayload(historyPayload, {
+      room: c.req.param('room'),
+      before: c.req.query('before') || undefined,
+      limit: limit === undefined || limit === '' ? undefined : Number(limit),
+    });
+    mayAccess(c.get('principal'), query.room);
+    return c.json({ messages: await services.history.page(query.room, query) });
+  });
+
+  app.get('/v1/rooms/:room/presence', async (c) => {
+    const { room: name } = parsePayload(presencePayload, { room: c.req.param('room') });
+    mayAccess(c.get('principal'), name);
+    return c.json({ members: await services.presence.members(name) });
+  });
+
+  return app;
+}
+
+function invalidJson(): never {
+  throw new ProtocolError('invalid', 'body must be JSON');
+}
+
+function mayAccess(principal: Principal, room: string): void {
+  if (!roomAllowed(principal.rooms, room)) throw new ProtocolError('forbidden', `not allowed in ${room}`);
+}

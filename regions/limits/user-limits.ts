@@ -1,0 +1,108 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log';
+import type { RegionMetrics } from '../metrics';
+
+// One second fixed window per user, shared by every node of the region through the regional Redis.
+const RATE_SCRIPT = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], 2000) end
+return n`;
+
+// Connections per user: a sorted set of `node/socket` scored by lease expiry, so a crashed node's
+// entries age out by themselves.
+const CONNECT_SCRIPT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1`;
+
+/** How long a connection's lease lasts; the node renews its leases at a third of this. */
+export const CONNECTION_LEASE_MS = 30_000;
+
+/**
+ * Limits that hold across all nodes of a region: publishes per second per user and open connections
+ * per user. When the regional Redis is unreachable they fail open (the per-connection limit still
+ * applies), and every such failure is logged and counted.
+ */
+export class UserLimits {
+  constructor(
+    private readonly redis: Redis,
+    private readonly nodeId: string,
+    private readonly limits: { publishRatePerUser: number; maxConnectionsPerUser: number },
+    private readonly deps: { log: Logger; metrics: RegionMetrics },
+  ) {}
+
+  /** Counts one publish for `user`; false when over the per-user rate. */
+  async allowPublish(user: string): Promise<boolean> {
+    const window = Math.floor(Date.now() / 1000);
+    try {
+      const count = (await this.redis.eval(RATE_SCRIPT, 1, `rt:rate:${user}:${window}`)) as number;
+      return count <= this.limits.publishRatePerUser;
+    } catch (err) {
+      this.failOpen('publish-rate', err);
+      return true;
+    }
+  }
+
+  /** Registers a connection lease for `user`; false when the user already has the maximum. */
+  async openConnection(user: string, socketId: string): Promise<boolean> {
+    const now = Date.now();
+    try {
+      const ok = await this.redis.eval(
+        CONNECT_SCRIPT,
+        1,
+        connectionsKey(user),
+        now,
+        this.limits.maxConnectionsPerUser,
+        now + CONNECTION_LEASE_MS,
+        this.member(socketId),
+        CONNECTION_LEASE_MS * 2,
+      );
+      return ok === 1;
+    } catch (err) {
+      this.failOpen('connections', err);
+      return true;
+    }
+  }
+
+  async closeConnection(user: string, socketId: string): Promise<void> {
+    try {
+      await this.redis.zrem(connectionsKey(user), this.member(socketId));
+    } catch (err) {
+      this.failOpen('connections', err);
+    }
+  }
+
+  /** Renews the leases of this node's open connections. */
+  async renew(connections: Iterable<{ user: string; socketId: string }>): Promise<void> {
+    const expiry = Date.now() + CONNECTION_LEASE_MS;
+    const pipeline = this.redis.pipeline();
+    for (const { user, socketId } of connections) {
+      pipeline.zadd(connectionsKey(user), 'XX', expiry, this.member(socketId));
+      pipeline.pexpire(connectionsKey(user), CONNECTION_LEASE_MS * 2);
+    }
+    if (pipeline.length === 0) return;
+    try {
+      await pipeline.exec();
+    } catch (err) {
+      this.failOpen('connections', err);
+    }
+  }
+
+  private member(socketId: string): string {
+    return `${this.nodeId}/${socketId}`;
+  }
+
+  private failOpen(limit: string, err: unknown): void {
+    this.deps.metrics.internalErrors.inc({ component: `limits:${limit}` });
+    this.deps.log.warn(
+      { err: (err as Error).message, limit },
+      'regional Redis unavailable: limit not enforced',
+    );
+  }
+}
+
+function connectionsKey(user: string): string {
+  return `rt:conns:${user}`;
+}

@@ -1,0 +1,8 @@
+export {
+  OUTBOX_GROUPS,
+  OUTBOX_STREAM,
+  RegionalOutbox,
+  compareIds,
+  decodeEnvelope,
+  type OutboxGroup,
+} from './outbox';

@@ -1,0 +1,114 @@
+import {
+  ProtocolError,
+  encodedSize,
+  newEnvelopeId,
+  roomAllowed,
+  type Envelope,
+  type EnvelopeId,
+  type JsonValue,
+  type Principal,
+} from '../../shared';
+import type { UserLimits } from '../limits';
+import type { Logger } from '../log';
+import type { RegionMetrics } from '../metrics';
+import type { RoomDelivery } from './delivery';
+import type { PublishIdempotency } from './idempotency';
+
+/**
+ * Where an accepted envelope goes before it is emitted: the region's durable queue towards the global
+ * bus and history. A publish is acked only after `append` resolved.
+ */
+export interface EnvelopeSink {
+  append(envelope: Envelope): Promise<void>;
+}
+
+export interface PublishRequest {
+  principal: Principal;
+  room: string;
+  data: JsonValue;
+  id?: EnvelopeId | undefined;
+  transport: 'socket' | 'http';
+  /** The publishing connection, which does not receive its own envelope. */
+  exceptSocketId?: string | undefined;
+}
+
+export interface PublishAck {
+  id: EnvelopeId;
+  ts: number;
+}
+
+/**
+ * The publish path shared by the socket event and the HTTP API: authorize, check size and per-user
+ * rate, claim the id (a retry gets the first ack and no second delivery), append to the sink, emit.
+ */
+export class Publisher {
+  private sink: EnvelopeSink | undefined;
+
+  constructor(
+    private readonly deps: {
+      region: string;
+      maxPayloadBytes: number;
+      userLimits: UserLimits;
+      idempotency: PublishIdempotency;
+      delivery: RoomDelivery;
+      metrics: RegionMetrics;
+      log: Logger;
+    },
+  ) {}
+
+  /** Routes accepted envelopes through `sink` (the bus's regional queue) before they are emitted. */
+  useSink(sink: EnvelopeSink): void {
+    this.sink = sink;
+  }
+
+  async publish(req: PublishRequest): Promise<PublishAck> {
+    const { principal, room } = req;
+    if (!roomAllowed(principal.rooms, room)) {
+      throw new ProtocolError('forbidden', `not allowed to publish to ${room}`);
+    }
+    const size = encodedSize(req.data);
+    if (size > this.deps.maxPayloadBytes) {
+      throw new ProtocolError(
+        'too_large',
+        `data is ${size} bytes; the limit is ${this.deps.maxPayloadBytes}`,
+      );
+    }
+    if (!(await this.deps.userLimits.allowPublish(principal.user))) {
+      throw new ProtocolError('rate_limited', 'too many publishes for this user; slow down');
+    }
+    const envelope: Envelope = {
+      id: req.id ?? newEnvelopeId(),
+      room,
+      data: req.data,
+      user: principal.user,
+      origin: this.deps.region,
+      ts: Date.now(),
+    };
+    const claim = await this.deps.idempotency.claim({
+      id: envelope.id,
+      ts: envelope.ts,
+      room,
+      user: principal.user,
+    });
+    if (!claim.fresh) {
+      const { record } = claim;
+      if (record.room !== room || record.user !== principal.user) {
+        throw new ProtocolError('invalid', 'this id was already used for another message');
+      }
+      return { id: envelope.id, ts: record.ts };
+    }
+    if (this.sink) {
+      try {
+        await this.sink.append(envelope);
+      } catch (err) {
+        await this.deps.idempotency.release(envelope.id);
+        this.deps.metrics.internalErrors.inc({ component: 'publish-sink' });
+        this.deps.log.error({ err: (err as Error).message, id: envelope.id }, 'could not queue envelope');
+        throw new ProtocolError('unavailable', 'could not queue the message; retry with the same id');
+      }
+    }
+    this.deps.delivery.deliver(envelope, 'local', req.exceptSocketId);
+    this.deps.metrics.messagesIn.inc({ transport: req.transport });
+    return { id: envelope.id, ts: envelope.ts };
+  }
+}

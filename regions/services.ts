@@ -1,0 +1,51 @@
+import { ProtocolError, type Envelope, type EnvelopeId, type ErrorBody } from '../shared';
+import type { Logger } from './log';
+import type { RegionMetrics } from './metrics';
+import type { PresenceService } from './presence';
+import type { Publisher } from './publish';
+
+/** Answers `join { since }`: the envelopes of a room after `since`, in the order this region delivered them. */
+export interface MissedMessages {
+  missedSince(room: string, since: EnvelopeId | undefined): Promise<Envelope[]>;
+}
+
+/** Pages of a room's history, oldest first, before a cursor. */
+export interface HistoryReader {
+  page(
+    room: string,
+    query: { before?: EnvelopeId | undefined; limit?: number | undefined },
+  ): Promise<Envelope[]>;
+}
+
+/** Used until a history store is attached: history reads answer `unavailable`, recovery has nothing. */
+export const noHistory: MissedMessages & HistoryReader = {
+  async missedSince() {
+    return [];
+  },
+  async page() {
+    throw new ProtocolError('unavailable', 'history is not enabled on this node');
+  },
+};
+
+/** Everything the socket and HTTP front ends call, assembled once by the node. */
+export interface RegionServices {
+  publisher: Publisher;
+  presence: PresenceService;
+  recovery: MissedMessages;
+  history: HistoryReader;
+  /** Maps any error to the `{ code, message }` a client may see; logs and counts the unexpected. */
+  toClientError(err: unknown, context: Record<string, unknown>): ErrorBody;
+}
+
+export function clientErrorMapper(deps: { log: Logger; metrics: RegionMetrics }) {
+  return (err: unknown, context: Record<string, unknown>): ErrorBody => {
+    if (err instanceof ProtocolError) {
+      deps.metrics.errors.inc({ code: err.code });
+      return err.toBody();
+    }
+    deps.metrics.errors.inc({ code: 'unavailable' });
+    deps.metrics.internalErrors.inc({ component: String(context.event ?? context.route ?? 'unknown') });
+    deps.log.error({ err, ...context }, 'internal error');
+    return { code: 'unavailable', message: 'internal error; retry later' };
+  };
+}

@@ -1,0 +1,54 @@
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+
+/**
+ * An envelope id: a lowercase UUIDv7. It is the idempotency key everywhere: publish retries, the
+ * global bus, each region's dedup window, the history primary key and the SDK's duplicate filter.
+ */
+export type EnvelopeId = string & { readonly __brand: 'EnvelopeId' };
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+export const envelopeIdSchema = z
+  .string()
+  .regex(UUID_V7, 'must be a lowercase UUIDv7')
+  .transform((id) => id as EnvelopeId);
+
+export function isEnvelopeId(value: unknown): value is EnvelopeId {
+  return typeof value === 'string' && UUID_V7.test(value);
+}
+
+/** A new time-ordered envelope id. */
+export function newEnvelopeId(): EnvelopeId {
+  return uuidv7() as EnvelopeId;
+}
+
+/** JSON value carried by an envelope. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** Every room event travels as one envelope, from the accepting node to every region and to history. */
+export interface Envelope {
+  id: EnvelopeId;
+  room: string;
+  data: JsonValue;
+  /** The `sub` of the publisher's token. */
+  user: string;
+  /** The region that accepted the envelope. */
+  origin: string;
+  /** Milliseconds since the epoch, set by the accepting node. */
+  ts: number;
+}
+
+export const envelopeSchema = z.object({
+  id: envelopeIdSchema,
+  room: z.string(),
+  data: z.json(),
+  user: z.string(),
+  origin: z.string(),
+  ts: z.number().int().nonnegative(),
+});
+
+/** Bytes of `data` as UTF-8 JSON: what the payload limit is measured on. */
+export function encodedSize(data: unknown): number {
+  return new TextEncoder().encode(JSON.stringify(data) ?? '').byteLength;
+}

@@ -1,0 +1,5 @@
+export * from './auth';
+export * from './envelope';
+export * from './geo';
+export * from './protocol';
+export * from './rooms';

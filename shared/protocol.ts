@@ -1,0 +1,125 @@
+import { z } from 'zod';
+import { envelopeIdSchema, type Envelope } from './envelope';
+import { roomNameSchema } from './rooms';
+
+/** Error codes of the public contract; every error a client sees carries one of these. */
+export const ERROR_CODES = [
+  'unauthorized',
+  'forbidden',
+  'invalid',
+  'too_large',
+  'rate_limited',
+  'unavailable',
+  'not_found',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+/** HTTP status for each error code (the same on the edge and on region nodes). */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  too_large: 413,
+  rate_limited: 429,
+  unavailable: 503,
+};
+
+/** An error meant for the client: its code and message are shown as they are. */
+export class ProtocolError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+
+  toBody(): ErrorBody {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** Default largest `data`, in bytes of UTF-8 JSON. */
+export const MAX_DATA_BYTES = 64 * 1024;
+
+export const HISTORY_LIMIT_DEFAULT = 50;
+export const HISTORY_LIMIT_MAX = 100;
+
+// Client → server events and their payloads.
+
+export const joinPayload = z.strictObject({ room: roomNameSchema, since: envelopeIdSchema.optional() });
+export const leavePayload = z.strictObject({ room: roomNameSchema });
+export const publishPayload = z.strictObject({
+  room: roomNameSchema,
+  data: z.json(),
+  id: envelopeIdSchema.optional(),
+});
+export const historyPayload = z.strictObject({
+  room: roomNameSchema,
+  before: envelopeIdSchema.optional(),
+  limit: z.number().int().min(1).max(HISTORY_LIMIT_MAX).optional(),
+});
+export const presencePayload = z.strictObject({ room: roomNameSchema });
+
+/** HTTP `POST /v1/rooms/:room/messages` body. */
+export const publishBody = z.strictObject({ data: z.json(), id: envelopeIdSchema.optional() });
+
+export type JoinPayload = z.infer<typeof joinPayload>;
+export type LeavePayload = z.infer<typeof leavePayload>;
+export type PublishPayload = z.infer<typeof publishPayload>;
+export type HistoryPayload = z.infer<typeof historyPayload>;
+export type PresencePayload = z.infer<typeof presencePayload>;
+
+export interface PresenceMember {
+  user: string;
+  region: string;
+}
+
+export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
+
+export interface ClientEvents {
+  join: (payload: JoinPayload, ack: (res: Ack<{ room: string; missed: Envelope[] }>) => void) => void;
+  leave: (payload: LeavePayload, ack: (res: Ack) => void) => void;
+  publish: (payload: PublishPayload, ack: (res: Ack<{ id: string; ts: number }>) => void) => void;
+  history: (payload: HistoryPayload, ack: (res: Ack<{ messages: Envelope[] }>) => void) => void;
+  presence: (payload: PresencePayload, ack: (res: Ack<{ members: PresenceMember[] }>) => void) => void;
+}
+
+export interface SessionInfo {
+  region: string;
+  node: string;
+}
+
+export interface PresenceEvent {
+  room: string;
+  user: string;
+  region: string;
+  state: 'join' | 'leave';
+}
+
+export interface ServerEvents {
+  session: (info: SessionInfo) => void;
+  message: (envelope: Envelope) => void;
+  presence: (event: PresenceEvent) => void;
+  drain: (info: { reason: string }) => void;
+}
+
+/** Turns a zod failure into the contract's `invalid` error with a readable message. */
+export function invalidFrom(error: z.ZodError): ProtocolError {
+  const issue = error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  return new ProtocolError('invalid', `${where}${issue?.message ?? 'invalid payload'}`);
+}
+
+/** Parses `input` with `schema`, throwing the contract's `invalid` error. */
+export function parsePayload<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw invalidFrom(result.error);
+  return result.data;
+}
