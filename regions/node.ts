@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
@@ -67,6 +68,10 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     allowRequest: (req, callback) => callback(edgeSecretOk(req) ? null : 'forbidden', edgeSecretOk(req)),
     cors: { origin: true, credentials: true },
   });
+
+  // Session ids name their region and node (`{region}~{node}~{random}`), so the edge and a region's
+  // load balancer can send every long-polling request of a session to the node that holds it.
+  io.engine.generateId = () => sessionId(config.region, config.nodeId);
 
   const userLimits = new UserLimits(redis, config.nodeId, config.limits, deps);
   const idempotency = new PublishIdempotency(redis, config.idempotencyWindowS, deps);
@@ -251,6 +256,17 @@ function guardAdapterPublishes(client: Redis, deps: { log: Logger; metrics: Regi
       deps.log.warn({ err: err.message }, 'cross-node fan-out failed: regional Redis unavailable');
       return 0;
     });
+}
+
+/** A Socket.IO (engine.io) session id that names where the session lives. */
+export function sessionId(region: string, nodeId: string): string {
+  return `${region}~${nodeId}~${randomBytes(12).toString('base64url')}`;
+}
+
+/** The region and node named by a session id from `sessionId`, if it is one. */
+export function parseSessionId(sid: string): { region: string; node: string } | undefined {
+  const [region, node, random] = sid.split('~');
+  return region && node && random ? { region, node } : undefined;
 }
 
 async function waitReady(...clients: Redis[]): Promise<void> {
