@@ -5,7 +5,7 @@ import { getRequestListener } from '@hono/node-server';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import { Server } from 'socket.io';
-import { ProtocolError, verifyAccessToken } from '../shared';
+import { ProtocolError, formatSessionId, verifyAccessToken } from '../shared';
 import type { RegionConfig } from './config';
 import { createHttpApp } from './http/app';
 import { TokenBucket, UserLimits, CONNECTION_LEASE_MS } from './limits';
@@ -69,9 +69,10 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     cors: { origin: true, credentials: true },
   });
 
-  // Session ids name their region and node (`{region}~{node}~{random}`), so the edge and a region's
-  // load balancer can send every long-polling request of a session to the node that holds it.
-  io.engine.generateId = () => sessionId(config.region, config.nodeId);
+  // Session ids name their region and node (shared/session.ts), so the edge and a region's load
+  // balancer can send every long-polling request of a session to the node that holds it.
+  io.engine.generateId = () =>
+    formatSessionId(config.region, config.nodeId, randomBytes(12).toString('base64url'));
 
   const userLimits = new UserLimits(redis, config.nodeId, config.limits, deps);
   const idempotency = new PublishIdempotency(redis, config.idempotencyWindowS, deps);
@@ -256,17 +257,6 @@ function guardAdapterPublishes(client: Redis, deps: { log: Logger; metrics: Regi
       deps.log.warn({ err: err.message }, 'cross-node fan-out failed: regional Redis unavailable');
       return 0;
     });
-}
-
-/** A Socket.IO (engine.io) session id that names where the session lives. */
-export function sessionId(region: string, nodeId: string): string {
-  return `${region}~${nodeId}~${randomBytes(12).toString('base64url')}`;
-}
-
-/** The region and node named by a session id from `sessionId`, if it is one. */
-export function parseSessionId(sid: string): { region: string; node: string } | undefined {
-  const [region, node, random] = sid.split('~');
-  return region && node && random ? { region, node } : undefined;
 }
 
 async function waitReady(...clients: Redis[]): Promise<void> {

@@ -3,3 +3,4 @@ export * from './envelope';
 export * from './geo';
 export * from './protocol';
 export * from './rooms';
+export * from './session';
