@@ -112,3 +112,15 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
     logLevel: e.LOG_LEVEL,
   };
 }
+
+/** `npm run region -- --help`: every variable, whether it is required, and its default. */
+export function regionEnvHelp(): string {
+  const lines = ['Usage: npm run region   (configured by environment variables)', ''];
+  for (const [name, schema] of Object.entries(regionEnvSchema.shape)) {
+    const parsed = (schema as z.ZodType).safeParse(undefined);
+    const note = !parsed.success ? 'required' : parsed.data === undefined ? 'optional' : `default ${String(parsed.data)}`;
+    lines.push(`  ${name.padEnd(28)} ${note}`);
+  }
+  lines.push('', 'A missing or malformed variable stops the node with one line naming it (exit code 2).', '');
+  return lines.join('\n');
+}

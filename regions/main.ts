@@ -2,9 +2,14 @@
  * `npm run region`: one region node from the environment (see README, "Running a region").
  * A missing or malformed variable stops the node with one line naming it and exit code 2.
  */
-import { ConfigError, parseRegionConfig } from './config';
+import { ConfigError, parseRegionConfig, regionEnvHelp } from './config';
 import { createLogger } from './log';
 import { startRegionNode } from './node';
+
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(regionEnvHelp());
+  process.exit(0);
+}
 
 let config;
 try {

@@ -38,6 +38,11 @@ export class RegionMetrics {
     labelNames: ['client'] as const,
     registers: [this.registry],
   });
+  readonly outboxHeld = new Gauge({
+    name: 'rt_outbox_held',
+    help: 'Envelopes held in memory while the regional Redis is unreachable',
+    registers: [this.registry],
+  });
   readonly internalErrors = new Counter({
     name: 'rt_internal_errors_total',
     help: 'Internal errors (logged with context), by component',

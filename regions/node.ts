@@ -59,7 +59,10 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     maxRetriesPerRequest: 1,
   });
   await waitReady(redis, adapterPub, adapterSub);
-  const outbox = new RegionalOutbox(redis);
+  const outbox = new RegionalOutbox(redis, undefined, (err, action) => {
+    metrics.internalErrors.inc({ component: `outbox:${action}` });
+    log.warn({ err: err.message, action, held: outbox.heldCount }, 'regional outbox unavailable: holding envelopes');
+  });
   await outbox.ensureGroups();
 
   const httpServer = createServer();
@@ -151,6 +154,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     },
     async metrics() {
       metrics.connections.set(io.engine.clientsCount);
+      metrics.outboxHeld.set(outbox.heldCount);
       const adapter = io.of('/').adapter;
       metrics.rooms.set([...adapter.rooms.keys()].filter((room) => !adapter.sids.has(room)).length);
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
@@ -167,6 +171,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   // Leases: this node's liveness (presence) and its connections (per-user limit).
   const beat = async () => {
     try {
+      await outbox.flush();
       await presenceStore.heartbeat();
       await userLimits.renew(
         [...io.of('/').sockets.values()].map((s) => ({
@@ -228,6 +233,8 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
         const remaining = io.engine.clientsCount;
         await new Promise<void>((resolve) => io.close(() => resolve()));
         for (const hook of closeHooks) await hook();
+        await outbox.flush();
+        if (outbox.heldCount > 0) log.error({ held: outbox.heldCount }, 'regional Redis down at shutdown: held envelopes lost');
         await beacon.stop({ region: config.region, node: config.nodeId });
         await presenceStore.removeNode().catch(() => undefined);
         httpServer.closeAllConnections();

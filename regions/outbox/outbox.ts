@@ -12,14 +12,41 @@ export const OUTBOX_STREAM = 'rt:outbox';
 export const OUTBOX_GROUPS = ['forwarder', 'history'] as const;
 export type OutboxGroup = (typeof OUTBOX_GROUPS)[number];
 
+/** Envelopes a node holds in memory while the regional Redis is down, before refusing publishes. */
+export const DEFAULT_HOLD_CAPACITY = 10_000;
+
 /**
  * Every envelope accepted in this region is appended here before it is emitted or acked, so the
  * sender's ack means "stored in the regional Redis". Consumers read it through their consumer group:
  * `forwarder` moves envelopes to the global bus, `history` writes them to Postgres. Both survive an
  * outage of what they feed, because entries stay here until acknowledged.
+ *
+ * While the regional Redis itself is down, the node holds accepted envelopes in memory (bounded by
+ * `holdCapacity`; beyond it `append` throws and the publish is refused as `unavailable`) and appends
+ * them, in order, as soon as Redis is back; local delivery goes on meanwhile. Envelopes held by a node
+ * that crashes during such an outage are lost to other regions and to history (documented).
  */
 export class RegionalOutbox implements EnvelopeSink {
-  constructor(private readonly redis: Redis) {}
+  private readonly held: Envelope[] = [];
+  private flushing: Promise<void> | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly holdCapacity = DEFAULT_HOLD_CAPACITY,
+    private readonly onError: (err: Error, action: string) => void = () => undefined,
+  ) {
+    // A restarted Redis may come back empty: re-create the groups, then append what was held.
+    redis.on('ready', () => {
+      void this.ensureGroups()
+        .then(() => this.flush())
+        .catch((err: Error) => this.onError(err, 'recover'));
+    });
+  }
+
+  /** Envelopes accepted while the regional Redis was unreachable and not yet appended. */
+  get heldCount(): number {
+    return this.held.length;
+  }
 
   /** Creates the stream and the consumer groups if missing (idempotent). */
   async ensureGroups(): Promise<void> {
@@ -33,7 +60,36 @@ export class RegionalOutbox implements EnvelopeSink {
   }
 
   async append(envelope: Envelope): Promise<void> {
-    await this.redis.xadd(OUTBOX_STREAM, '*', 'e', JSON.stringify(envelope));
+    // Once anything is held, later envelopes queue behind it so the outbox keeps acceptance order.
+    if (this.held.length === 0) {
+      try {
+        await this.redis.xadd(OUTBOX_STREAM, '*', 'e', JSON.stringify(envelope));
+        return;
+      } catch (err) {
+        this.onError(err as Error, 'append');
+      }
+    }
+    if (this.held.length >= this.holdCapacity) {
+      throw new Error(`regional Redis unavailable and ${this.held.length} envelopes already held`);
+    }
+    this.held.push(envelope);
+  }
+
+  /** Appends held envelopes in order; stops at the first failure and tries again on the next call. */
+  flush(): Promise<void> {
+    this.flushing ??= (async () => {
+      try {
+        while (this.held.length > 0) {
+          await this.redis.xadd(OUTBOX_STREAM, '*', 'e', JSON.stringify(this.held[0]));
+          this.held.shift();
+        }
+      } catch (err) {
+        this.onError(err as Error, 'flush');
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
   }
 
   /**
