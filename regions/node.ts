@@ -34,8 +34,12 @@ export interface RegionNode {
   readonly outbox: RegionalOutbox;
   /** True once `drain` was called. */
   readonly draining: boolean;
-  /** Extra readiness checks from attached components: name -> 'up' | other. */
-  addReadinessCheck(name: string, check: () => Promise<string> | string): void;
+  /**
+   * Adds a dependency to `/readyz` (name -> 'up' or another state). Only `critical` checks make the
+   * node not ready; the rest are reported, because live delivery goes on without them (a history or
+   * global-bus outage must not pull every node out of the load balancer).
+   */
+  addReadinessCheck(name: string, check: () => Promise<string> | string, critical?: boolean): void;
   /** Runs on shutdown, after clients are gone and before Redis is closed. */
   onClose(fn: () => Promise<void> | void): void;
   /** Stops accepting, tells clients to reconnect elsewhere, waits up to the drain timeout, closes. */
@@ -61,7 +65,10 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   await waitReady(redis, adapterPub, adapterSub);
   const outbox = new RegionalOutbox(redis, undefined, (err, action) => {
     metrics.internalErrors.inc({ component: `outbox:${action}` });
-    log.warn({ err: err.message, action, held: outbox.heldCount }, 'regional outbox unavailable: holding envelopes');
+    log.warn(
+      { err: err.message, action, held: outbox.heldCount },
+      'regional outbox unavailable: holding envelopes',
+    );
   });
   await outbox.ensureGroups();
 
@@ -100,8 +107,14 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   };
 
   let draining = false;
-  const readinessChecks = new Map<string, () => Promise<string> | string>([
-    ['redis', () => (isReady(redis) && isReady(adapterPub) && isReady(adapterSub) ? 'up' : 'down')],
+  const readinessChecks = new Map<string, { check: () => Promise<string> | string; critical: boolean }>([
+    [
+      'redis',
+      {
+        check: () => (isReady(redis) && isReady(adapterPub) && isReady(adapterSub) ? 'up' : 'down'),
+        critical: true,
+      },
+    ],
   ]);
   const closeHooks: (() => Promise<void> | void)[] = [];
 
@@ -148,9 +161,13 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     services,
     async readiness() {
       const checks: Record<string, string> = {};
-      for (const [name, check] of readinessChecks) checks[name] = await check();
+      let ready = !draining;
+      for (const [name, { check, critical }] of readinessChecks) {
+        checks[name] = await check();
+        if (critical && checks[name] !== 'up') ready = false;
+      }
       if (draining) checks.node = 'draining';
-      return { ready: Object.values(checks).every((s) => s === 'up'), checks };
+      return { ready, checks };
     },
     async metrics() {
       metrics.connections.set(io.engine.clientsCount);
@@ -218,7 +235,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     get draining() {
       return draining;
     },
-    addReadinessCheck: (name, check) => void readinessChecks.set(name, check),
+    addReadinessCheck: (name, check, critical = false) => void readinessChecks.set(name, { check, critical }),
     onClose: (fn) => void closeHooks.push(fn),
     drain(reason = 'shutdown') {
       drained ??= (async () => {
@@ -234,7 +251,8 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
         await new Promise<void>((resolve) => io.close(() => resolve()));
         for (const hook of closeHooks) await hook();
         await outbox.flush();
-        if (outbox.heldCount > 0) log.error({ held: outbox.heldCount }, 'regional Redis down at shutdown: held envelopes lost');
+        if (outbox.heldCount > 0)
+          log.error({ held: outbox.heldCount }, 'regional Redis down at shutdown: held envelopes lost');
         await beacon.stop({ region: config.region, node: config.nodeId });
         await presenceStore.removeNode().catch(() => undefined);
         httpServer.closeAllConnections();

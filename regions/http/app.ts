@@ -22,7 +22,7 @@ export interface HttpAppOptions {
   edgeSecret: string | undefined;
   maxPayloadBytes: number;
   services: RegionServices;
-  /** Dependency states for `/readyz`; ready when every value is 'up' and the node is not draining. */
+  /** Dependency states for `/readyz`; ready when critical dependencies are up and the node is not draining. */
   readiness: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
   metrics: () => Promise<{ contentType: string; body: string }>;
 }
