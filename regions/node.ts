@@ -32,6 +32,8 @@ export interface RegionNode {
   readonly globalRedis: Redis;
   /** The region's durable queue; every accepted envelope is in it before it is emitted. */
   readonly outbox: RegionalOutbox;
+  /** The single path envelopes take to a room region-wide (local publishes and the bus). */
+  readonly delivery: RoomDelivery;
   /** True once `drain` was called. */
   readonly draining: boolean;
   /**
@@ -53,6 +55,8 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   const redis = connectRedis(config.redisUrl, 'regional', deps, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    // A command written just as the connection drops may otherwise wait for its reply forever.
+    commandTimeout: 3_000,
   });
   const adapterPub = connectRedis(config.redisUrl, 'adapter-pub', deps, { enableOfflineQueue: false });
   const adapterSub = connectRedis(config.redisUrl, 'adapter-sub', deps);
@@ -232,6 +236,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     redis,
     globalRedis,
     outbox,
+    delivery,
     get draining() {
       return draining;
     },

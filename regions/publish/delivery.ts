@@ -10,10 +10,17 @@ export type RegionIo = Server<ClientEvents, ServerEvents>;
  * regions, so there is exactly one path to clients.
  */
 export class RoomDelivery {
+  private readonly observers: ((envelope: Envelope) => void)[] = [];
+
   constructor(
     private readonly io: RegionIo,
     private readonly metrics: RegionMetrics,
   ) {}
+
+  /** Calls `observer` after each emit, in this node's delivery order (feeds the recent-history buffer). */
+  observe(observer: (envelope: Envelope) => void): void {
+    this.observers.push(observer);
+  }
 
   deliver(envelope: Envelope, source: 'local' | 'bus', exceptSocketId?: string): void {
     const target = exceptSocketId
@@ -21,5 +28,6 @@ export class RoomDelivery {
       : this.io.to(envelope.room);
     target.emit('message', envelope);
     this.metrics.messagesOut.inc({ source });
+    for (const observer of this.observers) observer(envelope);
   }
 }
