@@ -77,19 +77,22 @@ export class RegionalOutbox implements EnvelopeSink {
 
   /** Appends held envelopes in order; stops at the first failure and tries again on the next call. */
   flush(): Promise<void> {
-    this.flushing ??= (async () => {
-      try {
-        while (this.held.length > 0) {
-          await this.redis.xadd(OUTBOX_STREAM, '*', 'e', JSON.stringify(this.held[0]));
-          this.held.shift();
-        }
-      } catch (err) {
-        this.onError(err as Error, 'flush');
-      } finally {
-        this.flushing = undefined;
-      }
-    })();
+    // Cleared in `.finally`, which runs after the assignment even when nothing is held.
+    this.flushing ??= this.appendHeld().finally(() => {
+      this.flushing = undefined;
+    });
     return this.flushing;
+  }
+
+  private async appendHeld(): Promise<void> {
+    try {
+      while (this.held.length > 0) {
+        await this.redis.xadd(OUTBOX_STREAM, '*', 'e', JSON.stringify(this.held[0]));
+        this.held.shift();
+      }
+    } catch (err) {
+      this.onError(err as Error, 'flush');
+    }
   }
 
   /**
