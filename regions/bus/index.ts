@@ -1,0 +1,3 @@
+export * from './bus';
+export { MemoryBus } from './memory-bus';
+export { RedisStreamsBus, busStreamKey } from './redis-bus';

@@ -1,0 +1,240 @@
+import type { Redis } from 'ioredis';
+import type { Envelope } from '../../shared';
+import { decodeEnvelope } from '../outbox';
+import {
+  BusGroupMissingError,
+  shardOfRoom,
+  type BusEntry,
+  type BusEntryId,
+  type BusRetention,
+  type GlobalBus,
+  type GroupPosition,
+  type ReadOptions,
+} from './bus';
+
+/** The stream of one shard in the global Redis (`rt:bus:{n}:trimmed` holds its trim mark). */
+export function busStreamKey(shard: number): string {
+  return `rt:bus:${shard}`;
+}
+
+type RawEntry = [id: string, fields: string[] | null];
+type RawRead = [key: string, entries: RawEntry[]][] | null;
+
+function trimmedKey(shard: number): string {
+  return `rt:bus:${shard}:trimmed`;
+}
+
+// Trims one shard by age and length with XTRIM MINID, and records the greatest id removed, which
+// Redis does not keep for trims: a group whose last-delivered id is below it has lost entries.
+// At most 10k entries per call, so one call never blocks Redis for long; the next call continues.
+const TRIM_SCRIPT = `
+local function before(a, b)
+  local am, as = string.match(a, '(%d+)-(%d+)')
+  local bm, bs = string.match(b, '(%d+)-(%d+)')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  if am ~= bm then return am < bm end
+  return as < bs
+end
+local floor = ARGV[1]
+local excess = math.min(redis.call('XLEN', KEYS[1]) - tonumber(ARGV[2]), 10000)
+if excess > 0 then
+  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess + 1)
+  local firstKept = oldest[#oldest][1]
+  if before(floor, firstKept) then floor = firstKept end
+end
+local last = redis.call('XREVRANGE', KEYS[1], '(' .. floor, '-', 'COUNT', 1)
+if #last == 0 then return 0 end
+local removed = redis.call('XTRIM', KEYS[1], 'MINID', floor)
+redis.call('SET', KEYS[2], last[1][1])
+return removed`;
+
+export interface RedisStreamsBusOptions {
+  shardCount: number;
+  retention: BusRetention;
+}
+
+/**
+ * The bus on Redis Streams: one stream per shard (`rt:bus:{n}`), consumer groups, XAUTOCLAIM.
+ * Waiting reads use one dedicated connection per shard, so a blocked read never holds up commands
+ * of other shards; aborting a read closes its connection (a fresh one is made on the next read).
+ */
+export class RedisStreamsBus implements GlobalBus {
+  readonly shardCount: number;
+  private readonly retention: BusRetention;
+  private readonly readers = new Map<number, Redis>();
+
+  /** `client` stays owned by the caller; the bus closes only the read connections it made. */
+  constructor(
+    private readonly client: Redis,
+    options: RedisStreamsBusOptions,
+  ) {
+    this.shardCount = options.shardCount;
+    this.retention = options.retention;
+  }
+
+  shardOf(room: string): number {
+    return shardOfRoom(room, this.shardCount);
+  }
+
+  async publish(envelopes: readonly Envelope[]): Promise<BusEntryId[]> {
+    if (envelopes.length === 0) return [];
+    const pipeline = this.client.pipeline();
+    for (const envelope of envelopes) {
+      const key = busStreamKey(this.shardOf(envelope.room));
+      pipeline.xadd(key, '*', 'e', JSON.stringify(envelope));
+    }
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([err, id], i) => {
+      if (err) throw new Error(`bus append ${i + 1}/${envelopes.length} failed: ${err.message}`);
+      return String(id);
+    });
+  }
+
+  async ensureGroup(shard: number, group: string, from: 'all' | 'new'): Promise<void> {
+    try {
+      await this.client.xgroup('CREATE', busStreamKey(shard), group, from === 'all' ? '0' : '$', 'MKSTREAM');
+    } catch (err) {
+      if (!(err as Error).message.includes('BUSYGROUP')) throw err;
+    }
+  }
+
+  async readNew(shard: number, group: string, consumer: string, options: ReadOptions): Promise<BusEntry[]> {
+    const key = busStreamKey(shard);
+    const args = ['GROUP', group, consumer, 'COUNT', options.count] as const;
+    if (options.blockMs <= 0) {
+      const read = this.client.xreadgroup(...args, 'STREAMS', key, '>') as Promise<RawRead>;
+      return this.decode(shard, await this.guard(shard, group, read));
+    }
+    const reader = this.reader(shard);
+    const abort = () => {
+      this.readers.delete(shard);
+      reader.disconnect();
+    };
+    if (options.signal?.aborted) return [];
+    options.signal?.addEventListener('abort', abort);
+    try {
+      const read =
+        this.client.status === 'ready'
+          ? reader.xreadgroup(...args, 'BLOCK', options.blockMs, 'STREAMS', key, '>')
+          : Promise.reject(new Error('global Redis unavailable'));
+      return this.decode(shard, await this.guard(shard, group, read as Promise<RawRead>));
+    } catch (err) {
+      if (options.signal?.aborted) return [];
+      throw err;
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
+    }
+  }
+
+  async readPending(shard: number, group: string, consumer: string, count: number): Promise<BusEntry[]> {
+    const key = busStreamKey(shard);
+    const read = this.client.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', key, '0');
+    const raw = await this.guard(shard, group, read as Promise<RawRead>);
+    const entries = raw?.[0]?.[1] ?? [];
+    // An entry trimmed away while pending comes back without fields: nothing left to deliver.
+    const gone = entries.filter(([, fields]) => fields === null).map(([id]) => id);
+    if (gone.length > 0) await this.ack(shard, group, gone);
+    return this.decode(shard, raw).filter((e) => !gone.includes(e.id));
+  }
+
+  async claim(
+    shard: number,
+    group: string,
+    consumer: string,
+    minIdleMs: number,
+    count: number,
+  ): Promise<BusEntry[]> {
+    const key = busStreamKey(shard);
+    const claimed: BusEntry[] = [];
+    let cursor = '0-0';
+    do {
+      const reply = this.client.xautoclaim(
+        key,
+        group,
+        consumer,
+        minIdleMs,
+        cursor,
+        'COUNT',
+        count - claimed.length,
+      );
+      const [next, entries] = (await this.guard(shard, group, reply)) as [string, RawEntry[], string[]];
+      claimed.push(...this.decodeEntries(shard, entries));
+      cursor = next;
+    } while (cursor !== '0-0' && claimed.length < count);
+    return claimed;
+  }
+
+  async ack(shard: number, group: string, ids: readonly BusEntryId[]): Promise<void> {
+    if (ids.length > 0) await this.client.xack(busStreamKey(shard), group, ...ids);
+  }
+
+  async position(shard: number, group: string): Promise<GroupPosition> {
+    const key = busStreamKey(shard);
+    const groups = await this.guard(shard, group, this.client.xinfo('GROUPS', key) as Promise<unknown[][]>);
+    const info = groups.map(toRecord).find((g) => g.name === group);
+    if (!info) throw new BusGroupMissingError(shard, group);
+    const lastDeliveredId = String(info['last-delivered-id']);
+    const [next, trimmedThroughId] = await Promise.all([
+      this.client.xrange(key, `(${lastDeliveredId}`, '+', 'COUNT', 1),
+      this.client.get(trimmedKey(shard)),
+    ]);
+    return { lastDeliveredId, trimmedThroughId: trimmedThroughId ?? '0-0', hasUndelivered: next.length > 0 };
+  }
+
+  async trim(now = Date.now()): Promise<number> {
+    let removed = 0;
+    const ageFloor = `${Math.max(0, now - this.retention.maxAgeMs)}-0`;
+    for (let shard = 0; shard < this.shardCount; shard++) {
+      const keys = [busStreamKey(shard), trimmedKey(shard)];
+      removed += Number(await this.client.eval(TRIM_SCRIPT, 2, ...keys, ageFloor, this.retention.maxLen));
+    }
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    for (const reader of this.readers.values()) reader.disconnect();
+    this.readers.clear();
+  }
+
+  private reader(shard: number): Redis {
+    let reader = this.readers.get(shard);
+    if (!reader) {
+      reader = this.client.duplicate({
+        connectionName: `bus-reader-${shard}`,
+        enableOfflineQueue: true,
+        maxRetriesPerRequest: 1,
+      });
+      // Failures surface through the read's rejection; the event would only be an unhandled error.
+      reader.on('error', () => undefined);
+      this.readers.set(shard, reader);
+    }
+    return reader;
+  }
+
+  private async guard<T>(shard: number, group: string, reply: Promise<T>): Promise<T> {
+    try {
+      return await reply;
+    } catch (err) {
+      const message = (err as Error).message;
+      if (message.includes('NOGROUP') || message.includes('no such key'))
+        throw new BusGroupMissingError(shard, group);
+      throw err;
+    }
+  }
+
+  private decode(shard: number, raw: RawRead): BusEntry[] {
+    return this.decodeEntries(shard, raw?.[0]?.[1] ?? []);
+  }
+
+  private decodeEntries(shard: number, entries: RawEntry[]): BusEntry[] {
+    return entries
+      .filter(([, fields]) => fields !== null)
+      .map(([id, fields]) => ({ id, shard, envelope: decodeEnvelope(fields!) }));
+  }
+}
+
+function toRecord(flat: unknown[]): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) record[String(flat[i])] = flat[i + 1];
+  return record;
+}
