@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRegionBalancer, type RegionBalancer } from '../../infra/local/region-balancer';
-import { closeAllClients, connectClient, eventually } from '../support/clients';
+import { closeAllClients, connectClient, eventually, type TestClient } from '../support/clients';
 import { startTestRegion, type TestRegion } from '../support/region-cluster';
 import { tokenFor } from '../support/tokens';
 
@@ -20,7 +20,7 @@ afterEach(() => closeAllClients());
 describe('the local region balancer', () => {
   it('keeps long-polling sessions on their node and spreads new sessions over nodes', async () => {
     const sessions: string[] = [];
-    const clients = [];
+    const clients: TestClient[] = [];
     for (let i = 0; i < 4; i++) {
       const client = await connectClient(balancer.url, await tokenFor(`poller${i}`), {
         transports: ['polling'],
