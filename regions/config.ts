@@ -39,6 +39,16 @@ export const regionEnvSchema = z.object({
   DRAIN_TIMEOUT_MS: positiveInt(10_000),
   /** How long a publish id is remembered for idempotent retries. */
   IDEMPOTENCY_WINDOW_S: positiveInt(24 * 3600),
+  /** Envelopes the history writer inserts into Postgres in one statement. */
+  HISTORY_BATCH_SIZE: positiveInt(200),
+  /** How long a history entry may stay unacknowledged by a node before a peer takes it over. */
+  HISTORY_CLAIM_IDLE_MS: positiveInt(15_000),
+  /** Envelopes kept per room in the regional Redis for fast reconnect recovery. */
+  RECENT_HISTORY_LENGTH: positiveInt(500),
+  /** Most envelopes one `join { since }` answers with (the newest ones; older through `history`). */
+  RECOVERY_LIMIT: positiveInt(1_000),
+  /** WAL bytes the replica may be behind the primary before reads go to the primary. */
+  REPLICA_MAX_LAG_BYTES: positiveInt(1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -65,6 +75,13 @@ export interface RegionConfig {
   };
   drainTimeoutMs: number;
   idempotencyWindowS: number;
+  history: {
+    batchSize: number;
+    claimIdleMs: number;
+    recentLength: number;
+    recoveryLimit: number;
+    replicaMaxLagBytes: number;
+  };
   logLevel: RegionEnv['LOG_LEVEL'];
 }
 
@@ -109,6 +126,13 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
     },
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     idempotencyWindowS: e.IDEMPOTENCY_WINDOW_S,
+    history: {
+      batchSize: e.HISTORY_BATCH_SIZE,
+      claimIdleMs: e.HISTORY_CLAIM_IDLE_MS,
+      recentLength: e.RECENT_HISTORY_LENGTH,
+      recoveryLimit: e.RECOVERY_LIMIT,
+      replicaMaxLagBytes: e.REPLICA_MAX_LAG_BYTES,
+    },
     logLevel: e.LOG_LEVEL,
   };
 }
@@ -118,7 +142,11 @@ export function regionEnvHelp(): string {
   const lines = ['Usage: npm run region   (configured by environment variables)', ''];
   for (const [name, schema] of Object.entries(regionEnvSchema.shape)) {
     const parsed = (schema as z.ZodType).safeParse(undefined);
-    const note = !parsed.success ? 'required' : parsed.data === undefined ? 'optional' : `default ${String(parsed.data)}`;
+    const note = !parsed.success
+      ? 'required'
+      : parsed.data === undefined
+        ? 'optional'
+        : `default ${String(parsed.data)}`;
     lines.push(`  ${name.padEnd(28)} ${note}`);
   }
   lines.push('', 'A missing or malformed variable stops the node with one line naming it (exit code 2).', '');

@@ -1,0 +1,110 @@
+import postgres from 'postgres';
+import type { RegionConfig } from '../config';
+import type { Logger } from '../log';
+import type { RegionNode } from '../node';
+import { connectRedis } from '../redis';
+import { HistoryMetrics } from './metrics';
+import { HistoryPages } from './pages';
+import { ReadRouting } from './read-routing';
+import { RecentHistory } from './recent';
+import { HistoryRecovery } from './recovery';
+import { HistoryWriter } from './writer';
+
+export { HISTORY_GROUP, HistoryWriter } from './writer';
+export { RECENT_KEY_PREFIX, RecentHistory } from './recent';
+export { HistoryMetrics } from './metrics';
+
+/** How long a readiness probe result of the primary is reused. */
+const PROBE_CACHE_MS = 2_000;
+/** Recent-history append failures are logged at most this often (each one is counted). */
+const APPEND_ERROR_LOG_MS = 10_000;
+
+/** What `attachHistory` started, for tests and embedding. */
+export interface AttachedHistory {
+  readonly metrics: HistoryMetrics;
+  readonly writer: HistoryWriter;
+  readonly recent: RecentHistory;
+}
+
+/**
+ * Gives a region node its history: the outbox → Postgres writer, the recent-history buffer fed by
+ * room delivery, `history` pages and `join { since }` recovery (replacing `noHistory`), history
+ * metrics, and the non-critical readiness checks `postgres` and `postgres-replica`. Postgres being
+ * down delays history; it never stops the node or live delivery. Everything stops on node close.
+ */
+export function attachHistory(node: RegionNode, config: RegionConfig, log: Logger): AttachedHistory {
+  const historyLog = log.child({ component: 'history' });
+  const metrics = new HistoryMetrics(node.metrics.registry, () => node.outbox.depth('history'));
+  const clientOptions = { connect_timeout: 3, idle_timeout: 60, onnotice: () => undefined } as const;
+  const primary = postgres(config.databaseUrl, { ...clientOptions, max: 4 });
+  const replica = config.databaseReplicaUrl
+    ? postgres(config.databaseReplicaUrl, { ...clientOptions, max: 4, target_session_attrs: 'standby' })
+    : undefined;
+  const reads = new ReadRouting(primary, replica, config.history.replicaMaxLagBytes, {
+    metrics,
+    log: historyLog,
+  });
+
+  let appendErrorLoggedAt = 0;
+  const recent = new RecentHistory(node.redis, config.history.recentLength, (err) => {
+    node.metrics.internalErrors.inc({ component: 'recent-history' });
+    if (Date.now() - appendErrorLoggedAt < APPEND_ERROR_LOG_MS) return;
+    appendErrorLoggedAt = Date.now();
+    historyLog.warn(
+      { err: err.message },
+      'recent-history append failed (reconnect recovery falls back to Postgres)',
+    );
+  });
+  node.delivery.observe((envelope) => recent.append(envelope));
+  node.services.history = new HistoryPages(reads);
+  node.services.recovery = new HistoryRecovery(recent, reads, config.history.recoveryLimit, {
+    metrics,
+    log: historyLog,
+  });
+
+  const writerRedis = connectRedis(
+    config.redisUrl,
+    'history-writer',
+    { log, metrics: node.metrics },
+    { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+  );
+  const writer = new HistoryWriter({
+    redis: writerRedis,
+    primary,
+    consumer: config.nodeId,
+    batchSize: config.history.batchSize,
+    claimIdleMs: config.history.claimIdleMs,
+    metrics,
+    log: historyLog,
+  });
+  writer.start();
+
+  node.addReadinessCheck('postgres', primaryProbe(primary));
+  if (replica) node.addReadinessCheck('postgres-replica', () => reads.replicaStatus());
+  node.onClose(async () => {
+    await writer.stop();
+    await writerRedis.quit().catch(() => writerRedis.disconnect());
+    await Promise.all([primary.end({ timeout: 5 }), replica?.end({ timeout: 5 })]);
+  });
+  return { metrics, writer, recent };
+}
+
+/** `up` when the primary answered a query within the last PROBE_CACHE_MS, else `down`. */
+function primaryProbe(primary: postgres.Sql): () => Promise<string> {
+  let last: { at: number; state: string } | undefined;
+  let probing: Promise<string> | undefined;
+  return () => {
+    if (last && Date.now() - last.at < PROBE_CACHE_MS) return Promise.resolve(last.state);
+    probing ??= primary`SELECT 1`
+      .then(
+        () => 'up',
+        () => 'down',
+      )
+      .then((state) => {
+        last = { at: Date.now(), state };
+        probing = undefined;
+        return state;
+      });
+    return probing;
+  };
+}

@@ -1,0 +1,20 @@
+import { HISTORY_LIMIT_DEFAULT, type Envelope, type EnvelopeId } from '../../shared';
+import type { HistoryReader } from '../services';
+import type { ReadRouting } from './read-routing';
+import { pageBefore } from './store';
+
+/**
+ * The `history` event and `GET /v1/rooms/:room/messages`: a page of a room's stored envelopes before
+ * the `before` cursor (an envelope id), oldest first, read from the replica when it is fresh.
+ */
+export class HistoryPages implements HistoryReader {
+  constructor(private readonly reads: ReadRouting) {}
+
+  page(
+    room: string,
+    query: { before?: EnvelopeId | undefined; limit?: number | undefined },
+  ): Promise<Envelope[]> {
+    const limit = query.limit ?? HISTORY_LIMIT_DEFAULT;
+    return this.reads.run('page', (sql) => pageBefore(sql, room, query.before, limit));
+  }
+}

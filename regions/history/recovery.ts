@@ -1,0 +1,73 @@
+import { ProtocolError, type Envelope, type EnvelopeId } from '../../shared';
+import type { Logger } from '../log';
+import type { MissedMessages } from '../services';
+import type { HistoryMetrics } from './metrics';
+import type { ReadRouting } from './read-routing';
+import type { RecentHistory } from './recent';
+import {
+  RECOVERY_REORDER_WINDOW_MS,
+  isAfterCursor,
+  mergeMissed,
+  missedFromBuffer,
+  type BufferedEnvelope,
+} from './recovery-order';
+import { cursorFromId, findCursor, missedAfter, type HistoryCursor } from './store';
+
+/**
+ * Answers `join { room, since }`. Fast path: `since` is in the room's regional buffer, and the answer
+ * is what this region delivered after it, in that order. Otherwise (`since` older than the buffer, or
+ * never delivered here because the client failed over from another region) Postgres answers from the
+ * stored position of `since` (or its UUIDv7 time when it is not stored yet), completed with what the
+ * buffer holds that is not persisted yet. A Postgres outage degrades to the buffer alone: a join never
+ * fails because history is down.
+ */
+export class HistoryRecovery implements MissedMessages {
+  constructor(
+    private readonly recent: RecentHistory,
+    private readonly reads: ReadRouting,
+    private readonly limit: number,
+    private readonly deps: { metrics: HistoryMetrics; log: Logger },
+  ) {}
+
+  async missedSince(room: string, since: EnvelopeId | undefined): Promise<Envelope[]> {
+    if (!since) return [];
+    let buffered: BufferedEnvelope[] = [];
+    try {
+      buffered = await this.recent.readBack(room, since);
+      const missed = missedFromBuffer(buffered, since);
+      if (missed) {
+        this.deps.metrics.recoveries.inc({ path: 'buffer' });
+        return missed.slice(Math.max(0, missed.length - this.limit));
+      }
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message, room }, 'recent-history buffer unreadable');
+    }
+    this.deps.metrics.recoveries.inc({ path: 'postgres' });
+    const { cursor, stored } = await this.fromPostgres(room, since);
+    const fresh = buffered
+      .slice()
+      .reverse()
+      .map((entry) => entry.envelope)
+      .filter((envelope) => isAfterCursor(envelope, cursor));
+    return mergeMissed(stored, fresh, this.limit);
+  }
+
+  private async fromPostgres(
+    room: string,
+    since: EnvelopeId,
+  ): Promise<{ cursor: HistoryCursor; stored: Envelope[] }> {
+    try {
+      return await this.reads.run('recovery', async (sql) => {
+        const cursor = (await findCursor(sql, since)) ?? cursorFromId(since);
+        return {
+          cursor,
+          stored: await missedAfter(sql, room, cursor, RECOVERY_REORDER_WINDOW_MS, this.limit),
+        };
+      });
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.deps.log.warn({ room, since }, 'recovery without Postgres: answering from the buffer alone');
+      return { cursor: cursorFromId(since), stored: [] };
+    }
+  }
+}

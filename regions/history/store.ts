@@ -1,0 +1,130 @@
+import postgres from 'postgres';
+import type { Envelope, EnvelopeId, JsonValue } from '../../shared';
+
+/** A postgres.js client (primary or replica). */
+export type Sql = postgres.Sql;
+
+/** A keyset position in a room's history: `(ts, id)`, plus the origin of the envelope when known. */
+export interface HistoryCursor {
+  ts: number;
+  id: EnvelopeId;
+  /** Undefined when the cursor came from an id's UUIDv7 time because the envelope is not stored. */
+  origin: string | undefined;
+}
+
+interface MessageRow {
+  id: string;
+  room: string;
+  data: JsonValue;
+  user: string;
+  origin: string;
+  ts: string;
+}
+
+function toEnvelope(row: MessageRow): Envelope {
+  return {
+    id: row.id as EnvelopeId,
+    room: row.room,
+    data: row.data,
+    user: row.user,
+    origin: row.origin,
+    ts: Number(row.ts),
+  };
+}
+
+/** Milliseconds since the epoch encoded in a UUIDv7 (its first 48 bits). */
+export function uuidV7Time(id: string): number {
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}
+
+/**
+ * Inserts envelopes in one statement; ids already stored are skipped (`ON CONFLICT (id) DO NOTHING`),
+ * so a batch retried after an unknown outcome writes nothing twice. Returns the rows inserted.
+ */
+export async function insertEnvelopes(sql: Sql, envelopes: readonly Envelope[]): Promise<number> {
+  if (envelopes.length === 0) return 0;
+  const result = await sql`
+    INSERT INTO messages (id, room, data, "user", origin, ts)
+    SELECT id, room, data, "user", origin, ts
+    FROM jsonb_to_recordset(${JSON.stringify(envelopes)}::jsonb)
+      AS e(id uuid, room text, data jsonb, "user" text, origin text, ts bigint)
+    ON CONFLICT (id) DO NOTHING`;
+  return result.count;
+}
+
+/** The stored position of envelope `id`, or undefined when it is not (yet) in this database. */
+export async function findCursor(sql: Sql, id: EnvelopeId): Promise<HistoryCursor | undefined> {
+  const rows = await sql<{ ts: string; origin: string }[]>`
+    SELECT ts, origin FROM messages WHERE id = ${id}::uuid`;
+  const row = rows[0];
+  return row ? { ts: Number(row.ts), id, origin: row.origin } : undefined;
+}
+
+/** A cursor for an id this database does not hold: its UUIDv7 time, origin unknown. */
+export function cursorFromId(id: EnvelopeId): HistoryCursor {
+  return { ts: uuidV7Time(id), id, origin: undefined };
+}
+
+/**
+ * Up to `limit` envelopes of `room` before `before` (newest page first), returned oldest first.
+ * Keyset pagination on `(ts, id)`; an id this database does not hold is placed by its UUIDv7 time.
+ */
+export async function pageBefore(
+  sql: Sql,
+  room: string,
+  before: EnvelopeId | undefined,
+  limit: number,
+): Promise<Envelope[]> {
+  const rows = before
+    ? await sql<MessageRow[]>`
+        SELECT id, room, data, "user", origin, ts FROM messages
+        WHERE room = ${room}
+          AND (ts, id) < (
+            COALESCE((SELECT ts FROM messages WHERE id = ${before}::uuid), ${uuidV7Time(before)}::bigint),
+            ${before}::uuid
+          )
+        ORDER BY ts DESC, id DESC
+        LIMIT ${limit}`
+    : await sql<MessageRow[]>`
+        SELECT id, room, data, "user", origin, ts FROM messages
+        WHERE room = ${room}
+        ORDER BY ts DESC, id DESC
+        LIMIT ${limit}`;
+  return rows.map(toEnvelope).reverse();
+}
+
+/**
+ * The newest `limit` envelopes of `room` after `cursor` (see `isAfterCursor`), oldest first.
+ * `reorderWindowMs` also admits envelopes of other origins accepted shortly before the cursor, which
+ * another region may have delivered after it.
+ */
+export async function missedAfter(
+  sql: Sql,
+  room: string,
+  cursor: HistoryCursor,
+  reorderWindowMs: number,
+  limit: number,
+): Promise<Envelope[]> {
+  const rows = await sql<MessageRow[]>`
+    SELECT id, room, data, "user", origin, ts FROM messages
+    WHERE room = ${room}
+      AND ts >= ${cursor.ts - reorderWindowMs}::bigint
+      AND id <> ${cursor.id}::uuid
+      AND ((ts, id) > (${cursor.ts}::bigint, ${cursor.id}::uuid)
+           OR origin IS DISTINCT FROM ${cursor.origin ?? null}::text)
+    ORDER BY ts DESC, id DESC
+    LIMIT ${limit}`;
+  return rows.map(toEnvelope).reverse();
+}
+
+/** Whether a Postgres error means the server is unreachable or shutting down (not a bad query). */
+export function isUnavailableError(err: unknown): boolean {
+  if (!(err instanceof postgres.PostgresError)) return true;
+  // 08: connection exception; 57P: operator intervention (shutdown); 53: insufficient resources.
+  return /^(08|57P|53)/.test(err.code);
+}
+
+/** Whether a Postgres error was caused by the data of a row (class 22), so retrying cannot help. */
+export function isDataError(err: unknown): boolean {
+  return err instanceof postgres.PostgresError && err.code.startsWith('22');
+}
