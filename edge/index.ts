@@ -1,7 +1,4 @@
-import { Hono } from 'hono';
+import { createEdgeApp } from './app';
 
-/** The edge Worker. Routing, the WebSocket pass-through and the HTTP API are added in edge/. */
-const app = new Hono();
-app.get('/healthz', (c) => c.json({ status: 'ok' }));
-
-export default app;
+/** The edge Worker's entry (wrangler.toml `main`). */
+export default createEdgeApp();

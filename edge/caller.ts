@@ -1,0 +1,33 @@
+import { parseGeo, type GeoPoint } from '../shared/geo';
+import type { Caller } from './routing';
+
+/** Header a simulated client uses to say where it is (SIM = "1" only). */
+export const SIM_GEO_HEADER = 'x-sim-geo';
+
+/**
+ * The caller's location: in simulation mode `geo=LAT,LON` (query) or `x-sim-geo` first, then
+ * `request.cf` (whose latitude and longitude are strings). Outside simulation mode only `cf` counts.
+ */
+export function callerOf(request: Request, sim: boolean): Caller {
+  const cf = (request as { cf?: Partial<IncomingRequestCfProperties> }).cf;
+  const continent = typeof cf?.continent === 'string' ? cf.continent : undefined;
+  if (sim) {
+    const query = geoFrom(new URL(request.url).searchParams.get('geo'));
+    if (query) return { point: query, continent, source: 'sim-query' };
+    const header = geoFrom(request.headers.get(SIM_GEO_HEADER));
+    if (header) return { point: header, continent, source: 'sim-header' };
+  }
+  const point = cfPoint(cf?.latitude, cf?.longitude);
+  return { point, continent, source: point ? 'cf' : 'none' };
+}
+
+function cfPoint(lat: unknown, lon: unknown): GeoPoint | undefined {
+  if (typeof lat !== 'string' || typeof lon !== 'string') return undefined;
+  return geoFrom(`${lat},${lon}`);
+}
+
+/** `parseGeo`, but an empty half (`"52.5,"`) is missing rather than 0. */
+function geoFrom(value: string | null): GeoPoint | undefined {
+  if (!value || value.split(',').some((part) => part.trim() === '')) return undefined;
+  return parseGeo(value);
+}

@@ -1,0 +1,70 @@
+import { parseRegistry, type RegionRegistry } from '../shared/regions';
+
+/** The Worker's bindings: vars from wrangler.toml and secrets set with `wrangler secret put`. */
+export interface EdgeBindings {
+  /** JSON array of `{ id, url, lat, lon }` (or the array itself when written as TOML). */
+  REGIONS?: unknown;
+  /** "1" only in the local simulation: sim geo and `/dev/token`. */
+  SIM?: string;
+  /** Comma-separated origins allowed by CORS on the HTTP API, or "*" (default). */
+  CORS_ORIGINS?: string;
+  /** How long one isolate reuses a health read, in milliseconds (default 3000). */
+  HEALTH_CACHE_MS?: string;
+  /** "1": send sessions straight to node URLs from the health beacons instead of region URLs. */
+  DIRECT_TO_NODES?: string;
+  JWT_SECRET?: string;
+  EDGE_SECRET?: string;
+  UPSTASH_REDIS_REST_URL?: string;
+  UPSTASH_REDIS_REST_TOKEN?: string;
+}
+
+export interface EdgeConfig {
+  regions: RegionRegistry;
+  sim: boolean;
+  corsOrigins: '*' | string[];
+  healthCacheMs: number;
+  directToNodes: boolean;
+  jwtSecret: string | undefined;
+  edgeSecret: string | undefined;
+  upstash: { url: string; token: string } | undefined;
+}
+
+/** A configuration the edge cannot work with; answered as a 500 with the message, never thrown raw. */
+export class EdgeConfigError extends Error {
+  override name = 'EdgeConfigError';
+}
+
+const DEFAULT_HEALTH_CACHE_MS = 3_000;
+const parsed = new WeakMap<object, EdgeConfig>();
+
+/** Parses the bindings once per isolate (bindings objects are reused across requests). */
+export function edgeConfig(env: EdgeBindings | undefined): EdgeConfig {
+  const bindings = env ?? {};
+  const known = parsed.get(bindings);
+  if (known) return known;
+  const registry = parseRegistry(bindings.REGIONS);
+  if (!registry.ok) throw new EdgeConfigError(registry.message);
+  const cacheMs = Number(bindings.HEALTH_CACHE_MS ?? DEFAULT_HEALTH_CACHE_MS);
+  if (!Number.isFinite(cacheMs) || cacheMs < 0) {
+    throw new EdgeConfigError('HEALTH_CACHE_MS must be a non-negative number of milliseconds');
+  }
+  const origins = (bindings.CORS_ORIGINS ?? '*')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  const config: EdgeConfig = {
+    regions: registry.regions,
+    sim: bindings.SIM === '1',
+    corsOrigins: origins.length === 0 || origins.includes('*') ? '*' : origins,
+    healthCacheMs: cacheMs,
+    directToNodes: bindings.DIRECT_TO_NODES === '1',
+    jwtSecret: bindings.JWT_SECRET || undefined,
+    edgeSecret: bindings.EDGE_SECRET || undefined,
+    upstash:
+      bindings.UPSTASH_REDIS_REST_URL && bindings.UPSTASH_REDIS_REST_TOKEN
+        ? { url: bindings.UPSTASH_REDIS_REST_URL, token: bindings.UPSTASH_REDIS_REST_TOKEN }
+        : undefined,
+  };
+  parsed.set(bindings, config);
+  return config;
+}

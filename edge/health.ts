@@ -1,0 +1,78 @@
+import { Redis } from '@upstash/redis/cloudflare';
+import { HEALTH_HASH, nodeHealthSchema, type NodeHealthEntry } from '../shared/regions';
+import type { EdgeConfig } from './config';
+
+/**
+ * What the edge knows about node health. `live`: heartbeats read from the global Redis; `static`:
+ * no usable health (not configured, read failed, or no fresh heartbeat at all), so routing uses the
+ * registry alone and `reason` says why.
+ */
+export interface HealthSnapshot {
+  source: 'live' | 'static';
+  reason?: string;
+  /** Heartbeats as read (fresh or stale); empty when none could be read. */
+  entries: NodeHealthEntry[];
+  readAt: number;
+}
+
+export type HealthReader = (config: EdgeConfig) => Promise<HealthSnapshot>;
+
+const READ_TIMEOUT_MS = 1_500;
+
+// Per isolate: one read in flight or cached per Redis URL, shared by concurrent requests.
+const cache = new Map<string, { until: number; snapshot: Promise<HealthSnapshot> }>();
+
+/** Reads `rt:health` over Upstash REST, reusing a read for `config.healthCacheMs`. */
+export const readHealth: HealthReader = (config) => {
+  const upstash = config.upstash;
+  if (!upstash) {
+    return Promise.resolve(staticHealth('UPSTASH_REDIS_REST_URL / UPSTASH_REDIS_REST_TOKEN are not set'));
+  }
+  const now = Date.now();
+  const cached = cache.get(upstash.url);
+  if (cached && cached.until > now) return cached.snapshot;
+  const snapshot = readOnce(upstash.url, upstash.token);
+  cache.set(upstash.url, { until: now + config.healthCacheMs, snapshot });
+  return snapshot;
+};
+
+async function readOnce(url: string, token: string): Promise<HealthSnapshot> {
+  try {
+    const redis = new Redis({
+      url,
+      token,
+      retry: false,
+      enableTelemetry: false,
+      automaticDeserialization: false,
+      // A function, so a timeout rejects instead of resolving with a placeholder result.
+      signal: () => AbortSignal.timeout(READ_TIMEOUT_MS),
+    });
+    const hash = (await redis.hgetall<Record<string, string>>(HEALTH_HASH)) ?? {};
+    return healthFromHash(hash, Date.now());
+  } catch (err) {
+    console.error(JSON.stringify({ level: 'warn', msg: 'health read failed', err: String(err) }));
+    return staticHealth(`health read failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Parses the hash's values; malformed entries are ignored. */
+export function healthFromHash(hash: Record<string, unknown>, now: number): HealthSnapshot {
+  const entries: NodeHealthEntry[] = [];
+  for (const value of Object.values(hash)) {
+    try {
+      const entry = nodeHealthSchema.safeParse(typeof value === 'string' ? JSON.parse(value) : value);
+      if (entry.success) entries.push(entry.data);
+    } catch {
+      // not JSON: skip it
+    }
+  }
+  // Every heartbeat stale means the heartbeat pipeline is broken, not that every region died at once.
+  if (!entries.some((e) => e.expiresAt > now)) {
+    return { ...staticHealth(`no fresh heartbeat in ${HEALTH_HASH}`), entries, readAt: now };
+  }
+  return { source: 'live', entries, readAt: now };
+}
+
+function staticHealth(reason: string): HealthSnapshot {
+  return { source: 'static', reason, entries: [], readAt: Date.now() };
+}
