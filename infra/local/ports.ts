@@ -33,3 +33,14 @@ export async function waitForPort(port: number, timeoutMs = 15_000, host = '127.
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** The pid of the process listening on TCP `port` (from `ss`), or undefined when it cannot be told. */
+export async function listeningPid(port: number): Promise<number | undefined> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) => {
+    execFile('ss', ['-ltnpH', `sport = :${port}`], (err, stdout) => {
+      const match = err ? null : /pid=(\d+)/.exec(stdout);
+      resolve(match ? Number(match[1]) : undefined);
+    });
+  });
+}

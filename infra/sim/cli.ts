@@ -1,0 +1,73 @@
+/**
+ * `npm start`: the whole multi-region platform on this machine (see `npm start -- --help`).
+ * Ctrl-C or SIGTERM stops every process it started.
+ */
+import { HELP, UsageError, parseSimOptions } from './options';
+import { startPlatform, type Platform } from './platform';
+
+let options;
+try {
+  options = parseSimOptions(process.argv.slice(2), process.env);
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err;
+  console.error(`npm start: ${err.message} (see npm start -- --help)`);
+  process.exit(2);
+}
+if (options === 'help') {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+const say = (line: string) => console.log(`[sim] ${line}`);
+let platform: Platform | undefined;
+let stopping = false;
+
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  say(`${signal}: stopping everything ...`);
+  await platform?.stop();
+  say('stopped');
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGHUP', () => void shutdown('SIGHUP'));
+// If whatever started us (npm, a terminal) is gone without a signal, we are re-parented: stop too.
+const parent = process.ppid;
+setInterval(() => process.ppid !== parent && void shutdown('parent exited'), 1_000).unref();
+
+say(
+  `starting ${options.regions.length} regions x ${options.nodesPerRegion} nodes (logs in ${options.dir}/logs) ...`,
+);
+try {
+  platform = await startPlatform(options, say);
+} catch (err) {
+  console.error(`[sim] start-up failed: ${(err as Error).message}`);
+  process.exit(1);
+}
+if (stopping) await new Promise(() => undefined); // a signal arrived during start-up; shutdown exits
+
+const { state } = platform;
+platform.onUnexpectedExit((what) => console.error(`[sim] ${what}`));
+say(
+  'WAN one-way delays (ms): ' +
+    (state.wan.enabled
+      ? Object.entries(state.wan.oneWayMs)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')
+      : 'off'),
+);
+console.log('');
+console.log(`  edge (open this)   ${state.edge}`);
+for (const region of state.regions) {
+  console.log(
+    `  ${region.id.padEnd(18)} ${region.url}  nodes ${region.nodes.map((n) => `${n.id}=${n.url}`).join(' ')}`,
+  );
+}
+console.log(
+  `  postgres primary   ${state.postgres.primary.region}, replicas in ${state.postgres.replicas.map((r) => r.region).join(', ') || 'none'}`,
+);
+console.log(`  state              ${options.dir}/state.json`);
+console.log('');
+say(`ready in ${(state.startupMs / 1000).toFixed(1)} s. Ctrl-C stops everything.`);

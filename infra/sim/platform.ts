@@ -1,0 +1,247 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { startServerProcess, type ServerProcess } from '../local/child';
+import { startEdge, type EdgeRuntime } from '../local/edge-runtime';
+import { freePort, listeningPid } from '../local/ports';
+import { startPostgresCluster, type LocalPostgresCluster } from '../local/postgres';
+import { startRedis, type LocalRedis } from '../local/redis';
+import { startRegionBalancer, type RegionBalancer } from '../local/region-balancer';
+import { ensureRedisServer } from '../local/system-programs';
+import { startUpstashRest, type UpstashRestServer } from '../local/upstash-rest';
+import { oneWayDelayMs, startWanRelay, type WanRelay } from '../local/wan-relay';
+import { migrate } from '../migrate';
+import { REGION_CATALOG } from './catalog';
+import type { SimOptions } from './options';
+import type { SimState } from './state';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/** The running simulation. */
+export interface Platform {
+  readonly state: SimState;
+  /** Resolves with a description when a process the platform started exits on its own. */
+  onUnexpectedExit(listener: (what: string) => void): void;
+  stop(): Promise<void>;
+}
+
+/** Starts everything `npm start` runs, in dependency order, reporting each step through `say`. */
+export async function startPlatform(
+  options: SimOptions,
+  say: (line: string) => void = () => undefined,
+): Promise<Platform> {
+  const started = Date.now();
+  const dir = resolve(options.dir);
+  const logs = join(dir, 'logs');
+  await rm(join(dir, 'state.json'), { force: true });
+  await mkdir(logs, { recursive: true });
+  ensureRedisServer();
+
+  const stack: (() => Promise<void>)[] = [];
+  const listeners: ((what: string) => void)[] = [];
+  let stopping = false;
+  const watch = (what: string, proc: { exited: Promise<number | null> }) =>
+    void proc.exited.then((code) => {
+      if (!stopping) for (const l of listeners) l(`${what} exited unexpectedly (code ${code})`);
+    });
+  const stop = async () => {
+    stopping = true;
+    for (const fn of stack.splice(0).reverse()) await fn().catch(() => undefined);
+  };
+
+  try {
+    const home = REGION_CATALOG[options.primaryRegion]!;
+    const delay = (region: string) => (options.wan ? oneWayDelayMs(REGION_CATALOG[region]!, home) : 0);
+
+    const globalRedis: LocalRedis = await startRedis({ logFile: join(logs, 'redis-global.log') });
+    stack.push(() => globalRedis.stop());
+    const regionalRedis = new Map<string, LocalRedis>();
+    for (const region of options.regions) {
+      const redis = await startRedis({ logFile: join(logs, `redis-${region}.log`) });
+      stack.push(() => redis.stop());
+      regionalRedis.set(region, redis);
+    }
+    say(
+      `redis: global on ${globalRedis.port}, regional on ${[...regionalRedis].map(([r, x]) => `${r}:${x.port}`).join(' ')}`,
+    );
+
+    const pgDir = join(dir, 'postgres');
+    await rm(pgDir, { recursive: true, force: true });
+    const pg: LocalPostgresCluster = await startPostgresCluster({
+      replicas: options.replicaRegions.length,
+      baseDir: pgDir,
+      logDir: logs,
+    });
+    stack.push(() => pg.destroy());
+    const applied = await migrate(pg.primary.url);
+    say(
+      `postgres: primary (${options.primaryRegion}) on ${pg.primary.port}, ${pg.replicas.length} streaming replica(s); ${applied.applied.length} migration(s) applied`,
+    );
+
+    // Far regions reach the global Redis and the primary through relays that add their WAN delay.
+    const relayed = async (region: string, port: number): Promise<number> => {
+      if (delay(region) === 0) return port;
+      const relay: WanRelay = await startWanRelay({ port }, delay(region));
+      stack.push(() => relay.close());
+      return relay.port;
+    };
+
+    const jwtSecret = randomBytes(24).toString('base64url');
+    const edgeSecret = options.edgeSecret ? randomBytes(24).toString('base64url') : undefined;
+    let nextPort = options.basePort;
+    const port = async () => (options.basePort > 0 ? nextPort++ : freePort());
+
+    const regions: SimState['regions'] = [];
+    const balancers = new Map<string, RegionBalancer>();
+    const processes: SimState['processes'] = [];
+    const nodeStarts: Promise<void>[] = [];
+    for (const region of options.regions) {
+      const redis = regionalRedis.get(region)!;
+      const replicaIndex = options.replicaRegions.indexOf(region);
+      const env: Record<string, string> = {
+        ...(process.env as Record<string, string>),
+        REGION: region,
+        HOST: '127.0.0.1',
+        REDIS_URL: redis.url,
+        GLOBAL_REDIS_URL: `redis://127.0.0.1:${await relayed(region, globalRedis.port)}`,
+        DATABASE_URL: pg.primary.url.replace(
+          `:${pg.primary.port}/`,
+          `:${await relayed(region, pg.primary.port)}/`,
+        ),
+        ...(replicaIndex >= 0 ? { DATABASE_REPLICA_URL: pg.replicas[replicaIndex]!.url } : {}),
+        JWT_SECRET: jwtSecret,
+        ...(edgeSecret ? { EDGE_SECRET: edgeSecret } : {}),
+        DRAIN_TIMEOUT_MS: '2000',
+      };
+      const nodes: SimState['regions'][number]['nodes'] = [];
+      for (let i = 1; i <= options.nodesPerRegion; i++) {
+        const nodeId = `${region}-${i}`;
+        const nodePort = await port();
+        const proc: ServerProcess = startServerProcess(
+          process.execPath,
+          ['--import', 'tsx', join(ROOT, 'regions', 'main.ts')],
+          {
+            cwd: ROOT,
+            env: { ...env, NODE_ID: nodeId, PORT: String(nodePort) },
+            logFile: join(logs, `node-${nodeId}.log`),
+          },
+        );
+        stack.push(() => proc.stop(5_000));
+        const url = `http://127.0.0.1:${nodePort}`;
+        nodes.push({ id: nodeId, url, pid: proc.pid });
+        processes.push({ role: 'region-node', region, url, port: nodePort, pid: proc.pid });
+        nodeStarts.push(waitReady(url, proc, nodeId));
+        watch(`region node ${nodeId} (pid ${proc.pid}, log ${join(logs, `node-${nodeId}.log`)})`, proc);
+      }
+      const { lat, lon } = REGION_CATALOG[region]!;
+      regions.push({ id: region, lat, lon, url: '', redis: { url: redis.url, pid: redis.pid }, nodes });
+    }
+    await Promise.all(nodeStarts);
+    for (const region of regions) {
+      const balancer = await startRegionBalancer({ nodes: region.nodes, port: await port() });
+      stack.push(() => balancer.close());
+      balancers.set(region.id, balancer);
+      region.url = balancer.url;
+    }
+    say(`regions: ${regions.map((r) => `${r.id} (${r.nodes.length} nodes behind ${r.url})`).join(', ')}`);
+
+    const upstash: UpstashRestServer = await startUpstashRest({
+      redisUrl: globalRedis.url,
+      token: randomBytes(16).toString('hex'),
+    });
+    stack.push(() => upstash.stop());
+    const edge: EdgeRuntime = await startEdge({
+      port: options.edgePort,
+      regions: regions.map(({ id, url, lat, lon }) => ({ id, url, lat, lon })),
+      sim: true,
+      jwtSecret,
+      ...(edgeSecret ? { edgeSecret } : {}),
+      upstash: { url: upstash.url, token: upstash.token },
+      logFile: join(logs, 'edge.log'),
+    });
+    stack.push(() => edge.stop());
+
+    // The edge is served by workerd, a child process of Miniflare: report the process that listens.
+    const edgePid = (await listeningPid(edge.port)) ?? process.pid;
+    const oneWayMs: Record<string, number> = {};
+    for (const a of options.regions) {
+      for (const b of options.regions) {
+        if (a !== b)
+          oneWayMs[`${a}>${b}`] = options.wan ? oneWayDelayMs(REGION_CATALOG[a]!, REGION_CATALOG[b]!) : 0;
+      }
+    }
+    const state: SimState = {
+      edge: edge.url,
+      jwtSecret,
+      ...(edgeSecret ? { edgeSecret } : {}),
+      startupMs: Date.now() - started,
+      globalRedis: { url: globalRedis.url, pid: globalRedis.pid },
+      postgres: {
+        primary: { url: pg.primary.url, pid: pg.primary.pid, region: options.primaryRegion },
+        replicas: pg.replicas.map((r, i) => ({ url: r.url, pid: r.pid, region: options.replicaRegions[i]! })),
+      },
+      regions,
+      wan: { enabled: options.wan, oneWayMs },
+      processes: [
+        { role: 'edge', url: edge.url, port: edge.port, pid: edgePid },
+        {
+          role: 'global-redis',
+          region: options.primaryRegion,
+          url: globalRedis.url,
+          port: globalRedis.port,
+          pid: globalRedis.pid,
+        },
+        ...regions.map((r) => ({
+          role: 'regional-redis',
+          region: r.id,
+          url: r.redis.url,
+          port: regionalRedis.get(r.id)!.port,
+          pid: r.redis.pid,
+        })),
+        {
+          role: 'postgres-primary',
+          region: options.primaryRegion,
+          url: pg.primary.url,
+          port: pg.primary.port,
+          pid: pg.primary.pid,
+        },
+        ...pg.replicas.map((r, i) => ({
+          role: 'postgres-replica',
+          region: options.replicaRegions[i]!,
+          url: r.url,
+          port: r.port,
+          pid: r.pid,
+        })),
+        ...processes,
+        ...regions.map((r) => ({
+          role: 'region-balancer',
+          region: r.id,
+          url: r.url,
+          port: balancers.get(r.id)!.port,
+          pid: process.pid,
+        })),
+        { role: 'upstash-rest', url: upstash.url, port: upstash.port, pid: process.pid },
+      ],
+    };
+    await writeFile(join(dir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
+    return { state, onUnexpectedExit: (l) => void listeners.push(l), stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function waitReady(url: string, proc: ServerProcess, name: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.child.exitCode !== null)
+      throw new Error(`region node ${name} exited (${proc.child.exitCode}): ${proc.output().slice(-800)}`);
+    try {
+      if ((await fetch(`${url}/readyz`)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`region node ${name} not ready after ${timeoutMs} ms`);
+}
