@@ -49,6 +49,22 @@ export const regionEnvSchema = z.object({
   RECOVERY_LIMIT: positiveInt(1_000),
   /** WAL bytes the replica may be behind the primary before reads go to the primary. */
   REPLICA_MAX_LAG_BYTES: positiveInt(1024 * 1024),
+  /** Global bus shards (streams) rooms are hashed over; must be the same in every region. */
+  BUS_SHARDS: positiveInt(8),
+  /** How long each region remembers a delivered envelope id, dropping bus duplicates within it. */
+  BUS_DEDUP_WINDOW_S: positiveInt(3600),
+  /** Entries kept per bus shard (trimmed every few seconds). */
+  BUS_MAXLEN: positiveInt(100_000),
+  /** Bus entries older than this are trimmed. */
+  BUS_MAX_AGE_S: positiveInt(24 * 3600),
+  /** Forwarder and shard leases: a dead holder is replaced within about this time (renewed every third). */
+  BUS_LEASE_MS: positiveInt(10_000),
+  /** Longest wait of one bus read for new entries. */
+  BUS_BLOCK_MS: positiveInt(2_000),
+  /** Bus entries pending this long to another node of the region are taken over. */
+  BUS_CLAIM_IDLE_MS: positiveInt(30_000),
+  /** How long a region's presence list in the global Redis stays valid without a refresh. */
+  PRESENCE_MIRROR_TTL_MS: positiveInt(15_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -81,6 +97,16 @@ export interface RegionConfig {
     recentLength: number;
     recoveryLimit: number;
     replicaMaxLagBytes: number;
+  };
+  bus: {
+    shards: number;
+    dedupWindowS: number;
+    maxLen: number;
+    maxAgeMs: number;
+    leaseMs: number;
+    blockMs: number;
+    claimIdleMs: number;
+    presenceMirrorTtlMs: number;
   };
   logLevel: RegionEnv['LOG_LEVEL'];
 }
@@ -132,6 +158,16 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
       recentLength: e.RECENT_HISTORY_LENGTH,
       recoveryLimit: e.RECOVERY_LIMIT,
       replicaMaxLagBytes: e.REPLICA_MAX_LAG_BYTES,
+    },
+    bus: {
+      shards: e.BUS_SHARDS,
+      dedupWindowS: e.BUS_DEDUP_WINDOW_S,
+      maxLen: e.BUS_MAXLEN,
+      maxAgeMs: e.BUS_MAX_AGE_S * 1000,
+      leaseMs: e.BUS_LEASE_MS,
+      blockMs: e.BUS_BLOCK_MS,
+      claimIdleMs: e.BUS_CLAIM_IDLE_MS,
+      presenceMirrorTtlMs: e.PRESENCE_MIRROR_TTL_MS,
     },
     logLevel: e.LOG_LEVEL,
   };

@@ -66,6 +66,11 @@ export class RegionalPresence {
     return [...users].sort().map((user) => ({ user, region: this.region }));
   }
 
+  /** Rooms where this node has had members (it may have none left in some). */
+  async roomsOfNode(): Promise<string[]> {
+    return this.redis.smembers(nodeRoomsKey(this.nodeId));
+  }
+
   /** Renews this node's lease. */
   async heartbeat(): Promise<void> {
     await this.redis.zadd('rt:nodes', Date.now() + NODE_LEASE_MS, this.nodeId);

@@ -1,4 +1,4 @@
-import type { PresenceMember } from '../../shared';
+import type { PresenceEvent, PresenceMember } from '../../shared';
 import type { Logger } from '../log';
 import type { RegionMetrics } from '../metrics';
 import type { RegionIo } from '../publish';
@@ -9,6 +9,9 @@ import type { RegionalPresence } from './presence';
  * lists members. A presence-store failure never fails a join or leave: it is logged and counted.
  */
 export class PresenceService {
+  private readonly transitionListeners: ((event: PresenceEvent) => void)[] = [];
+  private remoteMembers: ((room: string) => Promise<PresenceMember[]>) | undefined;
+
   constructor(
     private readonly store: RegionalPresence,
     private readonly io: RegionIo,
@@ -32,8 +35,39 @@ export class PresenceService {
     await Promise.all(rooms.map((room) => this.left(room, socketId, user)));
   }
 
-  members(room: string): Promise<PresenceMember[]> {
+  /** Members in this region, plus those of other regions once a remote source is attached. */
+  async members(room: string): Promise<PresenceMember[]> {
+    const local = await this.store.members(room);
+    if (!this.remoteMembers) return local;
+    let remote: PresenceMember[] = [];
+    try {
+      remote = await this.remoteMembers(room);
+    } catch (err) {
+      // Other regions are unknown for now (global Redis unreachable): list this region's members.
+      this.deps.metrics.internalErrors.inc({ component: 'presence:remote' });
+      this.deps.log.debug({ err: (err as Error).message, room }, 'presence of other regions unavailable');
+    }
+    return [...local, ...remote.filter((m) => m.region !== this.region)];
+  }
+
+  /** Members in this region only (what this region contributes to other regions' listings). */
+  localMembers(room: string): Promise<PresenceMember[]> {
     return this.store.members(room);
+  }
+
+  /** Rooms where this node has had members. */
+  roomsOfNode(): Promise<string[]> {
+    return this.store.roomsOfNode();
+  }
+
+  /** Calls `listener` for every join and leave transition made in this region. */
+  onTransition(listener: (event: PresenceEvent) => void): void {
+    this.transitionListeners.push(listener);
+  }
+
+  /** Adds other regions' members to `members` (from the global presence mirror). */
+  useRemoteMembers(source: (room: string) => Promise<PresenceMember[]>): void {
+    this.remoteMembers = source;
   }
 
   /** Emits leave events for members of nodes that stopped heartbeating. */
@@ -45,7 +79,9 @@ export class PresenceService {
 
   private announce(room: string, user: string, state: 'join' | 'leave', exceptSocketId?: string): void {
     const target = exceptSocketId ? this.io.to(room).except(exceptSocketId) : this.io.to(room);
-    target.emit('presence', { room, user, region: this.region, state });
+    const event: PresenceEvent = { room, user, region: this.region, state };
+    target.emit('presence', event);
+    for (const listener of this.transitionListeners) listener(event);
   }
 
   private async guard(action: string, fn: () => Promise<void>): Promise<void> {

@@ -1,0 +1,168 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log';
+import type { RoomDelivery } from '../publish';
+import { BusGroupMissingError, groupStanding, type BusEntry, type GlobalBus } from './bus';
+import type { BusMetrics } from './metrics';
+
+export interface ShardConsumerDeps {
+  region: string;
+  nodeId: string;
+  bus: GlobalBus;
+  /** Regional Redis: the dedup marks `rt:seen:{id}`. */
+  redis: Redis;
+  delivery: RoomDelivery;
+  metrics: BusMetrics;
+  log: Logger;
+  batchSize: number;
+  blockMs: number;
+  retryMs: number;
+  dedupWindowS: number;
+  /** Entries pending this long to another consumer of the region are taken over. */
+  claimIdleMs: number;
+  /** How often the group's standing (late / fallen behind) is checked. */
+  standingIntervalMs: number;
+}
+
+/**
+ * Consumes one bus shard for the region while this node holds the shard's lease: first takes over
+ * whatever a previous holder left pending (oldest first), then reads new entries, and for each one
+ * skips its own region's envelopes, drops ids already delivered in the region, emits the rest
+ * region-wide and acknowledges after the emit. One consumer per shard and region keeps the order.
+ */
+export class ShardConsumer {
+  private readonly abort = new AbortController();
+  private backlog = true;
+  private takeover = true;
+  private lastStandingCheck = 0;
+  private lastClaim = Date.now();
+  private failures = 0;
+  readonly done: Promise<void>;
+
+  constructor(
+    readonly shard: number,
+    private readonly deps: ShardConsumerDeps,
+  ) {
+    this.done = this.run();
+  }
+
+  /** Stops after the batch in hand; resolves once nothing more will be emitted. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.done;
+  }
+
+  private get group(): string {
+    return this.deps.region;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      try {
+        await this.step();
+        this.failures = 0;
+      } catch (err) {
+        if (this.abort.signal.aborted) break;
+        if (err instanceof BusGroupMissingError) {
+          // A new region, or a global Redis that came back empty: read the shard from its start.
+          this.deps.log.warn({ shard: this.shard }, 'bus consumer group missing; creating it');
+          await this.deps.bus.ensureGroup(this.shard, this.group, 'all').catch(() => undefined);
+          continue;
+        }
+        this.backlog = true;
+        const level = this.failures++ === 0 ? 'warn' : 'debug';
+        this.deps.log[level]({ err: (err as Error).message, shard: this.shard }, 'bus consumption paused');
+        await sleep(this.deps.retryMs);
+      }
+    }
+  }
+
+  private async step(): Promise<void> {
+    const { bus, nodeId, batchSize } = this.deps;
+    if (Date.now() - this.lastStandingCheck >= this.deps.standingIntervalMs) await this.checkStanding();
+    if (this.takeover || Date.now() - this.lastClaim >= this.deps.claimIdleMs) {
+      // At take-over everything pending is a previous holder's (min idle 0); later, only stragglers.
+      const claimed = await bus.claim(
+        this.shard,
+        this.group,
+        nodeId,
+        this.takeover ? 0 : this.deps.claimIdleMs,
+        batchSize,
+      );
+      if (claimed.length > 0) {
+        this.deps.metrics.claimed.inc(claimed.length);
+        this.deps.log.info({ shard: this.shard, entries: claimed.length }, 'took over pending bus entries');
+        await this.handle(claimed);
+        return;
+      }
+      this.takeover = false;
+      this.lastClaim = Date.now();
+    }
+    if (this.backlog) {
+      const pending = await bus.readPending(this.shard, this.group, nodeId, batchSize);
+      if (pending.length > 0) return this.handle(pending);
+      this.backlog = false;
+    }
+    const entries = await bus.readNew(this.shard, this.group, nodeId, {
+      count: batchSize,
+      blockMs: this.deps.blockMs,
+      signal: this.abort.signal,
+    });
+    await this.handle(entries);
+  }
+
+  /** Dedup marks first (one round trip), then emits in entry order, then acknowledges. */
+  private async handle(entries: BusEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const { metrics, delivery, redis } = this.deps;
+    const foreign = entries.filter((e) => e.envelope && e.envelope.origin !== this.deps.region);
+    const marks = redis.pipeline();
+    for (const entry of foreign)
+      marks.set(`rt:seen:${entry.envelope!.id}`, '1', 'EX', this.deps.dedupWindowS, 'NX');
+    const results = foreign.length > 0 ? ((await marks.exec()) ?? []) : [];
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0]!;
+    const now = Date.now();
+    foreign.forEach((entry, i) => {
+      if (results[i]?.[1] !== 'OK') {
+        metrics.duplicatesDropped.inc();
+        metrics.consumed.inc({ result: 'duplicate' });
+        return;
+      }
+      delivery.deliver(entry.envelope!, 'bus');
+      metrics.consumed.inc({ result: 'delivered' });
+      metrics.lag.observe(Math.max(0, now - entry.envelope!.ts) / 1000);
+    });
+    for (const entry of entries) {
+      if (!entry.envelope) {
+        metrics.consumed.inc({ result: 'invalid' });
+        this.deps.log.error({ shard: this.shard, entry: entry.id }, 'undecodable bus entry skipped');
+      } else if (entry.envelope.origin === this.deps.region) metrics.consumed.inc({ result: 'own' });
+    }
+    await this.deps.bus.ack(
+      this.shard,
+      this.group,
+      entries.map((e) => e.id),
+    );
+  }
+
+  /** Logs and counts a region that trimming overtook (entries lost to it), apart from a late one. */
+  private async checkStanding(): Promise<void> {
+    this.lastStandingCheck = Date.now();
+    const position = await this.deps.bus.position(this.shard, this.group);
+    if (groupStanding(position) === 'fallen-behind') {
+      this.deps.metrics.fallenBehind.inc({ shard: String(this.shard) });
+      this.deps.log.error(
+        {
+          shard: this.shard,
+          lastDelivered: position.lastDeliveredId,
+          trimmedThrough: position.trimmedThroughId,
+        },
+        'region fell behind the bus retention bound: entries were trimmed before this region read them',
+      );
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
