@@ -1,6 +1,13 @@
 import { parseGeo, type GeoPoint } from '../shared/geo';
 import type { Caller } from './routing';
 
+/** The part of `request.cf` routing reads (Cloudflare sends coordinates as strings). */
+interface CfLocation {
+  latitude?: unknown;
+  longitude?: unknown;
+  continent?: unknown;
+}
+
 /** Header a simulated client uses to say where it is (SIM = "1" only). */
 export const SIM_GEO_HEADER = 'x-sim-geo';
 
@@ -9,7 +16,7 @@ export const SIM_GEO_HEADER = 'x-sim-geo';
  * `request.cf` (whose latitude and longitude are strings). Outside simulation mode only `cf` counts.
  */
 export function callerOf(request: Request, sim: boolean): Caller {
-  const cf = (request as { cf?: Partial<IncomingRequestCfProperties> }).cf;
+  const cf = (request as { cf?: CfLocation }).cf;
   const continent = typeof cf?.continent === 'string' ? cf.continent : undefined;
   if (sim) {
     const query = geoFrom(new URL(request.url).searchParams.get('geo'));

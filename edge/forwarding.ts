@@ -34,7 +34,9 @@ export function isInternalHeader(name: string): boolean {
 
 /** Removes internal headers from `headers` and adds the edge's own. */
 export function rewriteHeaders(headers: Headers, incoming: Request, info: ForwardInfo): void {
-  for (const name of [...headers.keys()]) if (isInternalHeader(name)) headers.delete(name);
+  const internal: string[] = [];
+  headers.forEach((_value, name) => isInternalHeader(name) && internal.push(name));
+  for (const name of internal) headers.delete(name);
   headers.set(REQUEST_ID_HEADER, info.requestId);
   if (info.edgeSecret) headers.set(EDGE_SECRET_HEADER, info.edgeSecret);
   if (info.clientIp) {
