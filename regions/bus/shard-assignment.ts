@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
 import { RegionLease } from './lease';
 import type { BusMetrics } from './metrics';
-import { ShardConsumer } from './shard-consumer';
+import type { ShardConsumer } from './shard-consumer';
 
 export interface ShardAssignmentDeps {
   nodeId: string;
