@@ -35,7 +35,13 @@ export interface AttachedHistory {
 export function attachHistory(node: RegionNode, config: RegionConfig, log: Logger): AttachedHistory {
   const historyLog = log.child({ component: 'history' });
   const metrics = new HistoryMetrics(node.metrics.registry, () => node.outbox.depth('history'));
-  const clientOptions = { connect_timeout: 3, idle_timeout: 60, onnotice: () => undefined } as const;
+  const clientOptions = {
+    connect_timeout: 3,
+    idle_timeout: 60,
+    onnotice: () => undefined,
+    // Names this node's sessions in pg_stat_activity on the primary and the replica.
+    connection: { application_name: `rt-history:${config.nodeId}` },
+  } as const;
   const primary = postgres(config.databaseUrl, { ...clientOptions, max: 4 });
   const replica = config.databaseReplicaUrl
     ? postgres(config.databaseReplicaUrl, { ...clientOptions, max: 4, target_session_attrs: 'standby' })

@@ -13,7 +13,7 @@ const RECENT_TTL_MS = 24 * 3600 * 1000;
 const READ_PAGE = 100;
 
 /**
- * The recent-history buffer in the regional Redis: per room, a stream capped at about `length`
+ * The recent-history buffer in the regional Redis: per room, a stream capped at `length`
  * entries, appended in the order this region's nodes delivered (`RoomDelivery.observe`). It answers
  * reconnects (`join { since }`) without Postgres. Appends go through one connection per node, so they
  * keep that node's delivery order; they never wait on or fail a delivery.
@@ -30,7 +30,7 @@ export class RecentHistory {
     const key = RECENT_KEY_PREFIX + envelope.room;
     this.redis
       .pipeline()
-      .xadd(key, 'MAXLEN', '~', this.length, '*', 'i', envelope.id, 'e', JSON.stringify(envelope))
+      .xadd(key, 'MAXLEN', this.length, '*', 'i', envelope.id, 'e', JSON.stringify(envelope))
       .pexpire(key, RECENT_TTL_MS)
       .exec()
       .then((results) => {

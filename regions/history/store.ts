@@ -46,7 +46,7 @@ export async function insertEnvelopes(sql: Sql, envelopes: readonly Envelope[]):
   const result = await sql`
     INSERT INTO messages (id, room, data, "user", origin, ts)
     SELECT id, room, data, "user", origin, ts
-    FROM jsonb_to_recordset(${JSON.stringify(envelopes)}::jsonb)
+    FROM jsonb_to_recordset(${sql.json(envelopes as unknown as postgres.JSONValue)}::jsonb)
       AS e(id uuid, room text, data jsonb, "user" text, origin text, ts bigint)
     ON CONFLICT (id) DO NOTHING`;
   return result.count;

@@ -56,6 +56,8 @@ export class HistoryWriter {
   }
 
   private async loop(): Promise<void> {
+    const { redis } = this.options;
+    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
     let retryMs = RETRY_MIN_MS;
     while (!this.stopping) {
       try {

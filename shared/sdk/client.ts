@@ -1,0 +1,256 @@
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import { newEnvelopeId, type Envelope, type EnvelopeId, type JsonValue } from '../envelope';
+import {
+  ERROR_CODES,
+  type ClientEvents,
+  type ErrorCode,
+  type PresenceEvent,
+  type PresenceMember,
+  type ServerEvents,
+  type SessionInfo,
+} from '../protocol';
+import { TypedEmitter } from './event-emitter';
+import { RoomFeed } from './room-feed';
+
+/** Options of `RealtimeClient`. Only `url` and `token` are required. */
+export interface RealtimeClientOptions {
+  /** The edge URL (or any region node or load balancer URL). */
+  url: string;
+  /** The access token, or a function asked for one before every (re)connect. */
+  token: string | (() => string | Promise<string>);
+  /** How long a request waits for its ack before it counts as timed out. Default 5000. */
+  ackTimeoutMs?: number;
+  /** Publish attempts (same id each time) before `publish` gives up. Default 5. */
+  publishAttempts?: number;
+  /** Ids remembered per room to drop duplicates. Default 1000. */
+  rememberIds?: number;
+  /** Default `['websocket']`; add 'polling' where WebSockets are blocked. */
+  transports?: ('websocket' | 'polling')[];
+  /** Passed to socket.io-client as they are (e.g. `query`, `extraHeaders` in Node). */
+  socketOptions?: Partial<ManagerOptions & SocketOptions>;
+}
+
+/** Codes a request can fail with: the contract's, plus `timeout` (no ack in time). */
+export type RealtimeErrorCode = ErrorCode | 'timeout';
+
+/** A failed request, with the contract's error code. */
+export class RealtimeError extends Error {
+  constructor(
+    readonly code: RealtimeErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RealtimeError';
+  }
+}
+
+/** Events of a `RealtimeClient`. */
+export interface RealtimeClientEvents {
+  /** A room envelope, each id once, `missed` ones before live ones after a rejoin. */
+  message: (envelope: Envelope) => void;
+  presence: (event: PresenceEvent) => void;
+  /** The region and node of each new connection. */
+  session: (info: SessionInfo) => void;
+  /** A room was joined again after a reconnect; `missed` envelopes were emitted as `message`. */
+  rejoined: (info: { room: string; missed: number }) => void;
+  disconnected: (reason: string) => void;
+  /** Something failed in the background (a rejoin, or a refused handshake). */
+  error: (error: RealtimeError) => void;
+}
+
+const RETRYABLE: ReadonlySet<RealtimeErrorCode> = new Set(['timeout', 'unavailable', 'rate_limited']);
+const RETRY_BASE_MS = 250;
+const RETRY_MAX_MS = 5_000;
+
+type Ack<T> = ({ ok: true } & T) | { ok: false; error: { code: ErrorCode; message: string } };
+
+/**
+ * The client SDK: one Socket.IO connection through the edge URL, rooms that survive reconnects
+ * without gaps or repeats, and publishes that are safe to retry.
+ *
+ * - `join` remembers the room; after any reconnect (network loss, node crash, `drain`) every room is
+ *   joined again with `since` = the last envelope received, and the `missed` envelopes are emitted
+ *   before live ones. Envelopes are dropped when their id was already emitted.
+ * - `publish` makes the envelope id (UUIDv7) up front and retries with the same id on a timeout or an
+ *   `unavailable`/`rate_limited` answer, so the message is delivered once.
+ */
+export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
+  private readonly socket: Socket<ServerEvents, ClientEvents>;
+  private readonly rooms = new Map<string, RoomFeed>();
+  private readonly ackTimeoutMs: number;
+  private readonly publishAttempts: number;
+  private readonly rememberIds: number;
+  private connectedOnce = false;
+  private closed = false;
+  private handshakeRetries = 0;
+
+  constructor(options: RealtimeClientOptions) {
+    super();
+    this.ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
+    this.publishAttempts = options.publishAttempts ?? 5;
+    this.rememberIds = options.rememberIds ?? 1_000;
+    const { token } = options;
+    this.socket = io(options.url, {
+      transports: options.transports ?? ['websocket'],
+      reconnectionDelay: RETRY_BASE_MS,
+      reconnectionDelayMax: RETRY_MAX_MS,
+      ...options.socketOptions,
+      // A function, so every reconnect asks for the current token.
+      auth: (send) => {
+        void Promise.resolve(typeof token === 'function' ? token() : token).then((t) => send({ token: t }));
+      },
+    });
+    this.socket.on('connect', () => this.onConnected());
+    this.socket.on('connect_error', (err) => this.handshakeFailed(err));
+    this.socket.on('disconnect', (reason) => this.emit('disconnected', reason));
+    this.socket.on('session', (info) => this.emit('session', info));
+    this.socket.on('presence', (event) => this.emit('presence', event));
+    this.socket.on('message', (envelope) => this.received(envelope));
+    // The node is going away: reconnect through the URL, which leads to another node or region.
+    this.socket.on('drain', () => {
+      this.socket.disconnect();
+      if (!this.closed) this.socket.connect();
+    });
+  }
+
+  /** Whether the connection is up right now. */
+  get connected(): boolean {
+    return this.socket.connected;
+  }
+
+  /** The id of the last envelope of `room` emitted as `message` (the next rejoin's `since`). */
+  lastId(room: string): EnvelopeId | undefined {
+    return this.rooms.get(room)?.lastId;
+  }
+
+  /** Joins `room` (kept across reconnects until `leave`); resolves with the envelopes emitted as missed. */
+  async join(room: string): Promise<{ missed: Envelope[] }> {
+    let feed = this.rooms.get(room);
+    if (!feed) this.rooms.set(room, (feed = new RoomFeed(room, this.rememberIds)));
+    return { missed: await this.sendJoin(feed, this.publishAttempts) };
+  }
+
+  async leave(room: string): Promise<void> {
+    this.rooms.delete(room);
+    await this.request('leave', { room });
+  }
+
+  /**
+   * Publishes `data` to `room`. The id is made here (or given) and reused on every retry, so a retry
+   * after a lost ack is answered with the first ack and delivered once.
+   */
+  async publish(
+    room: string,
+    data: JsonValue,
+    options: { id?: EnvelopeId } = {},
+  ): Promise<{ id: EnvelopeId; ts: number }> {
+    const id = options.id ?? newEnvelopeId();
+    this.rooms.get(room)?.markOwn(id);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const ack = await this.request('publish', { room, data, id });
+        return { id: ack.id as EnvelopeId, ts: ack.ts };
+      } catch (err) {
+        const retryable = err instanceof RealtimeError && RETRYABLE.has(err.code);
+        if (!retryable || attempt >= this.publishAttempts || this.closed) throw err;
+        await sleep(Math.min(RETRY_BASE_MS * 2 ** (attempt - 1), RETRY_MAX_MS));
+      }
+    }
+  }
+
+  /** A page of stored history before `before` (an envelope id), oldest first. */
+  async history(room: string, query: { before?: EnvelopeId; limit?: number } = {}): Promise<Envelope[]> {
+    return (await this.request('history', { room, ...query })).messages;
+  }
+
+  async presence(room: string): Promise<PresenceMember[]> {
+    return (await this.request('presence', { room })).members;
+  }
+
+  /** Closes the connection for good. */
+  close(): void {
+    this.closed = true;
+    this.socket.disconnect();
+  }
+
+  /** Joins with `since`; retries (timeouts, `unavailable`) up to `attempts` times while the room is wanted. */
+  private async sendJoin(feed: RoomFeed, attempts: number): Promise<Envelope[]> {
+    for (let attempt = 1; ; attempt++) {
+      const since = feed.beginJoin();
+      let answer: Envelope[] = [];
+      try {
+        answer = (await this.request('join', since ? { room: feed.room, since } : { room: feed.room }))
+          .missed;
+      } catch (err) {
+        const retryable = err instanceof RealtimeError && RETRYABLE.has(err.code);
+        if (!retryable || attempt >= attempts || this.closed || this.rooms.get(feed.room) !== feed) {
+          throw err;
+        }
+        await sleep(Math.min(RETRY_BASE_MS * 2 ** (attempt - 1), RETRY_MAX_MS));
+        continue;
+      } finally {
+        // Missed first, then what arrived live meanwhile (also when the join failed).
+        const { missed, live } = feed.endJoin(answer);
+        for (const envelope of [...missed, ...live]) this.emit('message', envelope);
+        answer = missed;
+      }
+      return answer;
+    }
+  }
+
+  private onConnected(): void {
+    this.handshakeRetries = 0;
+    if (!this.connectedOnce) {
+      this.connectedOnce = true;
+      return;
+    }
+    for (const feed of this.rooms.values()) {
+      if (feed.joining) continue;
+      this.sendJoin(feed, Infinity).then(
+        (missed) => this.emit('rejoined', { room: feed.room, missed: missed.length }),
+        (err: unknown) => this.emit('error', asRealtimeError(err)),
+      );
+    }
+  }
+
+  private received(envelope: Envelope): void {
+    const feed = this.rooms.get(envelope.room);
+    if (!feed) return;
+    for (const fresh of feed.live(envelope)) this.emit('message', fresh);
+  }
+
+  /** socket.io-client retries transport failures itself; a refused handshake needs a new attempt. */
+  private handshakeFailed(err: Error): void {
+    if (this.socket.active || this.closed) return;
+    const code = (ERROR_CODES as readonly string[]).includes(err.message)
+      ? (err.message as ErrorCode)
+      : 'unavailable';
+    this.emit('error', new RealtimeError(code, `connection refused: ${err.message}`));
+    if (code === 'unauthorized' || code === 'forbidden') return;
+    const delay = Math.min(RETRY_BASE_MS * 2 ** this.handshakeRetries++, RETRY_MAX_MS);
+    setTimeout(() => !this.closed && this.socket.connect(), delay);
+  }
+
+  private async request<E extends keyof ClientEvents>(
+    event: E,
+    payload: Parameters<ClientEvents[E]>[0],
+  ): Promise<Extract<Parameters<Parameters<ClientEvents[E]>[1]>[0], { ok: true }>> {
+    let answer: Ack<object>;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      answer = await (this.socket.timeout(this.ackTimeoutMs) as any).emitWithAck(event, payload);
+    } catch {
+      throw new RealtimeError('timeout', `${event}: no answer within ${this.ackTimeoutMs} ms`);
+    }
+    if (!answer.ok) throw new RealtimeError(answer.error.code, answer.error.message);
+    return answer as Extract<Parameters<Parameters<ClientEvents[E]>[1]>[0], { ok: true }>;
+  }
+}
+
+function asRealtimeError(err: unknown): RealtimeError {
+  return err instanceof RealtimeError ? err : new RealtimeError('unavailable', String(err));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
