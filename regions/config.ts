@@ -58,7 +58,7 @@ export const regionEnvSchema = z.object({
   /** Bus entries older than this are trimmed. */
   BUS_MAX_AGE_S: positiveInt(24 * 3600),
   /** Forwarder and shard leases: a dead holder is replaced within about this time (renewed every third). */
-  BUS_LEASE_MS: positiveInt(10_000),
+  BUS_LEASE_MS: positiveInt(5_000),
   /** Longest wait of one bus read for new entries. */
   BUS_BLOCK_MS: positiveInt(2_000),
   /** Bus entries pending this long to another node of the region are taken over. */

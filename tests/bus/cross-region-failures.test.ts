@@ -38,7 +38,7 @@ describe('cross-region delivery through failures', () => {
     for (let n = 0; n < 10; n++) {
       fromUs.push(await publish(usPublisher, room, { us: n }));
       fromEu.push(await publish(euPublisher, room, { eu: n }));
-      await sleep(300);
+      await sleep(500);
     }
     // Local delivery is unaffected while the bus is down.
     await receivedAll(usReader, room, fromUs, 'local delivery in us-east during the outage');
