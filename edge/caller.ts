@@ -19,9 +19,9 @@ export function callerOf(request: Request, sim: boolean): Caller {
   const cf = (request as { cf?: CfLocation }).cf;
   const continent = typeof cf?.continent === 'string' ? cf.continent : undefined;
   if (sim) {
-    const query = geoFrom(new URL(request.url).searchParams.get('geo'));
+    const query = parseGeo(new URL(request.url).searchParams.get('geo'));
     if (query) return { point: query, continent, source: 'sim-query' };
-    const header = geoFrom(request.headers.get(SIM_GEO_HEADER));
+    const header = parseGeo(request.headers.get(SIM_GEO_HEADER));
     if (header) return { point: header, continent, source: 'sim-header' };
   }
   const point = cfPoint(cf?.latitude, cf?.longitude);
@@ -30,11 +30,5 @@ export function callerOf(request: Request, sim: boolean): Caller {
 
 function cfPoint(lat: unknown, lon: unknown): GeoPoint | undefined {
   if (typeof lat !== 'string' || typeof lon !== 'string') return undefined;
-  return geoFrom(`${lat},${lon}`);
-}
-
-/** `parseGeo`, but an empty half (`"52.5,"`) is missing rather than 0. */
-function geoFrom(value: string | null): GeoPoint | undefined {
-  if (!value || value.split(',').some((part) => part.trim() === '')) return undefined;
-  return parseGeo(value);
+  return parseGeo(`${lat},${lon}`);
 }

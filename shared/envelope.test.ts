@@ -25,7 +25,7 @@ describe('envelope ids', () => {
 describe('geo', () => {
   it('parses LAT,LON and rejects the rest', () => {
     expect(parseGeo('50.1, 8.7')).toEqual({ lat: 50.1, lon: 8.7 });
-    for (const bad of ['', '50.1', 'a,b', '91,0', '0,181', '1,2,3', null, undefined])
+    for (const bad of ['', '50.1', 'a,b', '91,0', '0,181', '1,2,3', ',', '52.5,', ',13.4', null, undefined])
       expect(parseGeo(bad)).toBeUndefined();
   });
 

@@ -18,9 +18,10 @@ export function distanceKm(a: GeoPoint, b: GeoPoint): number {
 /** Parses `"LAT,LON"` (the simulation's `geo=` query and `x-sim-geo` header); undefined when malformed. */
 export function parseGeo(value: string | null | undefined): GeoPoint | undefined {
   if (!value) return undefined;
-  const parts = value.split(',');
-  if (parts.length !== 2) return undefined;
-  const [lat, lon] = parts.map((p) => Number(p.trim())) as [number, number];
+  const parts = value.split(',').map((p) => p.trim());
+  // Number('') is 0: an empty half must not become the equator or the prime meridian.
+  if (parts.length !== 2 || parts.some((p) => p === '')) return undefined;
+  const [lat, lon] = parts.map(Number) as [number, number];
   if (!Number.isFinite(lat) || !Number.isFinite(lon)) return undefined;
   if (Math.abs(lat) > 90 || Math.abs(lon) > 180) return undefined;
   return { lat, lon };

