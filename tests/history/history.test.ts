@@ -40,11 +40,19 @@ async function publish(
   return id;
 }
 
+interface PageBody {
+  messages: Envelope[];
+  error?: { code: string };
+}
+
+/** Sends a raw payload (possibly malformed) and returns `ok` or the error code. */
+type UntypedAsk = { emitWithAck(event: string, payload: object): Promise<PageBody & { ok: boolean }> };
+
 async function httpPage(
   node: RegionProcess,
   room: string,
   query = '',
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: PageBody }> {
   const res = await fetch(`${node.url}/v1/rooms/${room}/messages${query}`, {
     headers: { authorization: `Bearer ${token}` },
   });
@@ -166,7 +174,7 @@ describe('recovery on join { since }', () => {
     const bufferBefore = await recoveries('buffer');
     // The global bus (when attached) also delivers fromEu here, in this region's order.
     const fromBuffer = await join(ids[ids.length - 2]!);
-    expect(fromBuffer.filter((id) => id !== fromEu)).toEqual([ids[ids.length - 1], ...later]);
+    expect(fromBuffer.filter((id: string) => id !== fromEu)).toEqual([ids[ids.length - 1], ...later]);
     expect(await recoveries('buffer')).toBe(bufferBefore + 1);
 
     const postgresBefore = await recoveries('postgres');
@@ -185,8 +193,8 @@ describe('malformed queries', () => {
   it('answer invalid on the socket and over HTTP', async () => {
     const client = await connectClient(us.url, token);
     const ask = async (event: 'join' | 'history', payload: object) => {
-      const res = await (client.timeout(5_000) as any).emitWithAck(event, payload);
-      return res.ok ? 'ok' : res.error.code;
+      const res = await (client.timeout(5_000) as unknown as UntypedAsk).emitWithAck(event, payload);
+      return res.ok ? 'ok' : res.error?.code;
     };
     const uuidV4 = '3b241101-e2bb-4255-8caf-4136c566a962';
     expect(await ask('join', { room: 'r', since: 'nope' })).toBe('invalid');
