@@ -65,6 +65,8 @@ export const regionEnvSchema = z.object({
   BUS_CLAIM_IDLE_MS: positiveInt(30_000),
   /** How long a region's presence list in the global Redis stays valid without a refresh. */
   PRESENCE_MIRROR_TTL_MS: positiveInt(15_000),
+  /** `off`: no cross-region bus on this node (a single-region deployment, or the benchmark's baseline). */
+  GLOBAL_BUS: z.enum(['on', 'off']).default('on'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -108,6 +110,8 @@ export interface RegionConfig {
     claimIdleMs: number;
     presenceMirrorTtlMs: number;
   };
+  /** False with `GLOBAL_BUS=off`: the node serves its region only. */
+  globalBus: boolean;
   logLevel: RegionEnv['LOG_LEVEL'];
 }
 
@@ -169,6 +173,7 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
       claimIdleMs: e.BUS_CLAIM_IDLE_MS,
       presenceMirrorTtlMs: e.PRESENCE_MIRROR_TTL_MS,
     },
+    globalBus: e.GLOBAL_BUS === 'on',
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -29,7 +29,7 @@ process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejectio
 
 const node = await startRegionNode(config, log);
 attachHistory(node, config, log);
-attachGlobalBus(node, config, log);
+if (config.globalBus) attachGlobalBus(node, config, log);
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     void node.drain(signal === 'SIGTERM' ? 'shutdown' : 'interrupted').then(() => process.exit(0));
