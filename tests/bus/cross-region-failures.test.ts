@@ -70,7 +70,12 @@ describe('cross-region delivery through failures', () => {
     const euWest = cluster.regions['eu-west'];
     const regional = new Redis(euWest.redis.url, { maxRetriesPerRequest: 1 });
     try {
-      const holder = await regional.get(`rt:bus:lease:${shard}`);
+      // Shards may be changing hands while the region rebalances: wait for the room's shard to have one.
+      let holder: string | null = null;
+      await eventually(
+        async () => (holder = await regional.get(`rt:bus:lease:${shard}`)) !== null,
+        'a shard holder',
+      );
       const victimIndex = euWest.nodes.findIndex((n) => n.nodeId === holder);
       expect(victimIndex).toBeGreaterThanOrEqual(0);
       const victim = euWest.nodes[victimIndex]!;
