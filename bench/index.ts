@@ -1,0 +1,92 @@
+/**
+ * `npm run bench`: this platform against the baseline (every node on one shared Socket.IO Redis
+ * adapter in us-east, no edge, no bus), over real processes with the simulation's WAN delays.
+ * See docs/benchmarks.md for the method.
+ */
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startLoadProcess } from './load';
+import { describeMachine, keyVersions } from './machine';
+import type { BenchOptions } from './options';
+import { BENCH_NODE_ENV, HOME_REGION, startWorld } from './platforms';
+import { renderMarkdown, type BenchResult } from './report';
+import type { ScenarioContext } from './scenarios/context';
+import { measureFanout } from './scenarios/fanout';
+import { measureHandshakes } from './scenarios/handshake';
+import { measureLatency, wanOverhead } from './scenarios/latency';
+import { measureMemory } from './scenarios/memory';
+import { waitForSteadyBus } from './settle';
+
+export { HELP, parseBenchOptions, UsageError, type BenchOptions } from './options';
+export type { BenchResult } from './report';
+
+/** Where a run's files went. */
+export interface BenchOutput {
+  result: BenchResult;
+  markdown: string;
+  jsonPath: string;
+  markdownPath: string;
+  logDir: string;
+}
+
+/** Runs every scenario, both platforms, and writes `<date>.json` and `latest.md` (quick: `-quick`). */
+export async function runBench(
+  options: BenchOptions,
+  say: (line: string) => void,
+  /** Receives the function that stops every process of the run (for a Ctrl-C handler). */
+  onStarted: (stop: () => Promise<void>) => void = () => undefined,
+): Promise<BenchOutput> {
+  const started = Date.now();
+  const machine = describeMachine();
+  const logDir = await mkdtemp(join(tmpdir(), 'rt-bench-'));
+  say(`${options.mode} run; server logs in ${logDir}`);
+  const world = await startWorld(
+    { regions: options.regions, nodesPerRegion: options.nodesPerRegion, logDir },
+    say,
+  );
+  const load = startLoadProcess(world.jwtSecret);
+  onStarted(async () => {
+    await load.stop();
+    await world.stop();
+  });
+  let result: BenchResult;
+  try {
+    const ctx: ScenarioContext = { world, load, options, say };
+    await waitForSteadyBus(world.ours, say, options.mode === 'quick' ? 15_000 : 60_000);
+    say('scenario 1 and 5: publish-to-receipt latency');
+    const latency = await measureLatency(ctx);
+    say('scenario 4: handshake latency through the edge');
+    const handshake = await measureHandshakes(ctx);
+    say('scenario 2: fan-out throughput');
+    const fanout = await measureFanout(ctx);
+    say('scenario 3: memory per idle connection');
+    const memory = await measureMemory(ctx);
+    const wanOneWayMs: Record<string, number> = {};
+    for (const a of options.regions)
+      for (const b of options.regions) if (a < b) wanOneWayMs[`${a}<>${b}`] = world.wanMs(a, b);
+    result = {
+      schema: 1,
+      date: new Date(started).toISOString(),
+      mode: options.mode,
+      durationS: Math.round((Date.now() - started) / 1000),
+      machine,
+      versions: keyVersions(),
+      settings: { options, nodeEnv: BENCH_NODE_ENV, homeRegion: HOME_REGION, wanOneWayMs },
+      scenarios: { latency, fanout, memory, handshake, wanOverhead: wanOverhead(latency) },
+    };
+  } finally {
+    await load.stop();
+    await world.stop();
+  }
+
+  const markdown = renderMarkdown(result);
+  const outDir = resolve(options.outDir);
+  await mkdir(outDir, { recursive: true });
+  const suffix = options.mode === 'quick' ? '-quick' : '';
+  const jsonPath = join(outDir, `${result.date.slice(0, 10)}${suffix}.json`);
+  const markdownPath = join(outDir, `latest${suffix}.md`);
+  await writeFile(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(markdownPath, markdown);
+  return { result, markdown, jsonPath, markdownPath, logDir };
+}
