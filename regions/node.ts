@@ -89,7 +89,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     formatSessionId(config.region, config.nodeId, randomBytes(12).toString('base64url'));
 
   const userLimits = new UserLimits(redis, config.nodeId, config.limits, deps);
-  const idempotency = new PublishIdempotency(redis, config.idempotencyWindowS, deps);
+  const idempotency = new PublishIdempotency(outbox, config.idempotencyWindowS, deps);
   const delivery = new RoomDelivery(io, metrics);
   const publisher = new Publisher({
     region: config.region,
@@ -100,7 +100,6 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     metrics,
     log,
   });
-  publisher.useSink(outbox);
   const presenceStore = new RegionalPresence(redis, config.region, config.nodeId, log);
   const services: RegionServices = {
     publisher,

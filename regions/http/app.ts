@@ -99,7 +99,9 @@ export function createHttpApp(options: HttpAppOptions): Hono<Env> {
     const query = parsePayload(historyPayload, {
       room: c.req.param('room'),
       before: c.req.query('before') || undefined,
-      limit: limit === undefined || limit === '' ? undefined : Number(limit),
+      // Only plain digits count as a number here (Number() would take '0x10', '1e1' or ' 5').
+      limit:
+        limit === undefined || limit === '' ? undefined : /^\d{1,4}$/.test(limit) ? Number(limit) : limit,
     });
     mayAccess(c.get('principal'), query.room);
     return c.json({ messages: await services.history.page(query.room, query) });

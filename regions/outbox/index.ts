@@ -4,5 +4,6 @@ export {
   RegionalOutbox,
   compareIds,
   decodeEnvelope,
+  type IdClaim,
   type OutboxGroup,
 } from './outbox';

@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import { envelopeSchema, type Envelope } from '../../shared';
-import type { EnvelopeSink } from '../publish';
 
 /** The region's durable queue: a Redis stream in the regional Redis. */
 export const OUTBOX_STREAM = 'rt:outbox';
@@ -15,6 +14,22 @@ export type OutboxGroup = (typeof OUTBOX_GROUPS)[number];
 /** Envelopes a node holds in memory while the regional Redis is down, before refusing publishes. */
 export const DEFAULT_HOLD_CAPACITY = 10_000;
 
+/** The publish-id claim that goes with an append: `SET key value EX ttlS NX`. */
+export interface IdClaim {
+  key: string;
+  value: string;
+  ttlS: number;
+}
+
+// Claim the id and append the envelope in one step, so a crash can never leave a claimed id without
+// its envelope (a retry would be acked but the message lost) or an envelope without its claim.
+const APPEND_ONCE_SCRIPT = `
+if redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then
+  redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
+  return false
+end
+return redis.call('GET', KEYS[1])`;
+
 /**
  * Every envelope accepted in this region is appended here before it is emitted or acked, so the
  * sender's ack means "stored in the regional Redis". Consumers read it through their consumer group:
@@ -26,8 +41,8 @@ export const DEFAULT_HOLD_CAPACITY = 10_000;
  * them, in order, as soon as Redis is back; local delivery goes on meanwhile. Envelopes held by a node
  * that crashes during such an outage are lost to other regions and to history (documented).
  */
-export class RegionalOutbox implements EnvelopeSink {
-  private readonly held: Envelope[] = [];
+export class RegionalOutbox {
+  private readonly held: { envelope: Envelope; claim: IdClaim }[] = [];
   private flushing: Promise<void> | undefined;
 
   constructor(
@@ -59,12 +74,17 @@ export class RegionalOutbox implements EnvelopeSink {
     }
   }
 
-  async append(envelope: Envelope): Promise<void> {
+  /**
+   * Appends `envelope` unless its id was claimed already, atomically with the claim. Returns the
+   * existing claim's value for a duplicate, or null when the envelope was appended, or held because
+   * the regional Redis is unreachable (held envelopes are appended with the same check later, so a
+   * duplicate accepted meanwhile by another node is dropped then). Throws when the hold is full.
+   */
+  async appendOnce(envelope: Envelope, claim: IdClaim): Promise<string | null> {
     // Once anything is held, later envelopes queue behind it so the outbox keeps acceptance order.
     if (this.held.length === 0) {
       try {
-        await this.redis.xadd(OUTBOX_STREAM, '*', 'e', JSON.stringify(envelope));
-        return;
+        return await this.appendWithClaim(envelope, claim);
       } catch (err) {
         this.onError(err as Error, 'append');
       }
@@ -72,7 +92,21 @@ export class RegionalOutbox implements EnvelopeSink {
     if (this.held.length >= this.holdCapacity) {
       throw new Error(`regional Redis unavailable and ${this.held.length} envelopes already held`);
     }
-    this.held.push(envelope);
+    this.held.push({ envelope, claim });
+    return null;
+  }
+
+  private async appendWithClaim(envelope: Envelope, claim: IdClaim): Promise<string | null> {
+    const existing = await this.redis.eval(
+      APPEND_ONCE_SCRIPT,
+      2,
+      claim.key,
+      OUTBOX_STREAM,
+      claim.value,
+      claim.ttlS,
+      JSON.stringify(envelope),
+    );
+    return typeof existing === 'string' ? existing : null;
   }
 
   /** Appends held envelopes in order; stops at the first failure and tries again on the next call. */
@@ -87,7 +121,8 @@ export class RegionalOutbox implements EnvelopeSink {
   private async appendHeld(): Promise<void> {
     try {
       while (this.held.length > 0) {
-        await this.redis.xadd(OUTBOX_STREAM, '*', 'e', JSON.stringify(this.held[0]));
+        const { envelope, claim } = this.held[0]!;
+        await this.appendWithClaim(envelope, claim);
         this.held.shift();
       }
     } catch (err) {

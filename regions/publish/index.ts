@@ -1,3 +1,3 @@
 export { RoomDelivery, type RegionIo } from './delivery';
 export { PublishIdempotency, type PublishRecord } from './idempotency';
-export { Publisher, type EnvelopeSink, type PublishAck, type PublishRequest } from './publisher';
+export { Publisher, type PublishAck, type PublishRequest } from './publisher';

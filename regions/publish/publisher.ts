@@ -14,14 +14,6 @@ import type { RegionMetrics } from '../metrics';
 import type { RoomDelivery } from './delivery';
 import type { PublishIdempotency } from './idempotency';
 
-/**
- * Where an accepted envelope goes before it is emitted: the region's durable queue towards the global
- * bus and history. A publish is acked only after `append` resolved.
- */
-export interface EnvelopeSink {
-  append(envelope: Envelope): Promise<void>;
-}
-
 export interface PublishRequest {
   principal: Principal;
   room: string;
@@ -39,11 +31,10 @@ export interface PublishAck {
 
 /**
  * The publish path shared by the socket event and the HTTP API: authorize, check size and per-user
- * rate, claim the id (a retry gets the first ack and no second delivery), append to the sink, emit.
+ * rate, claim the id and append to the regional outbox in one step (a retry gets the first ack and no
+ * second delivery), emit region-wide, ack.
  */
 export class Publisher {
-  private sink: EnvelopeSink | undefined;
-
   constructor(
     private readonly deps: {
       region: string;
@@ -55,11 +46,6 @@ export class Publisher {
       log: Logger;
     },
   ) {}
-
-  /** Routes accepted envelopes through `sink` (the bus's regional queue) before they are emitted. */
-  useSink(sink: EnvelopeSink): void {
-    this.sink = sink;
-  }
 
   async publish(req: PublishRequest): Promise<PublishAck> {
     const { principal, room } = req;
@@ -84,28 +70,21 @@ export class Publisher {
       origin: this.deps.region,
       ts: Date.now(),
     };
-    const claim = await this.deps.idempotency.claim({
-      id: envelope.id,
-      ts: envelope.ts,
-      room,
-      user: principal.user,
-    });
-    if (!claim.fresh) {
-      const { record } = claim;
-      if (record.room !== room || record.user !== principal.user) {
+    const record = { id: envelope.id, ts: envelope.ts, room, user: principal.user };
+    let accepted;
+    try {
+      accepted = await this.deps.idempotency.accept(record, envelope);
+    } catch (err) {
+      this.deps.metrics.internalErrors.inc({ component: 'publish-queue' });
+      this.deps.log.error({ err: (err as Error).message, id: envelope.id }, 'could not queue envelope');
+      throw new ProtocolError('unavailable', 'could not queue the message; retry with the same id');
+    }
+    if (!accepted.fresh) {
+      const { record: first } = accepted;
+      if (first.room !== room || first.user !== principal.user) {
         throw new ProtocolError('invalid', 'this id was already used for another message');
       }
-      return { id: envelope.id, ts: record.ts };
-    }
-    if (this.sink) {
-      try {
-        await this.sink.append(envelope);
-      } catch (err) {
-        await this.deps.idempotency.release(envelope.id);
-        this.deps.metrics.internalErrors.inc({ component: 'publish-sink' });
-        this.deps.log.error({ err: (err as Error).message, id: envelope.id }, 'could not queue envelope');
-        throw new ProtocolError('unavailable', 'could not queue the message; retry with the same id');
-      }
+      return { id: envelope.id, ts: first.ts };
     }
     this.deps.delivery.deliver(envelope, 'local', req.exceptSocketId);
     this.deps.metrics.messagesIn.inc({ transport: req.transport });

@@ -55,8 +55,10 @@ export function registerSocketHandlers(socket: RegionSocket, services: RegionSer
 
   on(socket, services, 'join', joinPayload, async (s, { room, since }) => {
     mayAccess(principal, room);
-    const missed = await services.recovery.missedSince(room, since);
+    // Join first, then read what was missed: a message delivered in between is then both live and in
+    // `missed` (the SDK drops the repeat by id) instead of in neither.
     await s.join(room);
+    const missed = await services.recovery.missedSince(room, since);
     await services.presence.joined(room, s.id, principal.user);
     return { room, missed };
   });

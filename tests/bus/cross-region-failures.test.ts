@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PresenceEvent } from '../../shared';
 import { busStreamKey, shardOfRoom } from '../../regions/bus';
 import { Redis } from 'ioredis';
+import { decodeEnvelope } from '../../regions/outbox';
 import { closeAllClients, eventually, sleep } from '../support/clients';
 import {
   duplicateIds,
@@ -89,24 +90,28 @@ describe('cross-region delivery through failures', () => {
       const warmUp = await publish(publisher, room, 'warm-up');
       await receivedAll(receiver, room, [warmUp], 'warm-up delivery');
 
-      // Frozen mid-read: the bus hands it an entry it never processes; then it dies. The pause lets
-      // it acknowledge the warm-up and wait in its next read first.
-      await sleep(200);
+      // The holder reads entries and dies before acknowledging them. Freeze it, then read what it has
+      // not read yet under its consumer name, exactly as its own read would (a read it was blocked in
+      // when frozen is answered by the server all the same): every held entry is then pending to it.
       process.kill(victim.pid, 'SIGSTOP');
       const held: string[] = [];
       for (let n = 0; n < 5; n++) held.push(await publish(publisher, room, { n }));
-      await eventually(async () => {
-        const pending = (await cluster.global.xpending(
-          busStreamKey(shard),
-          'eu-west',
-          '-',
-          '+',
-          100,
-          holder!,
-        )) as unknown[];
-        // A blocked read is answered with what arrived first; the rest waits in the shard.
-        return pending.length >= 1;
-      }, 'entries pending to the frozen node');
+      // Acked publishes reach the global stream once us-east's forwarder has moved them: keep reading
+      // until the entry of every held envelope is pending to the frozen node.
+      const stream = busStreamKey(shard);
+      const heldPendingToVictim = async () => {
+        await cluster.global.xreadgroup('GROUP', 'eu-west', holder!, 'COUNT', 100, 'STREAMS', stream, '>');
+        const pending = (await cluster.global.xpending(stream, 'eu-west', '-', '+', 100, holder!)) as [
+          string,
+        ][];
+        const pendingIds = new Set(pending.map(([entryId]) => entryId));
+        const entries = await cluster.global.xrange(stream, '-', '+');
+        const entryOf = new Map<string | undefined, string>(
+          entries.map(([entryId, fields]) => [decodeEnvelope(fields)?.id, entryId]),
+        );
+        return held.every((id) => pendingIds.has(entryOf.get(id) ?? ''));
+      };
+      await eventually(heldPendingToVictim, 'every held entry pending to the frozen node');
       await victim.kill();
 
       await receivedAll(receiver, room, held, 'delivery by the surviving peer');

@@ -210,6 +210,9 @@ describe('malformed queries', () => {
       '?limit=0',
       '?limit=101',
       '?limit=2.5',
+      '?limit=1e1',
+      '?limit=0x10',
+      '?limit=%205',
       '?before=nope',
       `?before=${uuidV4}`,
     ]) {
