@@ -3,7 +3,7 @@
  * adapter in us-east, no edge, no bus), over real processes with the simulation's WAN delays.
  * See docs/benchmarks.md for the method.
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startLoadProcess } from './load';
@@ -88,5 +88,21 @@ export async function runBench(
   const markdownPath = join(outDir, `latest${suffix}.md`);
   await writeFile(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
   await writeFile(markdownPath, markdown);
+  if (options.mode === 'full') await updateDocsTable(markdown);
   return { result, markdown, jsonPath, markdownPath, logDir };
+}
+
+const DOCS = join(import.meta.dirname, '..', 'docs', 'benchmarks.md');
+const START = '<!-- bench:results:start -->';
+const END = '<!-- bench:results:end -->';
+
+/** A full run replaces the results section of docs/benchmarks.md (between its markers) with its own. */
+async function updateDocsTable(markdown: string): Promise<void> {
+  const docs = await readFile(DOCS, 'utf8').catch(() => undefined);
+  const from = docs?.indexOf(START) ?? -1;
+  const to = docs?.indexOf(END) ?? -1;
+  if (!docs || from < 0 || to < from) return;
+  // One level down: the run's title becomes a section of the page.
+  const body = markdown.replace(/^(#+) /gm, '#$1 ').trim();
+  await writeFile(DOCS, `${docs.slice(0, from + START.length)}\n\n${body}\n\n${docs.slice(to)}`);
 }

@@ -5,6 +5,7 @@ import type { HandshakeRow, HandshakeWay } from './scenarios/handshake';
 import type { LatencyPath, WanOverhead } from './scenarios/latency';
 import type { MemoryRow } from './scenarios/memory';
 import { fmt, formatSpread, type Spread } from './stats';
+import { renderVerdict } from './verdict';
 
 /** Everything one run measured: the JSON written under the results folder. */
 export interface BenchResult {
@@ -183,7 +184,8 @@ ${table(
     fmt(w.addedP50Ms.baseline),
   ]),
 )}
-`;
+
+${renderVerdict(r)}`;
 }
 
 function lostNote(latency: LatencyPath[]): string {
