@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { roomApiRoute } from './api-route';
+import { registerDemoRoutes } from './demo';
 import { devToken } from './dev-token';
 import type { EdgeEnv } from './env';
 import { errorResponse, logEvent } from './errors';
@@ -17,7 +18,7 @@ export interface EdgeDeps {
 /**
  * The edge Worker: one hostname for every user. Socket.IO (WebSocket and long-polling) and the room
  * API go to the nearest healthy region; `/healthz`, `/v1/regions` and `/v1/route` describe the
- * routing; `/dev/token` exists only in the simulation.
+ * routing; `/` is the demo page; `/dev/token` exists only in the simulation.
  */
 export function createEdgeApp(options: Partial<EdgeDeps> = {}): Hono<EdgeEnv> {
   const deps: EdgeDeps = { readHealth, now: () => Date.now(), ...options };
@@ -32,6 +33,7 @@ export function createEdgeApp(options: Partial<EdgeDeps> = {}): Hono<EdgeEnv> {
   app.get('/dev/token', devToken);
   app.all('/v1/rooms/*', roomApiRoute(deps));
   app.all('/socket.io/*', socketIoRoute(deps));
+  registerDemoRoutes(app);
 
   app.notFound((c) => errorResponse(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {

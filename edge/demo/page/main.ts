@@ -1,0 +1,327 @@
+/**
+ * The demo page (docs/demo.md): pick a city, get routed by the edge to the nearest healthy region,
+ * chat in a room with people in other regions, see who is there and how the regions are doing.
+ */
+import './zod-jitless';
+import { newEnvelopeId } from '../../../shared/envelope';
+import { isValidRoomName } from '../../../shared/rooms';
+import type { Envelope, JsonValue, RealtimeClient } from '../../../shared/sdk';
+import { ChatView } from './chat';
+import { CITIES, cityById, type City } from './cities';
+import { byId, h } from './dom';
+import { drawMap } from './map';
+import { PresenceView } from './presence';
+import { renderRegions, watchRegions, type RegionsSnapshot } from './regions';
+import { edgeIsSimulation, openClient, routeFor, type RouteAnswer } from './session';
+
+const HISTORY_PAGE = 25;
+const PRESENCE_EVERY_MS = 5_000;
+const NAMES = ['ada', 'grace', 'alan', 'barbara', 'edsger', 'frances', 'ken', 'radia', 'linus', 'margaret'];
+
+const ui = {
+  status: byId('status'),
+  cities: byId('cities'),
+  hint: byId('where-hint'),
+  tokenForm: byId<HTMLFormElement>('token-form'),
+  token: byId<HTMLTextAreaElement>('token'),
+  name: byId<HTMLInputElement>('name'),
+  room: byId<HTMLInputElement>('room'),
+  region: byId('my-region'),
+  node: byId('my-node'),
+  route: byId('my-route'),
+  rtt: byId('my-rtt'),
+  rttHow: byId('my-rtt-how'),
+  self: byId('my-self'),
+  chatRoom: byId('chat-room'),
+  older: byId<HTMLButtonElement>('older'),
+  messages: byId<HTMLOListElement>('messages'),
+  composer: byId<HTMLFormElement>('composer'),
+  text: byId<HTMLInputElement>('text'),
+  send: byId<HTMLButtonElement>('send'),
+  healthSource: byId('health-source'),
+  map: byId('map') as unknown as SVGSVGElement,
+  regions: byId('regions'),
+  presence: byId('presence'),
+  presenceCount: byId('presence-count'),
+};
+
+const chat = new ChatView(ui.messages);
+const presence = new PresenceView(ui.presence, ui.presenceCount);
+
+/** The page's one connection and what it is connected as. */
+const page = {
+  sim: false,
+  client: undefined as RealtimeClient | undefined,
+  city: undefined as City | undefined,
+  region: undefined as string | undefined,
+  room: 'lobby',
+  name: '',
+  /** Bumped by every (re)connect, so answers of an older connection are ignored. */
+  generation: 0,
+  presenceTimer: undefined as ReturnType<typeof setInterval> | undefined,
+  regions: undefined as RegionsSnapshot | undefined,
+};
+
+type Status = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'error';
+
+function setStatus(state: Status, text: string): void {
+  ui.status.dataset.state = state;
+  ui.status.className = `pill pill-${state}`;
+  ui.status.textContent = text;
+}
+
+function redrawRegions(): void {
+  if (page.regions) renderRegions(ui.regions, page.regions, page.region);
+  drawMap(ui.map, { regions: page.regions?.regions ?? [], city: page.city, region: page.region });
+}
+
+function showRoute(route: RouteAnswer | undefined): void {
+  if (!route) {
+    ui.route.textContent = 'no region is taking new sessions';
+    return;
+  }
+  const from = page.city ? ` from ${page.city.name}` : '';
+  const next = route.failover.length ? `; failover: ${route.failover.join(', ')}` : '';
+  ui.route.textContent = `${route.reason}, ${Math.round(route.distanceKm).toLocaleString()} km${from}${next}`;
+}
+
+function showRoundTrip(ms: number, how: string): void {
+  ui.rtt.textContent = `${Math.max(1, Math.round(ms))} ms`;
+  ui.rttHow.textContent = how;
+}
+
+function setComposer(enabled: boolean): void {
+  ui.text.disabled = !enabled;
+  ui.send.disabled = !enabled;
+}
+
+/** Closes the current connection (if any) and connects as `ui.name` from `city`. */
+async function connect(city: City | undefined, token?: string): Promise<void> {
+  const generation = ++page.generation;
+  page.client?.close();
+  clearInterval(page.presenceTimer);
+  page.client = undefined;
+  page.city = city;
+  page.region = undefined;
+  page.name = ui.name.value.trim() || randomName();
+  ui.name.value = page.name;
+  for (const button of ui.cities.querySelectorAll('button')) {
+    button.classList.toggle('selected', button.dataset.city === city?.id);
+  }
+  ui.region.textContent = '…';
+  ui.node.textContent = '';
+  ui.route.textContent = '…';
+  ui.rtt.textContent = '—';
+  ui.rttHow.textContent = '';
+  ui.self.textContent = city ? `${page.name} in ${city.name}` : page.name;
+  setComposer(false);
+  presence.clear();
+  chat.reset('Connecting…');
+  setStatus('connecting', city ? `connecting from ${city.name}…` : 'connecting…');
+  redrawRegions();
+  try {
+    const [route, client] = await Promise.all([routeFor(city), openClient({ name: page.name, city, token })]);
+    if (generation !== page.generation) return client.close();
+    page.client = client;
+    showRoute(route);
+    listen(client, generation);
+    await enterRoom(page.room, generation);
+  } catch (err) {
+    if (generation === page.generation) setStatus('error', `not connected: ${(err as Error).message}`);
+  }
+}
+
+function listen(client: RealtimeClient, generation: number): void {
+  const current = () => generation === page.generation;
+  client.on('session', ({ region, node }) => {
+    if (!current()) return;
+    page.region = region;
+    ui.region.textContent = region;
+    ui.node.textContent = `node ${node}`;
+    setStatus('connected', `connected to ${region}`);
+    redrawRegions();
+  });
+  client.on('message', (envelope) => {
+    if (current() && envelope.room === page.room) chat.show(envelope);
+  });
+  client.on('presence', (event) => {
+    if (current() && event.room === page.room) presence.apply(event);
+  });
+  client.on('disconnected', (reason) => {
+    if (current()) setStatus('reconnecting', `reconnecting (${reason})…`);
+  });
+  client.on('rejoined', () => {
+    if (current()) void measurePresence(generation);
+  });
+  client.on('error', (error) => {
+    if (current()) setStatus('error', `${error.code}: ${error.message}`);
+  });
+}
+
+/** Joins `room`, shows its latest history page and who is there, and keeps the presence fresh. */
+async function enterRoom(room: string, generation: number): Promise<void> {
+  const client = page.client;
+  if (!client) return;
+  page.room = room;
+  ui.chatRoom.textContent = `#${room}`;
+  chat.reset('Loading history…');
+  await client.join(room);
+  if (generation !== page.generation) return;
+  setComposer(true);
+  ui.text.focus();
+  try {
+    const latest = await client.history(room, { limit: HISTORY_PAGE });
+    for (const envelope of latest) chat.show(envelope);
+    setOlder(latest.length === HISTORY_PAGE);
+  } catch (err) {
+    setOlder(false);
+    ui.older.textContent = `history unavailable (${(err as Error).message})`;
+  }
+  if (!chat.oldest) chat.reset('No messages yet: say hello, then open another tab in another city.');
+  await measurePresence(generation);
+  clearInterval(page.presenceTimer);
+  page.presenceTimer = setInterval(() => void measurePresence(generation), PRESENCE_EVERY_MS);
+}
+
+/** A `presence` request: refreshes the member list and measures the round trip of its ack. */
+async function measurePresence(generation: number): Promise<void> {
+  const client = page.client;
+  if (!client || generation !== page.generation || !client.connected) return;
+  const started = performance.now();
+  try {
+    const members = await client.presence(page.room);
+    if (generation !== page.generation) return;
+    showRoundTrip(performance.now() - started, `presence ack, every ${PRESENCE_EVERY_MS / 1000} s`);
+    presence.replace(members);
+  } catch {
+    // The next round (or the reconnect) tries again; the status pill shows connection trouble.
+  }
+}
+
+async function publish(text: string): Promise<void> {
+  const client = page.client;
+  if (!client) return;
+  const data: JsonValue = page.city ? { text, city: page.city.name } : { text };
+  const envelope = {
+    id: newEnvelopeId(),
+    room: page.room,
+    data,
+    user: page.name,
+    origin: page.region ?? '…',
+    ts: Date.now(),
+  } satisfies Envelope;
+  chat.show(envelope, { state: 'sending' }, true);
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+  const started = performance.now();
+  try {
+    const ack = await client.publish(envelope.room, data, { id: envelope.id });
+    const ackMs = performance.now() - started;
+    chat.show({ ...envelope, ts: ack.ts }, { state: 'sent', ackMs }, true);
+    showRoundTrip(ackMs, 'publish ack');
+  } catch (err) {
+    chat.show(envelope, { state: 'failed', why: (err as Error).message }, true);
+  }
+}
+
+function setOlder(more: boolean): void {
+  ui.older.disabled = !more;
+  ui.older.textContent = more ? 'Load older' : 'No older messages';
+}
+
+async function loadOlder(): Promise<void> {
+  const client = page.client;
+  const oldest = chat.oldest;
+  if (!client || !oldest) return;
+  ui.older.disabled = true;
+  const height = ui.messages.scrollHeight;
+  try {
+    const older = await client.history(page.room, { before: oldest.id, limit: HISTORY_PAGE });
+    for (const envelope of older) chat.show(envelope);
+    ui.messages.scrollTop += ui.messages.scrollHeight - height;
+    setOlder(older.length === HISTORY_PAGE);
+  } catch (err) {
+    ui.older.disabled = false;
+    ui.older.textContent = `retry (${(err as Error).message})`;
+  }
+}
+
+function randomName(): string {
+  return `${NAMES[Math.floor(Math.random() * NAMES.length)]}-${Math.floor(Math.random() * 90 + 10)}`;
+}
+
+async function start(): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  ui.name.value = params.get('name') ?? randomName();
+  const room = params.get('room');
+  page.room = room && isValidRoomName(room) ? room : 'lobby';
+  ui.room.value = page.room;
+  ui.chatRoom.textContent = `#${page.room}`;
+
+  ui.cities.replaceChildren(
+    ...CITIES.map((city) =>
+      h(
+        'button',
+        { type: 'button', class: 'city-button', 'data-city': city.id, onclick: () => void connect(city) },
+        city.name,
+      ),
+    ),
+  );
+  ui.composer.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const text = ui.text.value.trim();
+    ui.text.value = '';
+    if (text) void publish(text);
+  });
+  ui.older.addEventListener('click', () => void loadOlder());
+  ui.room.addEventListener('change', () => {
+    const next = ui.room.value.trim();
+    if (!isValidRoomName(next)) {
+      ui.room.value = page.room;
+      return;
+    }
+    if (next === page.room) return;
+    const previous = page.room;
+    page.room = next;
+    ui.chatRoom.textContent = `#${next}`;
+    presence.clear();
+    if (page.client) {
+      void page.client.leave(previous).catch(() => undefined);
+      void enterRoom(next, page.generation).catch((err: Error) => setStatus('error', err.message));
+    }
+  });
+  ui.name.addEventListener('change', () => {
+    if (page.client && page.sim) void connect(page.city);
+  });
+  ui.tokenForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const token = ui.token.value.trim();
+    if (token) void connect(undefined, token);
+  });
+
+  watchRegions(
+    (snapshot) => {
+      page.regions = snapshot;
+      ui.healthSource.textContent =
+        snapshot.health.source === 'live'
+          ? '· live health'
+          : `· static registry (${snapshot.health.reason ?? 'no health'})`;
+      redrawRegions();
+    },
+    (err) => (ui.healthSource.textContent = `· ${err.message}`),
+  );
+  redrawRegions();
+
+  page.sim = await edgeIsSimulation();
+  if (!page.sim) {
+    ui.cities.hidden = true;
+    ui.tokenForm.hidden = false;
+    ui.hint.textContent =
+      'This edge routes you by where you really are, and mints no tokens: paste an access token ' +
+      '(a JWT signed with the platform’s JWT_SECRET, see docs/demo.md).';
+    return;
+  }
+  const city = cityById(params.get('city'));
+  if (city) void connect(city);
+}
+
+void start();
