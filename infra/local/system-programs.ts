@@ -26,3 +26,8 @@ export function ensureProgram(program: string, debianPackage: string, why: strin
 export function ensureRedisServer(): void {
   ensureProgram('redis-server', 'redis-server', 'the regional and global Redis servers');
 }
+
+/** Debian's chromium, which the browser test drives with playwright-core (/usr/bin/chromium). */
+export function ensureChromium(): void {
+  ensureProgram('chromium', 'chromium', 'the browser test of the demo page');
+}
