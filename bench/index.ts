@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startLoadProcess } from './load';
 import { describeMachine, keyVersions } from './machine';
-import type { BenchOptions } from './options';
+import { SCENARIOS, type BenchOptions, type Scenario } from './options';
 import { BENCH_NODE_ENV, HOME_REGION, startWorld } from './platforms';
 import { renderMarkdown, type BenchResult } from './report';
 import type { ScenarioContext } from './scenarios/context';
@@ -54,14 +54,19 @@ export async function runBench(
   try {
     const ctx: ScenarioContext = { world, load, options, say };
     await waitForSteadyBus(world.ours, say, options.mode === 'quick' ? 15_000 : 60_000);
-    say('scenario 1 and 5: publish-to-receipt latency');
-    const latency = await measureLatency(ctx);
-    say('scenario 4: handshake latency through the edge');
-    const handshake = await measureHandshakes(ctx);
-    say('scenario 2: fan-out throughput');
-    const fanout = await measureFanout(ctx);
-    say('scenario 3: memory per idle connection');
-    const memory = await measureMemory(ctx);
+    const step = async <T>(name: Scenario, title: string, measure: () => Promise<T[]>): Promise<T[]> => {
+      if (!options.scenarios.includes(name)) return [];
+      say(title);
+      return measure();
+    };
+    const latency = await step('latency', 'scenario 1 and 5: publish-to-receipt latency', () =>
+      measureLatency(ctx),
+    );
+    const handshake = await step('handshake', 'scenario 4: handshake latency through the edge', () =>
+      measureHandshakes(ctx),
+    );
+    const fanout = await step('fanout', 'scenario 2: fan-out throughput', () => measureFanout(ctx));
+    const memory = await step('memory', 'scenario 3: memory per idle connection', () => measureMemory(ctx));
     const wanOneWayMs: Record<string, number> = {};
     for (const a of options.regions)
       for (const b of options.regions) if (a < b) wanOneWayMs[`${a}<>${b}`] = world.wanMs(a, b);
@@ -88,7 +93,8 @@ export async function runBench(
   const markdownPath = join(outDir, `latest${suffix}.md`);
   await writeFile(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
   await writeFile(markdownPath, markdown);
-  if (options.mode === 'full') await updateDocsTable(markdown);
+  const complete = options.scenarios.length === SCENARIOS.length && options.outDir === 'bench-results';
+  if (options.mode === 'full' && complete) await updateDocsTable(markdown);
   return { result, markdown, jsonPath, markdownPath, logDir };
 }
 

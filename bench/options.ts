@@ -1,8 +1,13 @@
 import { parseArgs } from 'node:util';
 
+export const SCENARIOS = ['latency', 'handshake', 'fanout', 'memory'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
 /** Everything a bench run does; `--quick` and the full run are two presets of it. */
 export interface BenchOptions {
   mode: 'full' | 'quick';
+  /** Scenarios to run (scenario 5 comes with latency); all by default. */
+  scenarios: Scenario[];
   regions: string[];
   nodesPerRegion: number;
   /** Measured repetitions of each scenario, per platform, alternating ours and baseline. */
@@ -34,6 +39,12 @@ Options:
   --quick          a smoke run (< about a minute, small counts, one repetition): checks that every
                    scenario runs and reports; its figures are not the benchmark's
   --out DIR        results folder (default bench-results)
+  --repetitions N  measured repetitions per scenario (default 3, quick 1)
+  --only LIST      comma-separated scenarios to run: ${SCENARIOS.join(', ')} (default all;
+                   cross-region over WAN comes with latency)
+
+A full run with every scenario into the default folder also rewrites the results section of
+docs/benchmarks.md.
   -h, --help       this text
 
 Run it on a quiet machine: other load on the same cores shows up in every figure.
@@ -43,10 +54,11 @@ export class UsageError extends Error {}
 
 const FULL: Omit<BenchOptions, 'outDir'> = {
   mode: 'full',
+  scenarios: [...SCENARIOS],
   regions: ['us-east', 'eu-west', 'ap-southeast'],
   nodesPerRegion: 2,
   repetitions: 3,
-  latency: { origins: ['eu-west', 'us-east'], count: 1000, warmup: 100, ratePerSecond: 200 },
+  latency: { origins: ['eu-west', 'us-east'], count: 1000, warmup: 100, ratePerSecond: 100 },
   fanout: {
     regions: ['eu-west', 'us-east'],
     roomSizes: [10, 100, 1000],
@@ -54,13 +66,14 @@ const FULL: Omit<BenchOptions, 'outDir'> = {
     warmupMs: 1_000,
     durationMs: 3_000,
   },
-  memory: { region: 'us-east', connections: [1_000, 5_000, 10_000], settleMs: 1_500 },
+  memory: { region: 'us-east', connections: [1_000, 5_000, 10_000], settleMs: 1_000 },
   handshake: { regions: ['eu-west', 'us-east'], count: 100, warmup: 10 },
   headlinePath: { from: 'eu-west', to: 'ap-southeast' },
 };
 
 const QUICK: Omit<BenchOptions, 'outDir'> = {
   mode: 'quick',
+  scenarios: [...SCENARIOS],
   regions: ['us-east', 'eu-west'],
   nodesPerRegion: 2,
   repetitions: 1,
@@ -80,6 +93,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       options: {
         quick: { type: 'boolean' },
         out: { type: 'string' },
+        repetitions: { type: 'string' },
+        only: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -89,5 +104,20 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   }
   if (values.help) return 'help';
   if (values.out === '') throw new UsageError('--out: must name a folder');
-  return { ...(values.quick ? QUICK : FULL), outDir: values.out ?? 'bench-results' };
+  const preset = values.quick ? QUICK : FULL;
+  const repetitions = Number(values.repetitions ?? preset.repetitions);
+  if (!Number.isInteger(repetitions) || repetitions < 1 || repetitions > 20)
+    throw new UsageError('--repetitions: must be a whole number from 1 to 20');
+  const scenarios =
+    values.only === undefined ? preset.scenarios : values.only.split(',').map((x) => x.trim());
+  for (const name of scenarios) {
+    if (!(SCENARIOS as readonly string[]).includes(name))
+      throw new UsageError(`--only: unknown scenario ${name} (known: ${SCENARIOS.join(', ')})`);
+  }
+  return {
+    ...preset,
+    scenarios: scenarios as Scenario[],
+    repetitions,
+    outDir: values.out ?? 'bench-results',
+  };
 }
