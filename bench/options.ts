@@ -42,10 +42,10 @@ Options:
   --repetitions N  measured repetitions per scenario (default 3, quick 1)
   --only LIST      comma-separated scenarios to run: ${SCENARIOS.join(', ')} (default all;
                    cross-region over WAN comes with latency)
+  -h, --help       this text
 
 A full run with every scenario into the default folder also rewrites the results section of
 docs/benchmarks.md.
-  -h, --help       this text
 
 Run it on a quiet machine: other load on the same cores shows up in every figure.
 `;
