@@ -8,42 +8,18 @@ import { isValidRoomName } from '../../../shared/rooms';
 import type { Envelope, JsonValue, RealtimeClient } from '../../../shared/sdk';
 import { ChatView } from './chat';
 import { CITIES, cityById, type City } from './cities';
-import { byId, h } from './dom';
+import { h } from './dom';
+import { pageElements } from './elements';
 import { drawMap } from './map';
 import { PresenceView } from './presence';
 import { renderRegions, watchRegions, type RegionsSnapshot } from './regions';
-import { edgeIsSimulation, openClient, routeFor, type RouteAnswer } from './session';
+import { edgeIsSimulation, openClient, routeFor, subjectOf, type RouteAnswer } from './session';
 
 const HISTORY_PAGE = 25;
 const PRESENCE_EVERY_MS = 5_000;
 const NAMES = ['ada', 'grace', 'alan', 'barbara', 'edsger', 'frances', 'ken', 'radia', 'linus', 'margaret'];
 
-const ui = {
-  status: byId('status'),
-  cities: byId('cities'),
-  hint: byId('where-hint'),
-  tokenForm: byId<HTMLFormElement>('token-form'),
-  token: byId<HTMLTextAreaElement>('token'),
-  name: byId<HTMLInputElement>('name'),
-  room: byId<HTMLInputElement>('room'),
-  region: byId('my-region'),
-  node: byId('my-node'),
-  route: byId('my-route'),
-  rtt: byId('my-rtt'),
-  rttHow: byId('my-rtt-how'),
-  self: byId('my-self'),
-  chatRoom: byId('chat-room'),
-  older: byId<HTMLButtonElement>('older'),
-  messages: byId<HTMLOListElement>('messages'),
-  composer: byId<HTMLFormElement>('composer'),
-  text: byId<HTMLInputElement>('text'),
-  send: byId<HTMLButtonElement>('send'),
-  healthSource: byId('health-source'),
-  map: byId('map') as unknown as SVGSVGElement,
-  regions: byId('regions'),
-  presence: byId('presence'),
-  presenceCount: byId('presence-count'),
-};
+const ui = pageElements();
 
 const chat = new ChatView(ui.messages);
 const presence = new PresenceView(ui.presence, ui.presenceCount);
@@ -249,23 +225,8 @@ function randomName(): string {
   return `${NAMES[Math.floor(Math.random() * NAMES.length)]}-${Math.floor(Math.random() * 90 + 10)}`;
 }
 
-async function start(): Promise<void> {
-  const params = new URLSearchParams(location.search);
-  ui.name.value = params.get('name') ?? randomName();
-  const room = params.get('room');
-  page.room = room && isValidRoomName(room) ? room : 'lobby';
-  ui.room.value = page.room;
-  ui.chatRoom.textContent = `#${page.room}`;
-
-  ui.cities.replaceChildren(
-    ...CITIES.map((city) =>
-      h(
-        'button',
-        { type: 'button', class: 'city-button', 'data-city': city.id, onclick: () => void connect(city) },
-        city.name,
-      ),
-    ),
-  );
+/** The composer, the history button, the room and name fields and the token form. */
+function wireControls(): void {
   ui.composer.addEventListener('submit', (event) => {
     event.preventDefault();
     const text = ui.text.value.trim();
@@ -295,16 +256,37 @@ async function start(): Promise<void> {
   ui.tokenForm.addEventListener('submit', (event) => {
     event.preventDefault();
     const token = ui.token.value.trim();
-    if (token) void connect(undefined, token);
+    if (!token) return;
+    ui.name.value = subjectOf(token) ?? ui.name.value;
+    void connect(undefined, token);
   });
+}
+
+async function start(): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  ui.name.value = params.get('name') ?? randomName();
+  const room = params.get('room');
+  page.room = room && isValidRoomName(room) ? room : 'lobby';
+  ui.room.value = page.room;
+  ui.chatRoom.textContent = `#${page.room}`;
+
+  ui.cities.replaceChildren(
+    ...CITIES.map((city) =>
+      h(
+        'button',
+        { type: 'button', class: 'city-button', 'data-city': city.id, onclick: () => void connect(city) },
+        city.name,
+      ),
+    ),
+  );
+  wireControls();
 
   watchRegions(
     (snapshot) => {
       page.regions = snapshot;
-      ui.healthSource.textContent =
-        snapshot.health.source === 'live'
-          ? '· live health'
-          : `· static registry (${snapshot.health.reason ?? 'no health'})`;
+      const live = snapshot.health.source === 'live';
+      ui.healthSource.textContent = live ? '· live health' : '· static registry';
+      ui.healthSource.title = live ? '' : (snapshot.health.reason ?? '');
       redrawRegions();
     },
     (err) => (ui.healthSource.textContent = `· ${err.message}`),
@@ -315,6 +297,7 @@ async function start(): Promise<void> {
   if (!page.sim) {
     ui.cities.hidden = true;
     ui.tokenForm.hidden = false;
+    chat.reset('Paste an access token and connect to join the room.');
     ui.hint.textContent =
       'This edge routes you by where you really are, and mints no tokens: paste an access token ' +
       '(a JWT signed with the platform’s JWT_SECRET, see docs/demo.md).';

@@ -74,13 +74,15 @@ export function renderRegions(list: HTMLElement, snapshot: RegionsSnapshot, curr
           region.id === current ? h('span', { class: 'tag' }, 'you') : '',
           h('span', { class: 'status' }, STATUS_LABEL[region.status]),
         ),
-        h(
-          'div',
-          { class: 'region-line muted small' },
-          `${live.length} node${live.length === 1 ? '' : 's'} · `,
-          h('span', { class: 'connections' }, String(connections)),
-          ` connection${connections === 1 ? '' : 's'}`,
-        ),
+        snapshot.health.source === 'live'
+          ? h(
+              'div',
+              { class: 'region-line muted small' },
+              `${live.length} node${live.length === 1 ? '' : 's'} · `,
+              h('span', { class: 'connections' }, String(connections)),
+              ` connection${connections === 1 ? '' : 's'}`,
+            )
+          : h('div', { class: 'region-line muted small' }, 'no live health: routing on the registry alone'),
         meter(share),
       );
     }),
