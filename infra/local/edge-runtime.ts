@@ -85,6 +85,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeRuntim
     ...options.vars,
   };
   const host = options.host ?? '127.0.0.1';
+  const signalListeners = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
   const mf = new Miniflare({
     scriptPath: join(bundleDir, 'index.js'),
     modules: true,
@@ -106,6 +107,13 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeRuntim
   } catch (err) {
     await mf.dispose().catch(() => undefined);
     throw new Error(`edge did not start: ${(err as Error).message}\n${buffer.slice(-4000)}`);
+  }
+  // Miniflare's exit hook answers SIGINT/SIGTERM with process.exit() at once; whoever runs the edge
+  // (the simulation, a test) stops it in order instead. Its 'exit' hook stays: workerd dies with us.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const listener of process.listeners(signal)) {
+      if (!signalListeners[signal].includes(listener)) process.removeListener(signal, listener);
+    }
   }
   const port = Number(url.port);
   return {

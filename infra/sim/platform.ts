@@ -92,6 +92,9 @@ export async function startPlatform(
     const balancers = new Map<string, RegionBalancer>();
     const processes: SimState['processes'] = [];
     const nodeStarts: Promise<void>[] = [];
+    // Nodes drain in parallel on shutdown.
+    const nodeProcs: ServerProcess[] = [];
+    stack.push(async () => void (await Promise.all(nodeProcs.map((p) => p.stop(5_000)))));
     for (const region of options.regions) {
       const redis = regionalRedis.get(region)!;
       const replicaIndex = options.replicaRegions.indexOf(region);
@@ -123,7 +126,7 @@ export async function startPlatform(
             logFile: join(logs, `node-${nodeId}.log`),
           },
         );
-        stack.push(() => proc.stop(5_000));
+        nodeProcs.push(proc);
         const url = `http://127.0.0.1:${nodePort}`;
         nodes.push({ id: nodeId, url, pid: proc.pid });
         processes.push({ role: 'region-node', region, url, port: nodePort, pid: proc.pid });

@@ -1,9 +1,11 @@
 import { io, type Socket } from 'socket.io-client';
-import type { ClientEvents, Envelope, ServerEvents } from '../../shared';
+import type { ClientEvents, Envelope, ServerEvents, SessionInfo } from '../../shared';
 
 export type TestClient = Socket<ServerEvents, ClientEvents> & {
   /** Every `message` received, in order. */
   received: Envelope[];
+  /** The `session` event of the current connection, once it arrived. */
+  session?: SessionInfo;
 };
 
 const open: Socket[] = [];
@@ -23,6 +25,7 @@ export async function connectClient(
   }) as TestClient;
   socket.received = [];
   socket.on('message', (envelope) => socket.received.push(envelope));
+  socket.on('session', (info) => (socket.session = info));
   open.push(socket);
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
