@@ -108,7 +108,7 @@ async function updateDocsTable(markdown: string): Promise<void> {
   const from = docs?.indexOf(START) ?? -1;
   const to = docs?.indexOf(END) ?? -1;
   if (!docs || from < 0 || to < from) return;
-  // One level down: the run's title becomes a section of the page.
-  const body = markdown.replace(/^(#+) /gm, '#$1 ').trim();
+  // Two levels down: the run's title becomes a subsection of the page's "Results".
+  const body = markdown.replace(/^(#+) /gm, '##$1 ').trim();
   await writeFile(DOCS, `${docs.slice(0, from + START.length)}\n\n${body}\n\n${docs.slice(to)}`);
 }
