@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { verifyAccessToken } from '../shared/auth';
-import { ProtocolError } from '../shared/protocol';
+import { ProtocolError } from '../shared/errors';
 import type { EdgeDeps } from './app';
 import { decideRoute } from './decision';
 import type { EdgeEnv } from './env';

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { HTTP_STATUS, type ErrorCode } from '../shared/protocol';
+import { HTTP_STATUS, type ErrorCode } from '../shared/errors';
 
 /** The contract's error body `{ error: { code, message } }`, with the code's status unless given. */
 export function errorResponse(c: Context, code: ErrorCode, message: string, status?: number): Response {

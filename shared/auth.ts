@@ -1,7 +1,16 @@
 import { errors, jwtVerify } from 'jose';
 import { z } from 'zod';
-import { ProtocolError } from './protocol';
-import { roomPatternSchema } from './rooms';
+import { ProtocolError } from './errors';
+import { ROOM_PATTERN } from './rooms';
+
+/**
+ * A room pattern from a token's `rooms` claim: an exact room name, or a prefix ending in `*`
+ * (`chat:*`), or `*` alone for every room.
+ */
+export const roomPatternSchema = z
+  .string()
+  .regex(ROOM_PATTERN, 'pattern must be a room name or a prefix ending in *')
+  .refine((p) => p.length > 0, 'pattern must not be empty');
 
 /** The claims a token must carry (HS256 JWT signed with `JWT_SECRET`). */
 export const tokenClaimsSchema = z.object({

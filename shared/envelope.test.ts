@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodedSize, envelopeIdSchema, isEnvelopeId, newEnvelopeId } from './envelope';
+import { encodedSize, isEnvelopeId, newEnvelopeId } from './envelope';
+import { envelopeIdSchema } from './protocol';
 import { parseGeo, distanceKm } from './geo';
 import { parseSessionId, formatSessionId } from './session';
 

@@ -1,5 +1,4 @@
 import { v7 as uuidv7 } from 'uuid';
-import { z } from 'zod';
 
 /**
  * An envelope id: a lowercase UUIDv7. It is the idempotency key everywhere: publish retries, the
@@ -7,12 +6,8 @@ import { z } from 'zod';
  */
 export type EnvelopeId = string & { readonly __brand: 'EnvelopeId' };
 
-const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-export const envelopeIdSchema = z
-  .string()
-  .regex(UUID_V7, 'must be a lowercase UUIDv7')
-  .transform((id) => id as EnvelopeId);
+/** A lowercase UUIDv7. (This module has no zod on purpose: the browser SDK imports it.) */
+export const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 export function isEnvelopeId(value: unknown): value is EnvelopeId {
   return typeof value === 'string' && UUID_V7.test(value);
@@ -38,15 +33,6 @@ export interface Envelope {
   /** Milliseconds since the epoch, set by the accepting node. */
   ts: number;
 }
-
-export const envelopeSchema = z.object({
-  id: envelopeIdSchema,
-  room: z.string(),
-  data: z.json(),
-  user: z.string(),
-  origin: z.string(),
-  ts: z.number().int().nonnegative(),
-});
 
 /** Bytes of `data` as UTF-8 JSON: what the payload limit is measured on. */
 export function encodedSize(data: unknown): number {

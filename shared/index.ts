@@ -1,5 +1,6 @@
 export * from './auth';
 export * from './envelope';
+export * from './errors';
 export * from './geo';
 export * from './protocol';
 export * from './rooms';

@@ -1,55 +1,28 @@
 import { z } from 'zod';
-import { envelopeIdSchema, type Envelope } from './envelope';
-import { roomNameSchema } from './rooms';
-
-/** Error codes of the public contract; every error a client sees carries one of these. */
-export const ERROR_CODES = [
-  'unauthorized',
-  'forbidden',
-  'invalid',
-  'too_large',
-  'rate_limited',
-  'unavailable',
-  'not_found',
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
-
-export interface ErrorBody {
-  code: ErrorCode;
-  message: string;
-}
-
-/** HTTP status for each error code (the same on the edge and on region nodes). */
-export const HTTP_STATUS: Record<ErrorCode, number> = {
-  invalid: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  too_large: 413,
-  rate_limited: 429,
-  unavailable: 503,
-};
-
-/** An error meant for the client: its code and message are shown as they are. */
-export class ProtocolError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ProtocolError';
-  }
-
-  toBody(): ErrorBody {
-    return { code: this.code, message: this.message };
-  }
-}
+import { UUID_V7, type Envelope, type EnvelopeId } from './envelope';
+import { ProtocolError, type ErrorBody } from './errors';
+import { ROOM_NAME } from './rooms';
 
 /** Default largest `data`, in bytes of UTF-8 JSON. */
 export const MAX_DATA_BYTES = 64 * 1024;
 
 export const HISTORY_LIMIT_DEFAULT = 50;
 export const HISTORY_LIMIT_MAX = 100;
+
+export const envelopeIdSchema = z
+  .string()
+  .regex(UUID_V7, 'must be a lowercase UUIDv7')
+  .transform((id) => id as EnvelopeId);
+export const envelopeSchema = z.object({
+  id: envelopeIdSchema,
+  room: z.string(),
+  data: z.json(),
+  user: z.string(),
+  origin: z.string(),
+  ts: z.number().int().nonnegative(),
+});
+
+export const roomNameSchema = z.string().regex(ROOM_NAME, 'room must match ^[A-Za-z0-9:_.-]{1,128}$');
 
 // Client → server events and their payloads.
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isValidRoomName, roomAllowed, roomPatternSchema } from './rooms';
+import { roomPatternSchema } from './auth';
+import { isValidRoomName, roomAllowed } from './rooms';
 
 describe('room names', () => {
   it('accepts 1..128 of letters, digits and :_.-', () => {

@@ -1,14 +1,8 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { newEnvelopeId, type Envelope, type EnvelopeId, type JsonValue } from '../envelope';
-import {
-  ERROR_CODES,
-  type ClientEvents,
-  type ErrorCode,
-  type PresenceEvent,
-  type PresenceMember,
-  type ServerEvents,
-  type SessionInfo,
-} from '../protocol';
+import { ERROR_CODES, type ErrorCode } from '../errors';
+// Types only: the SDK must not pull zod (the payload schemas) into browsers.
+import type { ClientEvents, PresenceEvent, PresenceMember, ServerEvents, SessionInfo } from '../protocol';
 import { TypedEmitter } from './event-emitter';
 import { RoomFeed } from './room-feed';
 

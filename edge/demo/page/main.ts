@@ -2,7 +2,6 @@
  * The demo page (docs/demo.md): pick a city, get routed by the edge to the nearest healthy region,
  * chat in a room with people in other regions, see who is there and how the regions are doing.
  */
-import './zod-jitless';
 import { newEnvelopeId } from '../../../shared/envelope';
 import { isValidRoomName } from '../../../shared/rooms';
 import type { Envelope, JsonValue, RealtimeClient } from '../../../shared/sdk';
