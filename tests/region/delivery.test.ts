@@ -52,17 +52,9 @@ describe('a region of two node processes on one regional Redis', () => {
   });
 
   it('emits session { region, node } right after connecting', async () => {
-    const token = await tokenFor('erin');
-    const { io } = await import('socket.io-client');
-    const socket = io(nodeB, {
-      auth: { token },
-      transports: ['websocket'],
-      forceNew: true,
-      reconnection: false,
-    });
-    const session = await new Promise((resolve) => socket.once('session', resolve));
-    socket.close();
-    expect(session).toEqual({ region: 'eu-west', node: 'eu-west-2' });
+    const client = await connectClient(nodeB, await tokenFor('erin'));
+    await eventually(() => client.session !== undefined, 'the session event');
+    expect(client.session).toEqual({ region: 'eu-west', node: 'eu-west-2' });
   });
 
   it('acks a retried publish id with the first ack and delivers it once, on either node and over HTTP', async () => {

@@ -3,7 +3,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimState } from '../../infra/sim/state';
 import { freePort } from '../../infra/local/ports';
@@ -122,21 +121,6 @@ describe('npm start', () => {
       origin: 'ap-southeast',
     });
     expect(tokyo.client.received).toEqual([]);
-  });
-
-  it('reports the session region through the edge', async () => {
-    const { token } = (await (await fetch(`${state.edge}/dev/token?sub=probe&rooms=world`)).json()) as {
-      token: string;
-    };
-    const socket = io(`${state.edge}?geo=50.11,8.68`, {
-      auth: { token },
-      transports: ['websocket'],
-      forceNew: true,
-      reconnection: false,
-    });
-    const session = await new Promise((resolve) => socket.once('session', resolve));
-    socket.close();
-    expect(session).toMatchObject({ region: 'eu-west' });
   });
 
   it('stops everything on SIGTERM to npm start: no process or port left', async () => {
