@@ -1,23 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import { Server } from 'socket.io';
-import { ProtocolError, formatSessionId, verifyAccessToken } from '../shared';
+import { formatSessionId } from '../shared';
 import type { RegionConfig } from './config';
 import { createHttpApp } from './http/app';
-import { TokenBucket, UserLimits, CONNECTION_LEASE_MS } from './limits';
+import { Readiness } from './http/readiness';
+import { UserLimits } from './limits';
 import type { Logger } from './log';
 import { RegionMetrics } from './metrics';
 import { HealthBeacon } from './health/beacon';
 import { RegionalOutbox } from './outbox';
-import { NODE_LEASE_MS, PresenceService, RegionalPresence } from './presence';
+import { PresenceService, RegionalPresence } from './presence';
 import { Publisher, PublishIdempotency, RoomDelivery, type RegionIo } from './publish';
-import { connectRedis, isReady } from './redis';
+import { connectRegionRedis, type RegionRedis } from './redis';
 import { clientErrorMapper, noHistory, type RegionServices } from './services';
 import { registerSocketHandlers, type RegionSocket } from './socket/handlers';
+import { admitHandshake } from './socket/handshake';
+import { NodeUpkeep } from './upkeep';
 
 /** A running region node. */
 export interface RegionNode {
@@ -52,22 +55,8 @@ export interface RegionNode {
 export async function startRegionNode(config: RegionConfig, log: Logger): Promise<RegionNode> {
   const metrics = new RegionMetrics({ region: config.region, node: config.nodeId });
   const deps = { log, metrics };
-  const redis = connectRedis(config.redisUrl, 'regional', deps, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    // A command written just as the connection drops may otherwise wait for its reply forever.
-    commandTimeout: 3_000,
-  });
-  const adapterPub = connectRedis(config.redisUrl, 'adapter-pub', deps, { enableOfflineQueue: false });
-  const adapterSub = connectRedis(config.redisUrl, 'adapter-sub', deps);
-  guardAdapterPublishes(adapterPub, deps);
-  // The global Redis may be far away or down: nothing waits for it (offline queue off, fail fast).
-  const globalRedis = connectRedis(config.globalRedisUrl, 'global', deps, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-  });
-  await waitReady(redis, adapterPub, adapterSub);
-  const outbox = new RegionalOutbox(redis, undefined, (err, action) => {
+  const redis = await connectRegionRedis({ regional: config.redisUrl, global: config.globalRedisUrl }, deps);
+  const outbox = new RegionalOutbox(redis.command, undefined, (err, action) => {
     metrics.internalErrors.inc({ component: `outbox:${action}` });
     log.warn(
       { err: err.message, action, held: outbox.heldCount },
@@ -77,32 +66,34 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   await outbox.ensureGroups();
 
   const httpServer = createServer();
+  const edgeSecretOk = (header: string | string[] | undefined) =>
+    !config.edgeSecret || header === config.edgeSecret;
   const io: RegionIo = new Server(httpServer, {
-    adapter: createAdapter(adapterPub, adapterSub, { key: 'rt:sio' }),
-    allowRequest: (req, callback) => callback(edgeSecretOk(req) ? null : 'forbidden', edgeSecretOk(req)),
+    adapter: createAdapter(redis.adapterPub, redis.adapterSub, { key: 'rt:sio' }),
+    allowRequest: (req, callback) => {
+      const ok = edgeSecretOk(req.headers['x-edge-secret']);
+      callback(ok ? null : 'forbidden', ok);
+    },
     cors: { origin: true, credentials: true },
   });
-
   // Session ids name their region and node (shared/session.ts), so the edge and a region's load
   // balancer can send every long-polling request of a session to the node that holds it.
   io.engine.generateId = () =>
     formatSessionId(config.region, config.nodeId, randomBytes(12).toString('base64url'));
 
-  const userLimits = new UserLimits(redis, config.nodeId, config.limits, deps);
-  const idempotency = new PublishIdempotency(outbox, config.idempotencyWindowS, deps);
+  const userLimits = new UserLimits(redis.command, config.nodeId, config.limits, deps);
   const delivery = new RoomDelivery(io, metrics);
-  const publisher = new Publisher({
-    region: config.region,
-    maxPayloadBytes: config.limits.maxPayloadBytes,
-    userLimits,
-    idempotency,
-    delivery,
-    metrics,
-    log,
-  });
-  const presenceStore = new RegionalPresence(redis, config.region, config.nodeId, log);
+  const presenceStore = new RegionalPresence(redis.command, config.region, config.nodeId, log);
   const services: RegionServices = {
-    publisher,
+    publisher: new Publisher({
+      region: config.region,
+      maxPayloadBytes: config.limits.maxPayloadBytes,
+      userLimits,
+      idempotency: new PublishIdempotency(outbox, config.idempotencyWindowS, deps),
+      delivery,
+      metrics,
+      log,
+    }),
     presence: new PresenceService(presenceStore, io, config.region, deps),
     recovery: noHistory,
     history: noHistory,
@@ -110,45 +101,16 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   };
 
   let draining = false;
-  const readinessChecks = new Map<string, { check: () => Promise<string> | string; critical: boolean }>([
-    [
-      'redis',
-      {
-        check: () => (isReady(redis) && isReady(adapterPub) && isReady(adapterSub) ? 'up' : 'down'),
-        critical: true,
-      },
-    ],
-  ]);
-  const closeHooks: (() => Promise<void> | void)[] = [];
-
-  function edgeSecretOk(req: IncomingMessage): boolean {
-    return !config.edgeSecret || req.headers['x-edge-secret'] === config.edgeSecret;
-  }
-
-  io.use(async (socket, next) => {
-    if (draining || io.engine.clientsCount > config.limits.maxConnectionsPerNode)
-      return next(new Error('unavailable'));
-    try {
-      const principal = await verifyAccessToken(socket.handshake.auth?.token, config.jwtSecret);
-      if (!(await userLimits.openConnection(principal.user, socket.id))) {
-        metrics.errors.inc({ code: 'rate_limited' });
-        return next(new Error('rate_limited'));
-      }
-      socket.data = {
-        principal,
-        publishBucket: new TokenBucket(
-          config.limits.publishRatePerConnection,
-          config.limits.publishRatePerConnection * 2,
-        ),
-      };
-      next();
-    } catch (err) {
-      const code = err instanceof ProtocolError ? err.code : 'unauthorized';
-      metrics.errors.inc({ code });
-      next(new Error(code));
-    }
-  });
-
+  const readiness = new Readiness();
+  readiness.add('redis', () => (redis.regionalReady() ? 'up' : 'down'), true);
+  io.use(
+    admitHandshake({
+      config,
+      userLimits,
+      metrics,
+      unavailable: () => draining || io.engine.clientsCount > config.limits.maxConnectionsPerNode,
+    }),
+  );
   io.on('connection', (socket: RegionSocket) => {
     socket.emit('session', { region: config.region, node: config.nodeId });
     registerSocketHandlers(socket, services);
@@ -162,16 +124,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     edgeSecret: config.edgeSecret,
     maxPayloadBytes: config.limits.maxPayloadBytes,
     services,
-    async readiness() {
-      const checks: Record<string, string> = {};
-      let ready = !draining;
-      for (const [name, { check, critical }] of readinessChecks) {
-        checks[name] = await check();
-        if (critical && checks[name] !== 'up') ready = false;
-      }
-      if (draining) checks.node = 'draining';
-      return { ready, checks };
-    },
+    readiness: () => readiness.report(draining),
     async metrics() {
       metrics.connections.set(io.engine.clientsCount);
       metrics.outboxHeld.set(outbox.heldCount);
@@ -181,34 +134,24 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     },
   });
   // Socket.IO answers its own path; every other request goes to the Hono app.
+  const handleHttp = getRequestListener(app.fetch);
   httpServer.on('request', (req, res) => {
-    if (!req.url?.startsWith('/socket.io/')) void getRequestListener(app.fetch)(req, res);
+    if (!req.url?.startsWith('/socket.io/')) void handleHttp(req, res);
   });
 
   await listen(httpServer, config.port, config.host);
   const port = (httpServer.address() as AddressInfo).port;
-
-  // Leases: this node's liveness (presence) and its connections (per-user limit).
-  const beat = async () => {
-    try {
-      await outbox.flush();
-      await presenceStore.heartbeat();
-      await userLimits.renew(
-        [...io.of('/').sockets.values()].map((s) => ({
-          user: (s as RegionSocket).data.principal.user,
-          socketId: s.id,
-        })),
-      );
-      await services.presence.reap();
-    } catch (err) {
-      metrics.internalErrors.inc({ component: 'heartbeat' });
-      log.warn({ err: (err as Error).message }, 'heartbeat failed');
-    }
-  };
-  await beat();
-  const heartbeat = setInterval(beat, Math.min(NODE_LEASE_MS, CONNECTION_LEASE_MS) / 3);
+  const upkeep = new NodeUpkeep({
+    io,
+    outbox,
+    presenceStore,
+    presence: services.presence,
+    userLimits,
+    ...deps,
+  });
+  await upkeep.start();
   const beacon = new HealthBeacon(
-    globalRedis,
+    redis.global,
     () => ({
       region: config.region,
       node: config.nodeId,
@@ -225,6 +168,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   beacon.start();
   log.info({ port, region: config.region }, 'region node listening');
 
+  const closeHooks: (() => Promise<void> | void)[] = [];
   let drained: Promise<void> | undefined;
   return {
     config,
@@ -232,72 +176,73 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     io,
     services,
     metrics,
-    redis,
-    globalRedis,
+    redis: redis.command,
+    globalRedis: redis.global,
     outbox,
     delivery,
     get draining() {
       return draining;
     },
-    addReadinessCheck: (name, check, critical = false) => void readinessChecks.set(name, { check, critical }),
+    addReadinessCheck: (name, check, critical) => readiness.add(name, check, critical),
     onClose: (fn) => void closeHooks.push(fn),
     drain(reason = 'shutdown') {
-      drained ??= (async () => {
-        draining = true;
-        log.info({ reason, clients: io.engine.clientsCount }, 'draining');
-        await beacon.beat();
-        httpServer.close();
-        io.local.emit('drain', { reason });
-        const deadline = Date.now() + config.drainTimeoutMs;
-        while (io.engine.clientsCount > 0 && Date.now() < deadline) await sleep(100);
-        clearInterval(heartbeat);
-        const remaining = io.engine.clientsCount;
-        await new Promise<void>((resolve) => io.close(() => resolve()));
-        for (const hook of closeHooks) await hook();
-        await outbox.flush();
-        if (outbox.heldCount > 0)
-          log.error({ held: outbox.heldCount }, 'regional Redis down at shutdown: held envelopes lost');
-        await beacon.stop({ region: config.region, node: config.nodeId });
-        await presenceStore.removeNode().catch(() => undefined);
-        httpServer.closeAllConnections();
-        await Promise.all(
-          [redis, adapterPub, adapterSub, globalRedis].map((c) => c.quit().catch(() => c.disconnect())),
-        );
-        log.info({ remaining }, 'drained');
-      })();
+      draining = true;
+      drained ??= drainNode({
+        reason,
+        config,
+        log,
+        io,
+        httpServer,
+        beacon,
+        upkeep,
+        closeHooks,
+        outbox,
+        presenceStore,
+        redis,
+      });
       return drained;
     },
   };
 }
 
 /**
- * The adapter publishes without awaiting (socket.io-redis-adapter), so a failed publish would be an
- * unhandled rejection. While the regional Redis is down, cross-node fan-out fails fast (offline queue
- * off), local members are still served, and each failure is counted and logged here.
+ * Drains a node: the edge stops routing here (draining health), no new connections, `drain` to every
+ * client (they reconnect through the edge), up to DRAIN_TIMEOUT_MS for them to leave, then the rest
+ * is closed, attached components stop, held envelopes get a last chance, and leases are released.
  */
-function guardAdapterPublishes(client: Redis, deps: { log: Logger; metrics: RegionMetrics }): void {
-  const publish = client.publish.bind(client) as (
-    channel: string,
-    message: string | Buffer,
-  ) => Promise<number>;
-  (client as unknown as { publish: typeof publish }).publish = (channel, message) =>
-    publish(channel, message).catch((err: Error) => {
-      deps.metrics.internalErrors.inc({ component: 'adapter-publish' });
-      deps.log.warn({ err: err.message }, 'cross-node fan-out failed: regional Redis unavailable');
-      return 0;
-    });
-}
-
-async function waitReady(...clients: Redis[]): Promise<void> {
-  await Promise.all(
-    clients.map(
-      (client) =>
-        new Promise<void>((resolve) => {
-          if (isReady(client)) resolve();
-          else client.once('ready', () => resolve());
-        }),
-    ),
-  );
+async function drainNode(parts: {
+  reason: string;
+  config: RegionConfig;
+  log: Logger;
+  io: RegionIo;
+  httpServer: HttpServer;
+  beacon: HealthBeacon;
+  upkeep: NodeUpkeep;
+  closeHooks: (() => Promise<void> | void)[];
+  outbox: RegionalOutbox;
+  presenceStore: RegionalPresence;
+  redis: RegionRedis;
+}): Promise<void> {
+  const { io, log, outbox, config } = parts;
+  log.info({ reason: parts.reason, clients: io.engine.clientsCount }, 'draining');
+  await parts.beacon.beat();
+  parts.httpServer.close();
+  io.local.emit('drain', { reason: parts.reason });
+  const deadline = Date.now() + config.drainTimeoutMs;
+  while (io.engine.clientsCount > 0 && Date.now() < deadline) await sleep(100);
+  parts.upkeep.stop();
+  const remaining = io.engine.clientsCount;
+  await new Promise<void>((resolve) => io.close(() => resolve()));
+  for (const hook of parts.closeHooks) await hook();
+  await outbox.flush();
+  if (outbox.heldCount > 0) {
+    log.error({ held: outbox.heldCount }, 'regional Redis down at shutdown: held envelopes lost');
+  }
+  await parts.beacon.stop({ region: config.region, node: config.nodeId });
+  await parts.presenceStore.removeNode().catch(() => undefined);
+  parts.httpServer.closeAllConnections();
+  await parts.redis.close();
+  log.info({ remaining }, 'drained');
 }
 
 function listen(server: HttpServer, port: number, host: string): Promise<void> {

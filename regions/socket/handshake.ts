@@ -1,0 +1,36 @@
+import type { ExtendedError } from 'socket.io';
+import { ProtocolError, verifyAccessToken } from '../../shared';
+import type { RegionConfig } from '../config';
+import { TokenBucket, type UserLimits } from '../limits';
+import type { RegionMetrics } from '../metrics';
+import type { RegionSocket } from './handlers';
+
+/**
+ * Admits a Socket.IO handshake: refused with `unavailable` while draining or over the node's
+ * capacity, `unauthorized` without a valid token, `rate_limited` when the user already has the most
+ * connections the region allows. The `connect_error` message is the contract's code.
+ */
+export function admitHandshake(deps: {
+  config: Pick<RegionConfig, 'jwtSecret' | 'limits'>;
+  userLimits: UserLimits;
+  metrics: RegionMetrics;
+  unavailable: () => boolean;
+}) {
+  const { config, userLimits, metrics } = deps;
+  return async function admit(socket: RegionSocket, next: (err?: ExtendedError) => void): Promise<void> {
+    if (deps.unavailable()) return next(new Error('unavailable'));
+    try {
+      const principal = await verifyAccessToken(socket.handshake.auth?.token, config.jwtSecret);
+      if (!(await userLimits.openConnection(principal.user, socket.id))) {
+        throw new ProtocolError('rate_limited', 'too many connections for this user');
+      }
+      const rate = config.limits.publishRatePerConnection;
+      socket.data = { principal, publishBucket: new TokenBucket(rate, rate * 2) };
+      next();
+    } catch (err) {
+      const code = err instanceof ProtocolError ? err.code : 'unauthorized';
+      metrics.errors.inc({ code });
+      next(new Error(code));
+    }
+  };
+}
