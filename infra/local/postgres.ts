@@ -1,4 +1,17 @@
-import { appendFile, chmod, chown, cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  chmod,
+  chown,
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -45,6 +58,43 @@ interface Ids {
   gid?: number;
 }
 
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+/**
+ * The PostgreSQL binaries, where the server account can reach them. As root the servers run as the
+ * `postgres` account, which cannot enter a project under /root or in a private temp folder; then the
+ * distribution (60 MB) is copied once per version to the system temp folder and used from there.
+ */
+async function reachableBinaries(ids: Ids): Promise<Binaries> {
+  const inPlace = { initdb: initdbBinary, postgres: postgresBinary };
+  const nativeDir = dirname(dirname(postgresBinary));
+  if (ids.uid === undefined || (await othersCanEnter(nativeDir))) return inPlace;
+  const { version } = JSON.parse(await readFile(join(dirname(nativeDir), 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  const shared = join(tmpdir(), `edge-realtime-postgres-${version}`);
+  const complete = join(shared, '.complete');
+  if (!(await stat(complete).catch(() => undefined))) {
+    const staging = await mkdtemp(join(tmpdir(), 'edge-realtime-postgres-staging-'));
+    await cp(nativeDir, staging, { recursive: true, verbatimSymlinks: true });
+    await chmod(staging, 0o755);
+    await writeFile(join(staging, '.complete'), version);
+    // Another process may have finished the same copy first: then keep theirs.
+    await rename(staging, shared).catch(() => rm(staging, { recursive: true, force: true }));
+  }
+  return { initdb: join(shared, 'bin', 'initdb'), postgres: join(shared, 'bin', 'postgres') };
+}
+
+async function othersCanEnter(dir: string): Promise<boolean> {
+  for (let current = dir; ; current = dirname(current)) {
+    if (((await stat(current)).mode & 0o001) === 0) return false;
+    if (dirname(current) === current) return true;
+  }
+}
+
 const run = promisify(execFile);
 
 /**
@@ -53,15 +103,16 @@ const run = promisify(execFile);
  * account (created when missing). The package's main module is not imported: it installs process-wide
  * SIGINT/SIGTERM handlers that exit the process, which would cut an orderly shutdown short.
  */
-async function initialiseDataDir(dataDir: string): Promise<Ids> {
+async function initialiseDataDir(dataDir: string): Promise<{ ids: Ids; binaries: Binaries }> {
   const ids = await serverAccount();
+  const binaries = await reachableBinaries(ids);
   await mkdir(dataDir, { recursive: true });
   if (ids.uid !== undefined) await chown(dataDir, ids.uid, ids.gid ?? ids.uid);
   const passwordFile = join(dirname(dataDir), 'pwfile');
   await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o644 });
   try {
     await run(
-      initdbBinary,
+      binaries.initdb,
       [
         `--pgdata=${dataDir}`,
         '--auth=scram-sha-256',
@@ -78,7 +129,7 @@ async function initialiseDataDir(dataDir: string): Promise<Ids> {
   } finally {
     await rm(passwordFile, { force: true });
   }
-  return ids;
+  return { ids, binaries };
 }
 
 async function serverAccount(): Promise<Ids> {
@@ -113,7 +164,7 @@ export async function startPostgresCluster(
   await chmod(baseDir, 0o755);
   const primaryDir = join(baseDir, 'primary');
   const primaryPort = await freePort();
-  const ids = await initialiseDataDir(primaryDir);
+  const { ids, binaries } = await initialiseDataDir(primaryDir);
   // Streaming replication over TCP from loopback (initdb's defaults may only list the unix socket).
   await appendFile(
     join(primaryDir, 'pg_hba.conf'),
@@ -133,7 +184,13 @@ export async function startPostgresCluster(
     replicaDirs.push({ dir, port: await freePort() });
   }
 
-  const primary = server('primary', primaryDir, primaryPort, ids, options.logDir);
+  const primary = server(
+    'primary',
+    primaryDir,
+    primaryPort,
+    { ids, binary: binaries.postgres },
+    options.logDir,
+  );
   await primary.start();
   const admin = postgres({
     host: '127.0.0.1',
@@ -149,7 +206,9 @@ export async function startPostgresCluster(
   } finally {
     await admin.end();
   }
-  const replicas = replicaDirs.map(({ dir, port }) => server('replica', dir, port, ids, options.logDir));
+  const replicas = replicaDirs.map(({ dir, port }) =>
+    server('replica', dir, port, { ids, binary: binaries.postgres }, options.logDir),
+  );
   await Promise.all(replicas.map((r) => r.start()));
 
   return {
@@ -166,7 +225,7 @@ function server(
   role: 'primary' | 'replica',
   dataDir: string,
   port: number,
-  ids: Ids,
+  { ids, binary }: { ids: Ids; binary: string },
   logDir?: string,
 ): LocalPostgresServer {
   let proc: ServerProcess | undefined;
@@ -181,7 +240,7 @@ function server(
     },
     async start() {
       proc = startServerProcess(
-        postgresBinary,
+        binary,
         [
           '-D',
           dataDir,
