@@ -22,6 +22,8 @@ export interface ForwarderDeps {
   metrics: BusMetrics;
   log: Logger;
   batchSize: number;
+  /** Batches appended to the global bus and not yet answered, at most (see `Forwarder`). */
+  inFlight: number;
   /** Longest wait for new outbox entries; kept below a third of the lease so renewals keep up. */
   blockMs: number;
   /** Pause after a failure (global or regional Redis unreachable) before retrying. */
@@ -35,6 +37,12 @@ export interface ForwarderDeps {
  * (the holder of the forwarder lease). An outbox entry is acknowledged only after the bus append
  * succeeded, so while the global Redis is unreachable entries wait in the outbox and flow, in order,
  * when it returns. A retried batch may append some envelopes twice; consumers drop them by id.
+ *
+ * New entries are appended without waiting for the previous batch's reply (up to `inFlight`
+ * batches): the appends travel in order on one connection, so the bus receives them in outbox order,
+ * and each batch is acknowledged in the outbox only once it and every batch before it succeeded.
+ * After a failure, no later batch is acknowledged; once all have settled, forwarding resumes from
+ * the entries still pending in the outbox, oldest first, one batch at a time until none is left.
  */
 export class Forwarder {
   private stopped = false;
@@ -43,7 +51,12 @@ export class Forwarder {
   /** True while entries pending in the outbox group (ours or a previous holder's) must go first. */
   private backlog = true;
   private lastTrim = 0;
+  private trimming = false;
   private failures = 0;
+  /** Batches being appended, oldest first: each settles after its append and outbox ack. */
+  private inFlight: Promise<void>[] = [];
+  /** The last batch's append-and-ack, which the next batch's ack waits for (acks in outbox order). */
+  private tail: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: ForwarderDeps) {}
 
@@ -70,16 +83,28 @@ export class Forwarder {
         await this.step();
         this.failures = 0;
       } catch (err) {
+        await this.drain();
         if (this.stopped) break;
         this.failed(err as Error);
         await sleep(this.deps.retryMs);
       }
     }
+    await this.drain();
+  }
+
+  /** Waits until every batch in flight has settled (appended and acknowledged, or failed). */
+  private async drain(): Promise<void> {
+    const batches = this.inFlight;
+    this.inFlight = [];
+    await Promise.allSettled(batches);
+    this.tail = Promise.resolve();
   }
 
   private async holdLease(): Promise<boolean> {
     const held = await this.deps.lease.acquire();
     if (held !== this.active) {
+      // Lost or taken: batches a previous tenure left in flight settle before anything else.
+      await this.drain();
       this.active = held;
       this.backlog = true;
       this.deps.metrics.forwarderActive.set(held ? 1 : 0);
@@ -89,13 +114,22 @@ export class Forwarder {
   }
 
   private async step(): Promise<void> {
-    if (Date.now() - this.lastTrim >= this.deps.trimIntervalMs) await this.trim();
-    const entries = this.backlog ? await this.claimBacklog() : await this.readNew();
-    if (this.backlog && entries.length === 0) {
-      this.backlog = false;
+    if (Date.now() - this.lastTrim >= this.deps.trimIntervalMs) this.trim();
+    if (this.backlog) {
+      // A claim takes everything pending, in flight included: nothing may be in flight here.
+      await this.drain();
+      const entries = await this.claimBacklog();
+      if (entries.length === 0) this.backlog = false;
+      else await this.forward(entries);
       return;
     }
-    if (entries.length > 0) await this.forward(entries);
+    // A failed batch ends the step; the run loop drains the rest and switches to the backlog.
+    while (this.inFlight.length >= this.deps.inFlight) await this.inFlight.shift();
+    const entries = await this.readNew();
+    // A batch that failed meanwhile set `backlog`: appending more now could put them on the bus
+    // ahead of its retry. What was just read stays pending and follows it, in order.
+    if (this.backlog) return;
+    if (entries.length > 0) this.inFlight.push(this.forward(entries));
   }
 
   /** Entries a previous holder (or this node before a failure) read and did not acknowledge. */
@@ -125,33 +159,55 @@ export class Forwarder {
     return reply?.[0]?.[1] ?? [];
   }
 
-  private async forward(entries: OutboxEntry[]): Promise<void> {
+  /**
+   * Appends the batch at once and acknowledges it after its append and the previous batch's
+   * append-and-ack succeeded, so outbox acks follow outbox order and stop at the first failure.
+   */
+  private forward(entries: OutboxEntry[]): Promise<void> {
     const envelopes: Envelope[] = [];
     for (const [id, fields] of entries) {
       const envelope = decodeEnvelope(fields);
       if (envelope) envelopes.push(envelope);
       else this.deps.log.error({ outboxId: id }, 'undecodable outbox entry skipped');
     }
-    try {
-      await this.deps.bus.publish(envelopes);
-    } catch (err) {
+    const appended = this.deps.bus.publish(envelopes).catch((err: unknown) => {
       this.deps.metrics.publishFailures.inc();
       this.backlog = true;
       throw err;
-    }
-    this.deps.metrics.published.inc(envelopes.length);
-    await this.deps.redis.xack(OUTBOX_STREAM, GROUP, ...entries.map(([id]) => id));
+    });
+    // Handled here too: when an earlier batch failed, `done` never awaits this one.
+    appended.catch(() => undefined);
+    const previous = this.tail;
+    const done = (async () => {
+      await previous;
+      await appended;
+      this.deps.metrics.published.inc(envelopes.length);
+      await this.deps.redis.xack(OUTBOX_STREAM, GROUP, ...entries.map(([id]) => id));
+    })();
+    // Batches behind a failure reject with it and are awaited by `drain` only.
+    done.catch(() => undefined);
+    this.tail = done;
+    return done;
   }
 
-  /** Trimming is housekeeping: its failure is logged and never holds up forwarding. */
-  private async trim(): Promise<void> {
+  /**
+   * Trimming is housekeeping: it runs beside forwarding (it costs one round trip to the global
+   * Redis per shard), and its failure is logged and never holds up forwarding.
+   */
+  private trim(): void {
+    if (this.trimming) return;
+    this.trimming = true;
     this.lastTrim = Date.now();
-    try {
-      await this.deps.outbox.trimAcknowledged();
-      this.deps.metrics.trimmed.inc(await this.deps.bus.trim());
-    } catch (err) {
-      this.deps.log.debug({ err: (err as Error).message }, 'trim skipped');
-    }
+    void (async () => {
+      try {
+        await this.deps.outbox.trimAcknowledged();
+        this.deps.metrics.trimmed.inc(await this.deps.bus.trim());
+      } catch (err) {
+        this.deps.log.debug({ err: (err as Error).message }, 'trim skipped');
+      } finally {
+        this.trimming = false;
+      }
+    })();
   }
 
   /** Logs the first failure of a streak at warn and the rest at debug; every one is counted. */

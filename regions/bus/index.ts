@@ -19,6 +19,14 @@ export { fairShare } from './shard-assignment';
 
 /** Envelopes moved or handled per round trip. */
 const BATCH_SIZE = 256;
+/**
+ * Outbox batches the forwarder keeps appending while earlier appends await their reply. At a
+ * steady rate each read of the outbox yields a small batch, so this covers a round trip to a far
+ * global Redis with room to spare; beyond it, batches simply grow.
+ */
+const FORWARDER_IN_FLIGHT = 16;
+/** Waiting shard reads kept outstanding per shard consumer (see `ReadAhead`). */
+const READ_AHEAD = 8;
 /** How often the forwarder trims, and each shard consumer checks its standing. */
 const HOUSEKEEPING_MS = 5_000;
 
@@ -63,6 +71,7 @@ export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Log
     metrics,
     log: busLog.child({ role: 'forwarder' }),
     batchSize: BATCH_SIZE,
+    inFlight: FORWARDER_IN_FLIGHT,
     blockMs: Math.max(1, Math.min(timing.blockMs, Math.floor(timing.leaseMs / 3))),
     retryMs,
     trimIntervalMs: HOUSEKEEPING_MS,
@@ -86,6 +95,7 @@ export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Log
         log: busLog.child({ role: 'consumer' }),
         batchSize: BATCH_SIZE,
         blockMs: timing.blockMs,
+        readAhead: READ_AHEAD,
         retryMs,
         dedupWindowS: timing.dedupWindowS,
         claimIdleMs: timing.claimIdleMs,

@@ -3,6 +3,7 @@ import type { Logger } from '../log';
 import type { RoomDelivery } from '../publish';
 import { BusGroupMissingError, groupStanding, type BusEntry, type GlobalBus } from './bus';
 import type { BusMetrics } from './metrics';
+import { ReadAhead } from './read-ahead';
 
 export interface ShardConsumerDeps {
   region: string;
@@ -15,6 +16,8 @@ export interface ShardConsumerDeps {
   log: Logger;
   batchSize: number;
   blockMs: number;
+  /** Waiting reads kept outstanding on the shard's read connection (see `ReadAhead`). */
+  readAhead: number;
   retryMs: number;
   dedupWindowS: number;
   /** Entries pending this long to another consumer of the region are taken over. */
@@ -28,27 +31,50 @@ export interface ShardConsumerDeps {
  * whatever a previous holder left pending (oldest first), then reads new entries, and for each one
  * skips its own region's envelopes, drops ids already delivered in the region, emits the rest
  * region-wide and acknowledges after the emit. One consumer per shard and region keeps the order.
+ *
+ * Nothing on the way from a read returning to the next read waits for the global Redis: reads are
+ * kept outstanding ahead (`ReadAhead`), acknowledgements are sent without waiting for their reply
+ * (an unacknowledged entry is only read again, and dropped by id), and the periodic standing check
+ * runs beside the reads. Each of those round trips would otherwise hold up every entry behind it.
  */
 export class ShardConsumer {
   private readonly abort = new AbortController();
+  private readonly reads: ReadAhead;
   private backlog = true;
   private takeover = true;
   private lastStandingCheck = 0;
+  private checkingStanding = false;
   private lastClaim = Date.now();
   private failures = 0;
+  /** Acknowledgements sent and not yet answered; stop waits for them for a clean hand-over. */
+  private readonly acks = new Set<Promise<void>>();
   readonly done: Promise<void>;
 
   constructor(
     readonly shard: number,
     private readonly deps: ShardConsumerDeps,
   ) {
+    this.reads = new ReadAhead(deps.bus, {
+      shard,
+      group: deps.region,
+      consumer: deps.nodeId,
+      count: deps.batchSize,
+      blockMs: deps.blockMs,
+      depth: Math.max(1, deps.readAhead),
+      signal: this.abort.signal,
+    });
     this.done = this.run();
   }
 
-  /** Stops after the batch in hand; resolves once nothing more will be emitted. */
+  /**
+   * Stops after the batch in hand; resolves once nothing more will be emitted. Closing the read
+   * connection ends the reads outstanding ahead; what they were handed stays pending for the next
+   * holder of the shard, which claims everything pending in the region's group at take-over.
+   */
   async stop(): Promise<void> {
     this.abort.abort();
     await this.done;
+    await Promise.allSettled(this.acks);
   }
 
   private get group(): string {
@@ -62,6 +88,8 @@ export class ShardConsumer {
         this.failures = 0;
       } catch (err) {
         if (this.abort.signal.aborted) break;
+        // Reads outstanding behind the failure must not be handled before what it left pending.
+        await this.reads.reset();
         if (err instanceof BusGroupMissingError) {
           // A new region, or a global Redis that came back empty: read the shard from its start.
           this.deps.log.warn({ shard: this.shard }, 'bus consumer group missing; creating it');
@@ -78,7 +106,7 @@ export class ShardConsumer {
 
   private async step(): Promise<void> {
     const { bus, nodeId, batchSize } = this.deps;
-    if (Date.now() - this.lastStandingCheck >= this.deps.standingIntervalMs) await this.checkStanding();
+    if (Date.now() - this.lastStandingCheck >= this.deps.standingIntervalMs) this.checkStanding();
     if (this.takeover || Date.now() - this.lastClaim >= this.deps.claimIdleMs) {
       // At take-over everything pending is a previous holder's (min idle 0); later, only stragglers.
       const claimed = await bus.claim(
@@ -102,12 +130,7 @@ export class ShardConsumer {
       if (pending.length > 0) return this.handle(pending);
       this.backlog = false;
     }
-    const entries = await bus.readNew(this.shard, this.group, nodeId, {
-      count: batchSize,
-      blockMs: this.deps.blockMs,
-      signal: this.abort.signal,
-    });
-    await this.handle(entries);
+    await this.handle(await this.reads.next());
   }
 
   /** Dedup marks first (one round trip), then emits in entry order, then acknowledges. */
@@ -138,16 +161,37 @@ export class ShardConsumer {
         this.deps.log.error({ shard: this.shard, entry: entry.id }, 'undecodable bus entry skipped');
       } else if (entry.envelope.origin === this.deps.region) metrics.consumed.inc({ result: 'own' });
     }
-    await this.deps.bus.ack(
-      this.shard,
-      this.group,
-      entries.map((e) => e.id),
-    );
+    this.acknowledge(entries.map((e) => e.id));
+  }
+
+  /**
+   * Acknowledges without waiting: commands on the global connection run in order, so the ack still
+   * precedes any later read of pending entries. A lost ack leaves entries pending; they are read
+   * again after a failure or as stragglers, and dropped by id.
+   */
+  private acknowledge(ids: string[]): void {
+    const ack = this.deps.bus.ack(this.shard, this.group, ids).catch((err: Error) => {
+      this.deps.log.debug({ err: err.message, shard: this.shard }, 'bus ack failed; entries stay pending');
+    });
+    this.acks.add(ack);
+    void ack.finally(() => this.acks.delete(ack));
+  }
+
+  /** Runs the standing check beside the reads (it costs round trips to the global Redis). */
+  private checkStanding(): void {
+    if (this.checkingStanding) return;
+    this.checkingStanding = true;
+    this.lastStandingCheck = Date.now();
+    this.reportStanding()
+      .catch((err: Error) => {
+        // A missing group or an unreachable Redis shows up on the read path; nothing to add here.
+        this.deps.log.debug({ err: err.message, shard: this.shard }, 'bus standing check failed');
+      })
+      .finally(() => (this.checkingStanding = false));
   }
 
   /** Logs and counts a region that trimming overtook (entries lost to it), apart from a late one. */
-  private async checkStanding(): Promise<void> {
-    this.lastStandingCheck = Date.now();
+  private async reportStanding(): Promise<void> {
     const position = await this.deps.bus.position(this.shard, this.group);
     if (groupStanding(position) === 'fallen-behind') {
       this.deps.metrics.fallenBehind.inc({ shard: String(this.shard) });

@@ -101,6 +101,20 @@ export function globalBusConformance(name: string, makeBus: BusFactory): void {
       await bus.close();
     });
 
+    it('answers waiting reads of one consumer issued together in shard order', async () => {
+      const { bus, group } = await open(1);
+      // The shard consumer keeps reads outstanding ahead; together they must hand out the shard in order.
+      const first = bus.readNew(0, group, 'c1', { count: 10, blockMs: 5_000 });
+      const second = bus.readNew(0, group, 'c1', { count: 10, blockMs: 5_000 });
+      await new Promise((r) => setTimeout(r, 100));
+      await bus.publish([1, 2, 3].map((n) => envelope('r', n)));
+      const handed = [...(await first), ...(await second)];
+      if (handed.length < 3) handed.push(...(await bus.readNew(0, group, 'c1', { count: 10, blockMs: 0 })));
+      expect(handed.map((e) => e.envelope?.data)).toEqual([1, 2, 3]);
+      expect((await bus.readPending(0, group, 'c1', 10)).map((e) => e.envelope?.data)).toEqual([1, 2, 3]);
+      await bus.close();
+    });
+
     it('starts a group from now or from the start of the shard', async () => {
       const bus = await makeBus({ shardCount: 1, retention: { maxLen: 1000, maxAgeMs: 3600_000 } });
       await bus.publish([envelope('r', 1)]);
