@@ -44,7 +44,12 @@ beforeAll(async () => {
   });
   sim.stdout!.on('data', (c) => (output += c));
   sim.stderr!.on('data', (c) => (output += c));
-  await eventually(() => existsSync(join(dir, 'state.json')) || sim.exitCode !== null, 'state.json', 150_000);
+  // The state file is written first, then the summary ending in "ready in N s" is printed.
+  await eventually(
+    () => (existsSync(join(dir, 'state.json')) && /ready in/.test(output)) || sim.exitCode !== null,
+    'npm start to be ready',
+    150_000,
+  );
   if (!existsSync(join(dir, 'state.json'))) throw new Error(`npm start failed:\n${output}`);
   state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as SimState;
 }, 180_000);
