@@ -84,8 +84,9 @@ export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Log
     leaseMs: timing.leaseMs,
     metrics,
     log: busLog,
-    consume: (shard) =>
+    consume: (shard, lease) =>
       new ShardConsumer(shard, {
+        lease,
         region,
         nodeId,
         bus,

@@ -20,15 +20,16 @@ return 0`;
 /**
  * A lease in the regional Redis that at most one node of the region holds at a time (the forwarder,
  * each bus shard). The holder renews it well within `ttlMs`; when the holder dies, the lease expires
- * and a peer takes it. Without fencing tokens, a holder stalled longer than `ttlMs` (a long GC pause)
- * may overlap its successor for one batch: duplicates that the dedup window drops.
+ * and a peer takes it. Work that must not overlap a successor checks the lease atomically with its
+ * own writes in the same Redis (see `markNewUnderLease`), so a holder that stalled past its lease
+ * cannot act as holder afterwards.
  */
 export class RegionLease {
   constructor(
     private readonly redis: Redis,
     readonly key: string,
-    private readonly holder: string,
-    private readonly ttlMs: number,
+    readonly holder: string,
+    readonly ttlMs: number,
   ) {}
 
   /** Takes or renews the lease; false when another node holds it. */

@@ -13,7 +13,7 @@ export interface ShardAssignmentDeps {
   metrics: BusMetrics;
   log: Logger;
   /** Starts consuming a shard this node now holds. */
-  consume(shard: number): ShardConsumer;
+  consume(shard: number, lease: RegionLease): ShardConsumer;
 }
 
 interface OwnedShard {
@@ -101,7 +101,7 @@ export class ShardAssignment {
 
   private take(shard: number, lease: RegionLease): void {
     this.freeSince.delete(shard);
-    this.owned.set(shard, { lease, consumer: this.deps.consume(shard) });
+    this.owned.set(shard, { lease, consumer: this.deps.consume(shard, lease) });
     this.deps.log.info({ shard }, 'consuming bus shard');
   }
 

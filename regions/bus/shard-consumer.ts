@@ -2,10 +2,14 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
 import type { RoomDelivery } from '../publish';
 import { BusGroupMissingError, groupStanding, type BusEntry, type GlobalBus } from './bus';
+import { markNewUnderLease } from './fenced-dedup';
+import type { RegionLease } from './lease';
 import type { BusMetrics } from './metrics';
 import { ReadAhead } from './read-ahead';
 
 export interface ShardConsumerDeps {
+  /** The shard's lease, checked atomically with every batch's dedup marks. */
+  lease: Pick<RegionLease, 'key' | 'holder' | 'ttlMs'>;
   region: string;
   nodeId: string;
   bus: GlobalBus;
@@ -133,20 +137,20 @@ export class ShardConsumer {
     await this.handle(await this.reads.next());
   }
 
-  /** Dedup marks first (one round trip), then emits in entry order, then acknowledges. */
+  /** Dedup marks under the lease first (one round trip), then emits in entry order, then acknowledges. */
   private async handle(entries: BusEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const { metrics, delivery, redis } = this.deps;
     const foreign = entries.filter((e) => e.envelope && e.envelope.origin !== this.deps.region);
-    const marks = redis.pipeline();
-    for (const entry of foreign)
-      marks.set(`rt:seen:${entry.envelope!.id}`, '1', 'EX', this.deps.dedupWindowS, 'NX');
-    const results = foreign.length > 0 ? ((await marks.exec()) ?? []) : [];
-    const failed = results.find(([err]) => err);
-    if (failed) throw failed[0]!;
+    const fresh = await markNewUnderLease(
+      redis,
+      this.deps.lease,
+      foreign.map((e) => e.envelope!.id),
+      this.deps.dedupWindowS,
+    );
     const now = Date.now();
     foreign.forEach((entry, i) => {
-      if (results[i]?.[1] !== 'OK') {
+      if (!fresh[i]) {
         metrics.duplicatesDropped.inc();
         metrics.consumed.inc({ result: 'duplicate' });
         return;
