@@ -91,7 +91,13 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       ...options.socketOptions,
       // A function, so every reconnect asks for the current token.
       auth: (send) => {
-        void Promise.resolve(typeof token === 'function' ? token() : token).then((t) => send({ token: t }));
+        Promise.resolve()
+          .then(() => (typeof token === 'function' ? token() : token))
+          .then(
+            (t) => send({ token: t }),
+            // No token now (its source failed): give this attempt up and try again later.
+            (err: unknown) => this.tokenFailed(err),
+          );
       },
     });
     this.socket.on('connect', () => this.onConnected());
@@ -214,6 +220,20 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   }
 
   /** socket.io-client retries transport failures itself; a refused handshake needs a new attempt. */
+  private tokenFailed(err: unknown): void {
+    this.emit(
+      'error',
+      new RealtimeError('unavailable', `no token: ${err instanceof Error ? err.message : String(err)}`),
+    );
+    this.socket.disconnect();
+    this.retryConnect();
+  }
+
+  private retryConnect(): void {
+    const delay = Math.min(RETRY_BASE_MS * 2 ** this.handshakeRetries++, RETRY_MAX_MS);
+    setTimeout(() => !this.closed && this.socket.connect(), delay);
+  }
+
   private handshakeFailed(err: Error): void {
     if (this.socket.active || this.closed) return;
     const code = (ERROR_CODES as readonly string[]).includes(err.message)
@@ -221,8 +241,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       : 'unavailable';
     this.emit('error', new RealtimeError(code, `connection refused: ${err.message}`));
     if (code === 'unauthorized' || code === 'forbidden') return;
-    const delay = Math.min(RETRY_BASE_MS * 2 ** this.handshakeRetries++, RETRY_MAX_MS);
-    setTimeout(() => !this.closed && this.socket.connect(), delay);
+    this.retryConnect();
   }
 
   private async request<E extends keyof ClientEvents>(

@@ -22,6 +22,10 @@ beforeAll(async () => {
 afterAll(() => cluster?.stop());
 afterEach(() => closeAllClients());
 
+const RENEW_IF_HELD = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+
 describe('cross-region delivery through failures', () => {
   it('keeps local delivery through a global Redis outage and delivers the queued envelopes once afterwards', async () => {
     const room = 'xf:outage';
@@ -94,12 +98,19 @@ describe('cross-region delivery through failures', () => {
       // not read yet under its consumer name, exactly as its own read would (a read it was blocked in
       // when frozen is answered by the server all the same): every held entry is then pending to it.
       process.kill(victim.pid, 'SIGSTOP');
+      // A stuck node still holds its lease until it dies: renew it on its behalf until the kill, so the
+      // peer takes the shard over only from a dead node (a lease that ran out earlier fails the test).
+      const leaseKey = `rt:bus:lease:${shard}`;
+      const keepVictimLease = async () =>
+        expect(await regional.eval(RENEW_IF_HELD, 1, leaseKey, holder!, 3_000)).toBe(1);
+      await keepVictimLease();
       const held: string[] = [];
       for (let n = 0; n < 5; n++) held.push(await publish(publisher, room, { n }));
       // Acked publishes reach the global stream once us-east's forwarder has moved them: keep reading
       // until the entry of every held envelope is pending to the frozen node.
       const stream = busStreamKey(shard);
       const heldPendingToVictim = async () => {
+        await keepVictimLease();
         await cluster.global.xreadgroup('GROUP', 'eu-west', holder!, 'COUNT', 100, 'STREAMS', stream, '>');
         const pending = (await cluster.global.xpending(stream, 'eu-west', '-', '+', 100, holder!)) as [
           string,
