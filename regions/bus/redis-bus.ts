@@ -106,23 +106,34 @@ export class RedisStreamsBus implements GlobalBus {
       return this.decode(shard, await this.guard(shard, group, read));
     }
     const reader = this.reader(shard);
-    const abort = () => {
-      this.readers.delete(shard);
-      reader.disconnect();
-    };
     if (options.signal?.aborted) return [];
-    options.signal?.addEventListener('abort', abort);
+    // An aborted read settles here, empty, rather than when the client settles it: ioredis never
+    // settles commands queued while it was reconnecting if it is disconnected then, and a consumer
+    // waiting for such a read would hang (and with it the node's shard assignment). What the server
+    // already handed to this consumer stays pending either way.
+    let onAbort = () => undefined as void;
+    const aborted = new Promise<null>((resolve) => {
+      onAbort = () => {
+        this.readers.delete(shard);
+        reader.disconnect();
+        resolve(null);
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+    });
     try {
       const read =
         this.client.status === 'ready'
-          ? reader.xreadgroup(...args, 'BLOCK', options.blockMs, 'STREAMS', key, '>')
+          ? (reader.xreadgroup(...args, 'BLOCK', options.blockMs, 'STREAMS', key, '>') as Promise<RawRead>)
           : Promise.reject(new Error('global Redis unavailable'));
-      return this.decode(shard, await this.guard(shard, group, read as Promise<RawRead>));
+      const guarded = this.guard(shard, group, read);
+      guarded.catch(() => undefined); // settled by the race below, or ignored once aborted
+      const raw = await Promise.race([guarded, aborted]);
+      return raw === null && options.signal?.aborted ? [] : this.decode(shard, raw);
     } catch (err) {
       if (options.signal?.aborted) return [];
       throw err;
     } finally {
-      options.signal?.removeEventListener('abort', abort);
+      options.signal?.removeEventListener('abort', onAbort);
     }
   }
 
