@@ -128,6 +128,17 @@ describe('npm start', () => {
     expect(tokyo.client.received).toEqual([]);
   });
 
+  it('reports a child that dies unexpectedly, and keeps the rest running', async () => {
+    const victim = state.regions.find((r) => r.id === 'ap-southeast')!.nodes[1]!;
+    process.kill(victim.pid, 'SIGKILL');
+    await eventually(
+      () =>
+        output.includes(`region node ${victim.id} (pid ${victim.pid}`) && /exited unexpectedly/.test(output),
+      'the report of the dead node',
+    );
+    expect((await fetch(`${state.edge}/healthz`)).status).toBe(200);
+  });
+
   it('stops everything on SIGTERM to npm start: no process or port left', async () => {
     const pids = state.processes.map((p) => p.pid);
     const ports = state.processes.map((p) => p.port);
