@@ -21,6 +21,7 @@ import { clientErrorMapper, noHistory, type RegionServices } from './services';
 import { registerSocketHandlers, type RegionSocket } from './socket/handlers';
 import { admitHandshake } from './socket/handshake';
 import { NodeUpkeep } from './upkeep';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** A running region node. */
 export interface RegionNode {
@@ -253,8 +254,4 @@ function listen(server: HttpServer, port: number, host: string): Promise<void> {
       resolve();
     });
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

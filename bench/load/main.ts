@@ -15,6 +15,7 @@ import type {
   OpenTask,
 } from './protocol';
 import { WireSocket, isMessageFrame } from './wire';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 interface Group {
   sockets: WireSocket[];
@@ -113,10 +114,6 @@ function close(name: string): { closed: number } {
   groups.delete(name);
   for (const s of group?.sockets ?? []) s.close();
   return { closed: group?.sockets.length ?? 0 };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 process.on('message', (message: LoadRequest | LoadInit) => {

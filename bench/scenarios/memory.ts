@@ -3,6 +3,7 @@ import type { BenchNode } from '../platforms';
 import { spread } from '../stats';
 import type { Compared, ScenarioContext } from './context';
 import { platforms } from './context';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Scenario 3: what one more idle connection costs a node, at a given number of connections. */
 export interface MemoryRow {
@@ -84,8 +85,4 @@ async function settledReading(node: BenchNode, settleMs: number): Promise<Readin
   const heap = Number(/^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)/m.exec(metrics)?.[1]);
   if (!Number.isFinite(rssKb) || !Number.isFinite(heap)) throw new Error(`no memory reading from ${node.id}`);
   return { rss: rssKb * 1024, heap };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -5,6 +5,7 @@ import { OUTBOX_STREAM, decodeEnvelope, type RegionalOutbox } from '../outbox';
 import type { GlobalBus } from './bus';
 import type { RegionLease } from './lease';
 import type { BusMetrics } from './metrics';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const GROUP = 'forwarder';
 
@@ -219,8 +220,4 @@ export class Forwarder {
       'forwarding paused; outbox keeps envelopes',
     );
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -6,6 +6,7 @@ import { markNewUnderLease } from './fenced-dedup';
 import type { RegionLease } from './lease';
 import type { BusMetrics } from './metrics';
 import { ReadAhead } from './read-ahead';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ShardConsumerDeps {
   /** The shard's lease, checked atomically with every batch's dedup marks. */
@@ -209,8 +210,4 @@ export class ShardConsumer {
       );
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

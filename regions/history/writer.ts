@@ -4,6 +4,7 @@ import type { Logger } from '../log';
 import { OUTBOX_STREAM, decodeEnvelope } from '../outbox';
 import type { HistoryMetrics } from './metrics';
 import { insertEnvelopes, isDataError, type Sql } from './store';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The outbox consumer group history writers read through. */
 export const HISTORY_GROUP = 'history';
@@ -183,8 +184,4 @@ export class HistoryWriter {
     const now = Date.now();
     for (const envelope of envelopes) metrics.persistLag.observe(Math.max(0, now - envelope.ts) / 1000);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
