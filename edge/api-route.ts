@@ -1,5 +1,4 @@
 import type { Context } from 'hono';
-import { verifyAccessToken } from '../shared/auth';
 import { ProtocolError } from '../shared/errors';
 import type { EdgeDeps } from './app';
 import { decideRoute } from './decision';
@@ -21,12 +20,18 @@ export const MAX_API_BODY_BYTES = 1024 * 1024;
 export function roomApiRoute(deps: EdgeDeps) {
   return async function roomApi(c: Context<EdgeEnv>): Promise<Response> {
     const config = c.get('config');
-    if (!config.jwtSecret)
-      return errorResponse(c, 'unavailable', 'edge misconfigured: JWT_SECRET is not set', 500);
+    if (!config.verifyToken) {
+      return errorResponse(
+        c,
+        'unavailable',
+        'edge misconfigured: no JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL',
+        500,
+      );
+    }
     const header = c.req.header('authorization') ?? '';
     const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
     try {
-      await verifyAccessToken(token, config.jwtSecret);
+      await config.verifyToken(token);
     } catch (err) {
       if (err instanceof ProtocolError) return errorResponse(c, err.code, err.message);
       throw err;

@@ -9,16 +9,16 @@ import {
   publishBody,
   roomAllowed,
   roomNameSchema,
-  verifyAccessToken,
   type ErrorBody,
   type Principal,
+  type TokenVerifier,
 } from '../../shared';
 import type { RegionServices } from '../services';
 
 export interface HttpAppOptions {
   region: string;
   nodeId: string;
-  jwtSecret: string;
+  verifyToken: TokenVerifier;
   edgeSecret: string | undefined;
   maxPayloadBytes: number;
   services: RegionServices;
@@ -65,7 +65,7 @@ export function createHttpApp(options: HttpAppOptions): Hono<Env> {
     }
     const header = c.req.header('authorization') ?? '';
     const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
-    c.set('principal', await verifyAccessToken(token, options.jwtSecret));
+    c.set('principal', await options.verifyToken(token));
     await next();
   });
 
