@@ -227,10 +227,13 @@ async function drainNode(parts: {
   const { io, log, outbox, config } = parts;
   log.info({ reason: parts.reason, clients: io.engine.clientsCount }, 'draining');
   await parts.beacon.beat();
-  parts.httpServer.close();
   io.local.emit('drain', { reason: parts.reason });
+  // Keep listening while clients leave: long-polling sessions need new requests to receive `drain`
+  // and say goodbye, `/readyz` answers 503 to the load balancer, and a new handshake is refused
+  // with the contract's `unavailable` rather than a refused TCP connection.
   const deadline = Date.now() + config.drainTimeoutMs;
   while (io.engine.clientsCount > 0 && Date.now() < deadline) await sleep(100);
+  parts.httpServer.close();
   parts.upkeep.stop();
   const remaining = io.engine.clientsCount;
   await new Promise<void>((resolve) => io.close(() => resolve()));
