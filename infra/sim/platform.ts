@@ -96,7 +96,7 @@ export async function startPlatform(
       options.regions.map((id) => ({ id, redisPort: regionalRedis.get(id)!.port })),
       (from, to) => (options.wan ? oneWayDelayMs(REGION_CATALOG[from]!, REGION_CATALOG[to]!) : 0),
     );
-    stack.push(() => peerLinks.close());
+    onStop('bus links between regions', () => peerLinks.close());
 
     const jwtSecret = randomBytes(24).toString('base64url');
     const edgeSecret = options.edgeSecret ? randomBytes(24).toString('base64url') : undefined;
