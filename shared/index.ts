@@ -4,4 +4,6 @@ export * from './errors';
 export * from './geo';
 export * from './protocol';
 export * from './rooms';
+export * from './server-api';
+export * from './server-keys';
 export * from './session';

@@ -84,6 +84,8 @@ export async function startPlatform(
     };
 
     const jwtSecret = randomBytes(24).toString('base64url');
+    // The server API key the application's backend would hold (docs/server-api.md).
+    const serverApiKey = randomBytes(32).toString('base64url');
     const edgeSecret = options.edgeSecret ? randomBytes(24).toString('base64url') : undefined;
     let nextPort = options.basePort;
     const port = async () => (options.basePort > 0 ? nextPort++ : freePort());
@@ -111,6 +113,7 @@ export async function startPlatform(
         ...(replicaIndex >= 0 ? { DATABASE_REPLICA_URL: pg.replicas[replicaIndex]!.url } : {}),
         JWT_SECRET: jwtSecret,
         ...(edgeSecret ? { EDGE_SECRET: edgeSecret } : {}),
+        SERVER_API_KEYS: serverApiKey,
         DRAIN_TIMEOUT_MS: '2000',
       };
       const nodes: SimState['regions'][number]['nodes'] = [];
@@ -157,6 +160,7 @@ export async function startPlatform(
       jwtSecret,
       ...(edgeSecret ? { edgeSecret } : {}),
       upstash: { url: upstash.url, token: upstash.token },
+      vars: { SERVER_API_KEYS: serverApiKey },
       logFile: join(logs, 'edge.log'),
     });
     stack.push(() => edge.stop());
@@ -174,6 +178,7 @@ export async function startPlatform(
       edge: edge.url,
       jwtSecret,
       ...(edgeSecret ? { edgeSecret } : {}),
+      serverApiKey,
       startupMs: Date.now() - started,
       globalRedis: { url: globalRedis.url, pid: globalRedis.pid },
       postgres: {
