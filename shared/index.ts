@@ -7,3 +7,4 @@ export * from './rooms';
 export * from './server-api';
 export * from './server-keys';
 export * from './session';
+export * from './json-value';
