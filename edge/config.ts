@@ -1,5 +1,6 @@
 import { MIN_JWT_SECRET_LENGTH, createTokenVerifier, type TokenVerifier } from '../shared/auth';
 import { parseRegistry, type RegionRegistry } from '../shared/regions';
+import { parseServerApiKeys } from '../shared/server-keys';
 
 /** The Worker's bindings: vars from wrangler.toml and secrets set with `wrangler secret put`. */
 export interface EdgeBindings {
@@ -22,6 +23,8 @@ export interface EdgeBindings {
   JWT_ISSUER?: string;
   JWT_AUDIENCE?: string;
   EDGE_SECRET?: string;
+  /** Server API keys (header `x-api-key`), comma-separated, each at least 32 characters. */
+  SERVER_API_KEYS?: string;
   UPSTASH_REDIS_REST_URL?: string;
   UPSTASH_REDIS_REST_TOKEN?: string;
 }
@@ -36,6 +39,8 @@ export interface EdgeConfig {
   /** Verifies API tokens with the same keys and rules as the nodes; undefined when no key is set. */
   verifyToken: TokenVerifier | undefined;
   edgeSecret: string | undefined;
+  /** Empty: the server API answers `unauthorized` to every key. */
+  serverApiKeys: string[];
   upstash: { url: string; token: string } | undefined;
 }
 
@@ -58,6 +63,8 @@ export function edgeConfig(env: EdgeBindings | undefined): EdgeConfig {
   if (!Number.isFinite(cacheMs) || cacheMs < 0) {
     throw new EdgeConfigError('HEALTH_CACHE_MS must be a non-negative number of milliseconds');
   }
+  const serverKeys = parseServerApiKeys(bindings.SERVER_API_KEYS);
+  if (!serverKeys.ok) throw new EdgeConfigError(`SERVER_API_KEYS: ${serverKeys.message}`);
   const origins = (bindings.CORS_ORIGINS ?? '*')
     .split(',')
     .map((o) => o.trim())
@@ -88,6 +95,7 @@ export function edgeConfig(env: EdgeBindings | undefined): EdgeConfig {
           })
         : undefined,
     edgeSecret: bindings.EDGE_SECRET || undefined,
+    serverApiKeys: serverKeys.keys,
     upstash:
       bindings.UPSTASH_REDIS_REST_URL && bindings.UPSTASH_REDIS_REST_TOKEN
         ? { url: bindings.UPSTASH_REDIS_REST_URL, token: bindings.UPSTASH_REDIS_REST_TOKEN }

@@ -2,7 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { MAX_DATA_BYTES, MIN_JWT_SECRET_LENGTH, type TokenKeys } from '../shared';
+import { MAX_DATA_BYTES, MIN_JWT_SECRET_LENGTH, parseServerApiKeys, type TokenKeys } from '../shared';
 
 const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' });
@@ -64,6 +64,18 @@ export const regionEnvSchema = z.object({
   /** When set, tokens must carry this `aud`. */
   JWT_AUDIENCE: z.string().min(1).optional(),
   EDGE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Server API keys (header `x-api-key`), comma-separated, each at least 32 characters; unset: no server API. */
+  SERVER_API_KEYS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const parsed = parseServerApiKeys(raw);
+      if (parsed.ok) return parsed.keys;
+      ctx.addIssue({ code: 'custom', message: parsed.message });
+      return z.NEVER;
+    }),
+  /** How long a server API revocation is kept: at least the longest lifetime of the tokens you issue. */
+  REVOCATION_TTL_S: positiveInt(7 * 24 * 3600),
   /** Largest `data` of one envelope, in bytes of JSON. */
   MAX_PAYLOAD_BYTES: positiveInt(MAX_DATA_BYTES),
   /** Publishes per second one connection may make (a token bucket with twice this burst). */
@@ -99,6 +111,8 @@ export const regionEnvSchema = z.object({
   HISTORY_BATCH_SIZE: positiveInt(200),
   /** How long a history entry may stay unacknowledged by a node before a peer takes it over. */
   HISTORY_CLAIM_IDLE_MS: positiveInt(15_000),
+  /** Deadline of every Postgres query (statement_timeout and a client timer for a hung server). */
+  POSTGRES_DEADLINE_MS: positiveInt(3_000),
   /** Envelopes Postgres refused kept in the regional dead-letter stream (the oldest are dropped). */
   HISTORY_DEAD_LETTER_MAXLEN: positiveInt(10_000),
   /** Envelopes kept per room in the regional Redis for fast reconnect recovery. */
@@ -171,6 +185,8 @@ export interface RegionConfig {
   databaseReplicaUrl: string | undefined;
   tokens: TokenKeys;
   edgeSecret: string | undefined;
+  serverApiKeys: string[];
+  revocationTtlMs: number;
   limits: {
     maxPayloadBytes: number;
     publishRatePerConnection: number;
@@ -194,6 +210,7 @@ export interface RegionConfig {
     batchSize: number;
     claimIdleMs: number;
     deadLetterMaxLen: number;
+    postgresDeadlineMs: number;
     recentLength: number;
     recoveryLimit: number;
     replicaMaxLagBytes: number;
@@ -258,6 +275,8 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
       audience: e.JWT_AUDIENCE,
     },
     edgeSecret: e.EDGE_SECRET,
+    serverApiKeys: e.SERVER_API_KEYS,
+    revocationTtlMs: e.REVOCATION_TTL_S * 1000,
     limits: {
       maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
       publishRatePerConnection: e.PUBLISH_RATE_PER_CONNECTION,
@@ -280,6 +299,7 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
       batchSize: e.HISTORY_BATCH_SIZE,
       claimIdleMs: e.HISTORY_CLAIM_IDLE_MS,
       deadLetterMaxLen: e.HISTORY_DEAD_LETTER_MAXLEN,
+      postgresDeadlineMs: e.POSTGRES_DEADLINE_MS,
       recentLength: e.RECENT_HISTORY_LENGTH,
       recoveryLimit: e.RECOVERY_LIMIT,
       replicaMaxLagBytes: e.REPLICA_MAX_LAG_BYTES,
@@ -307,7 +327,7 @@ export function regionEnvHelp(): string {
     const parsed = (schema as z.ZodType).safeParse(undefined);
     const note = !parsed.success
       ? 'required'
-      : parsed.data === undefined
+      : parsed.data === undefined || (Array.isArray(parsed.data) && parsed.data.length === 0)
         ? 'optional'
         : `default ${String(parsed.data)}`;
     lines.push(`  ${name.padEnd(28)} ${note}`);

@@ -17,7 +17,8 @@ import { outboxGroups } from './bus/keys';
 import { RegionalOutbox } from './outbox';
 import { PresenceService, RegionalPresence } from './presence';
 import { Publisher, PublishIdempotency, RoomDelivery, type RegionIo } from './publish';
-import { connectRegionRedis, type RegionRedis } from './redis';
+import { connectRedis, connectRegionRedis, type RegionRedis } from './redis';
+import { UserControl } from './server-api/user-control';
 import { clientErrorMapper, noHistory, type RegionServices } from './services';
 import { SessionExpiry } from './socket/expiry';
 import { socketHandlers, type RegionSocket } from './socket/handlers';
@@ -100,6 +101,15 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   const userLimits = new UserLimits(redis.command, config.nodeId, config.limits, deps);
   const delivery = new RoomDelivery(io, metrics);
   const presenceStore = new RegionalPresence(redis.command, config.region, config.nodeId, log);
+  const controlSubscriber = connectRedis(config.globalRedisUrl, 'user-control', deps);
+  const users = new UserControl({
+    io,
+    globalRedis: redis.global,
+    subscriber: controlSubscriber,
+    revocationTtlMs: config.revocationTtlMs,
+    log,
+    metrics,
+  });
   const services: RegionServices = {
     publisher: new Publisher({
       region: config.region,
@@ -113,6 +123,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     presence: new PresenceService(presenceStore, io, config.region, deps),
     recovery: noHistory,
     history: noHistory,
+    users,
     toClientError: clientErrorMapper(deps),
   };
 
@@ -128,6 +139,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
       verifyToken,
       userLimits,
       metrics,
+      revocations: users,
       unavailable: () => draining || connectedSockets() >= config.limits.maxConnectionsPerNode,
     }),
   );
@@ -156,6 +168,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     nodeId: config.nodeId,
     verifyToken,
     edgeSecret: config.edgeSecret,
+    serverApiKeys: config.serverApiKeys,
     maxPayloadBytes: config.limits.maxPayloadBytes,
     services,
     readiness: () => readiness.report(draining),
@@ -184,6 +197,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     ...deps,
   });
   await upkeep.start();
+  await users.start();
   const beacon = new HealthBeacon(
     redis.global,
     () => ({
@@ -202,7 +216,13 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   beacon.start();
   log.info({ port, region: config.region }, 'region node listening');
 
-  const closeHooks: (() => Promise<void> | void)[] = [() => expiry.stop()];
+  const closeHooks: (() => Promise<void> | void)[] = [
+    () => expiry.stop(),
+    async () => {
+      users.stop();
+      await controlSubscriber.quit().catch(() => controlSubscriber.disconnect());
+    },
+  ];
   let drained: Promise<void> | undefined;
   return {
     config,

@@ -61,13 +61,14 @@ export interface Principal {
   rooms: string[];
   /** The token's `info` claim, shown to others in presence. */
   info?: Record<string, JsonValue> | undefined;
+  /** When the token was issued (`iat`, seconds), if it says; revocations compare against it. */
+  iat?: number | undefined;
 }
 
 /** A principal from a verified token: it holds only until `exp`. */
 export interface TokenPrincipal extends Principal {
   /** Seconds since the epoch. */
   exp: number;
-  iat?: number | undefined;
 }
 
 /**

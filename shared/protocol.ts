@@ -110,6 +110,8 @@ export interface ServerEvents {
   drain: (info: { reason: string }) => void;
   /** The token expired (`exp`, seconds): the node disconnects the socket right after. */
   expired: (info: { exp: number }) => void;
+  /** The server API disconnected this user (`POST /v1/users/:user/disconnect`); the socket closes next. */
+  disconnected: (info: { reason: string }) => void;
 }
 
 /** Turns a zod failure into the contract's `invalid` error with a readable message. */

@@ -173,6 +173,8 @@ export function socketHandlers(deps: {
 
   async function refreshToken(s: RegionSocket, { token }: z.infer<typeof authPayload>) {
     const next = await deps.verifyToken(token);
+    if (services.users.isRevoked(next.user, next.iat))
+      throw new ProtocolError('unauthorized', 'token revoked');
     const current = s.data.principal;
     if (next.user !== current.user) throw new ProtocolError('forbidden', 'a token for another user');
     const left = [...s.rooms].filter((room) => room !== s.id && !roomAllowed(next.rooms, room));

@@ -3,6 +3,7 @@ import { ProtocolError, type TokenVerifier } from '../../shared';
 import type { RegionConfig } from '../config';
 import { TokenBucket, type UserLimits } from '../limits';
 import type { RegionMetrics } from '../metrics';
+import type { Revocations } from '../server-api/user-control';
 import type { RegionSocket } from './handlers';
 
 /**
@@ -15,6 +16,8 @@ export function admitHandshake(deps: {
   verifyToken: TokenVerifier;
   userLimits: UserLimits;
   metrics: RegionMetrics;
+  /** Tokens revoked through the server API are refused like invalid ones. */
+  revocations: Revocations;
   unavailable: () => boolean;
 }) {
   const { config, userLimits, metrics } = deps;
@@ -22,6 +25,9 @@ export function admitHandshake(deps: {
     if (deps.unavailable()) return next(new Error('unavailable'));
     try {
       const principal = await deps.verifyToken(socket.handshake.auth?.token);
+      if (deps.revocations.isRevoked(principal.user, principal.iat)) {
+        throw new ProtocolError('unauthorized', 'token revoked');
+      }
       if (!(await userLimits.openConnection(principal.user, socket.id))) {
         throw new ProtocolError('rate_limited', 'too many connections for this user');
       }
