@@ -11,7 +11,6 @@ import {
   roomNameSchema,
   SERVER_API_KEY_HEADER,
   serverKeyMatches,
-  verifyAccessToken,
   type ErrorBody,
   type Principal,
   type TokenVerifier,
