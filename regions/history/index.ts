@@ -11,7 +11,7 @@ import { HistoryRecovery } from './recovery';
 import { HistoryWriter } from './writer';
 
 export { HISTORY_GROUP, HistoryWriter } from './writer';
-export { RECENT_KEY_PREFIX, RecentHistory } from './recent';
+export { RecentHistory, type RecentBounds } from './recent';
 export { HistoryMetrics } from './metrics';
 
 /** How long a readiness probe result of the primary is reused. */
@@ -52,7 +52,7 @@ export function attachHistory(node: RegionNode, config: RegionConfig, log: Logge
   });
 
   let appendErrorLoggedAt = 0;
-  const recent = new RecentHistory(node.redis, config.history.recentLength, (err) => {
+  const recent = new RecentHistory(node.redis, config.history.recent, (err) => {
     node.metrics.internalErrors.inc({ component: 'recent-history' });
     if (Date.now() - appendErrorLoggedAt < APPEND_ERROR_LOG_MS) return;
     appendErrorLoggedAt = Date.now();
@@ -61,7 +61,7 @@ export function attachHistory(node: RegionNode, config: RegionConfig, log: Logge
       'recent-history append failed (reconnect recovery falls back to Postgres)',
     );
   });
-  node.delivery.observe((envelope) => recent.append(envelope));
+  node.delivery.observe((delivered) => recent.append(delivered));
   node.services.history = new HistoryPages(reads);
   node.services.recovery = new HistoryRecovery(recent, reads, config.history.recoveryLimit, {
     metrics,

@@ -122,8 +122,10 @@ export class HistoryWriter {
     const envelopes: Envelope[] = [];
     for (const [id, fields] of entries) {
       const envelope = fields ? decodeEnvelope(fields) : undefined;
-      if (envelope) envelopes.push(envelope);
-      else log.error({ entry: id }, 'history writer: undecodable outbox entry skipped');
+      // Ephemeral envelopes are delivered live only, never stored.
+      if (envelope) {
+        if (!envelope.ephemeral) envelopes.push(envelope);
+      } else log.error({ entry: id }, 'history writer: undecodable outbox entry skipped');
     }
     let retryMs = RETRY_MIN_MS;
     while (!(await this.tryInsert(envelopes))) {

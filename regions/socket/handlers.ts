@@ -71,7 +71,7 @@ export function registerSocketHandlers(socket: RegionSocket, services: RegionSer
     return {};
   });
 
-  on(socket, services, 'publish', publishPayload, async (s, { room, data, id }) => {
+  on(socket, services, 'publish', publishPayload, async (s, { room, data, id, ephemeral }) => {
     if (!s.data.publishBucket.take()) {
       throw new ProtocolError('rate_limited', 'too many publishes on this connection; slow down');
     }
@@ -80,6 +80,7 @@ export function registerSocketHandlers(socket: RegionSocket, services: RegionSer
       room,
       data,
       id,
+      ephemeral,
       transport: 'socket',
       exceptSocketId: s.id,
     });
