@@ -52,6 +52,8 @@ export const regionEnvSchema = z.object({
   HISTORY_BATCH_SIZE: positiveInt(200),
   /** How long a history entry may stay unacknowledged by a node before a peer takes it over. */
   HISTORY_CLAIM_IDLE_MS: positiveInt(15_000),
+  /** Envelopes Postgres refused kept in the regional dead-letter stream (the oldest are dropped). */
+  HISTORY_DEAD_LETTER_MAXLEN: positiveInt(10_000),
   /** Envelopes kept per room in the regional Redis for fast reconnect recovery. */
   RECENT_HISTORY_LENGTH: positiveInt(500),
   /** Bytes of envelopes kept per room in the recent-history buffer. */
@@ -116,6 +118,7 @@ export interface RegionConfig {
   history: {
     batchSize: number;
     claimIdleMs: number;
+    deadLetterMaxLen: number;
     recent: RecentBounds;
     recoveryLimit: number;
     replicaMaxLagBytes: number;
@@ -182,6 +185,7 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
     history: {
       batchSize: e.HISTORY_BATCH_SIZE,
       claimIdleMs: e.HISTORY_CLAIM_IDLE_MS,
+      deadLetterMaxLen: e.HISTORY_DEAD_LETTER_MAXLEN,
       recent: {
         length: e.RECENT_HISTORY_LENGTH,
         roomMaxBytes: e.RECENT_HISTORY_ROOM_BYTES,

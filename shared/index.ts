@@ -5,4 +5,5 @@ export * from './geo';
 export * from './protocol';
 export * from './rooms';
 export * from './session';
+export * from './json-value';
 export * from './wire';

@@ -30,7 +30,15 @@ const BOUNDS: RecentBounds = {
 };
 
 function envelope(room: string, data: unknown, over: Partial<Envelope> = {}): Envelope {
-  return { id: newEnvelopeId(), room, data: data as never, user: 'u', origin: 'eu-west', ts: Date.now(), ...over };
+  return {
+    id: newEnvelopeId(),
+    room,
+    data: data as never,
+    user: 'u',
+    origin: 'eu-west',
+    ts: Date.now(),
+    ...over,
+  };
 }
 
 async function appendAll(recent: RecentHistory, envelopes: Envelope[]): Promise<void> {
@@ -48,9 +56,15 @@ async function buffered(recent: RecentHistory, room: string): Promise<unknown[]>
 describe('RecentHistory', () => {
   it('keeps the newest envelopes of a room in delivery order, bounded by count and by bytes', async () => {
     const recent = new RecentHistory(redis, { ...BOUNDS, roomMaxBytes: 4 * 250 }, (e) => errors.push(e));
-    await appendAll(recent, [1, 2, 3, 4, 5, 6, 7].map((n) => envelope('a', n)));
+    await appendAll(
+      recent,
+      [1, 2, 3, 4, 5, 6, 7].map((n) => envelope('a', n)),
+    );
     expect(await buffered(recent, 'a')).toEqual([3, 4, 5, 6, 7]);
-    await appendAll(recent, [8, 9].map((n) => envelope('a', `${n}`.repeat(100))));
+    await appendAll(
+      recent,
+      [8, 9].map((n) => envelope('a', `${n}`.repeat(100))),
+    );
     const data = await buffered(recent, 'a');
     expect(data.at(-1)).toBe('9'.repeat(100));
     expect(Number(await redis.hget(keys.recentBytes(), 'a'))).toBeLessThanOrEqual(4 * 250);

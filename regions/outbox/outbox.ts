@@ -38,6 +38,11 @@ export class RegionalOutbox {
     await this.createGroup(group);
   }
 
+  /** Creates each of `groups` (by default every group a full node runs). */
+  async ensureGroups(groups: readonly OutboxGroup[] = OUTBOX_GROUPS): Promise<void> {
+    for (const group of groups) await this.ensureGroup(group);
+  }
+
   private async createGroup(group: OutboxGroup): Promise<void> {
     try {
       await this.redis.xgroup('CREATE', OUTBOX_STREAM, group, '0', 'MKSTREAM');
