@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startServerProcess, type ServerProcess } from '../infra/local/child';
+import { startPeerLinks } from '../infra/local/bus-peers';
 import { startEdge, type EdgeRuntime } from '../infra/local/edge-runtime';
 import { freePort } from '../infra/local/ports';
 import { startPostgresCluster } from '../infra/local/postgres';
 import { startRedis, type LocalRedis } from '../infra/local/redis';
-import { startRegionBalancer } from '../infra/local/region-balancer';
+import { startRegionBalancer } from '../infra/local/haproxy';
 import { ensureRedisServer } from '../infra/local/system-programs';
 import { startUpstashRest } from '../infra/local/upstash-rest';
 import { oneWayDelayMs, startWanRelay } from '../infra/local/wan-relay';
@@ -106,13 +107,21 @@ export async function startWorld(
     const globalRedis = await redis('global');
     const shared = await redis('shared');
     const envFor = new Map<string, Record<string, string>>();
+    const regionalRedis = new Map<string, LocalRedis>();
+    for (const region of options.regions) regionalRedis.set(region, await redis(region));
+    const peerLinks = await startPeerLinks(
+      options.regions.map((id) => ({ id, redisPort: regionalRedis.get(id)!.port })),
+      wanMs,
+    );
+    stack.push(() => peerLinks.close());
     for (const region of options.regions) {
-      const regional = await redis(region);
+      const regional = regionalRedis.get(region)!;
       const globalUrl = `redis://127.0.0.1:${await reach(region, globalRedis.port)}`;
       const sharedUrl = `redis://127.0.0.1:${await reach(region, shared.port)}`;
       const db = await databaseUrl(region);
       envFor.set(`ours/${region}`, {
         REDIS_URL: regional.url,
+        BUS_PEERS: peerLinks.busPeers(region),
         GLOBAL_REDIS_URL: globalUrl,
         DATABASE_URL: db,
       });
@@ -147,7 +156,7 @@ export async function startWorld(
     );
 
     for (const region of ours.regions) {
-      const balancer = await startRegionBalancer({ nodes: region.nodes });
+      const balancer = await startRegionBalancer({ region: region.id, nodes: region.nodes });
       stack.push(() => balancer.close());
       (region as { balancerUrl?: string }).balancerUrl = balancer.url;
     }

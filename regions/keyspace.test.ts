@@ -36,9 +36,10 @@ describe('keyspace', () => {
       rate: keys.rate('u', 1),
       outbox: keys.outbox(),
       recent: keys.recent('room'),
-      busShard: keys.busShard(3),
-      busTrimmed: keys.busTrimmed(3),
-      busLease: keys.busLease('forwarder'),
+      inbound: keys.inbound(3),
+      inboundTrimmed: keys.inboundTrimmed(3),
+      shardLease: keys.shardLease(3),
+      forwarderLease: keys.forwarderLease('eu-west'),
     };
     for (const [family, name] of Object.entries(samples)) {
       const pattern = keyFamilies[family as keyof typeof keyFamilies].pattern;

@@ -63,14 +63,18 @@ export const keys = {
   nodeRooms: (nodeId: string) => familyKey('node-rooms', nodeId),
   /** Who cleans up after a dead node. */
   reaping: (nodeId: string) => familyKey('reaping', nodeId),
-  /** A bus lease in the regional Redis (`forwarder` or a shard number). */
-  busLease: (name: string | number) => familyKey('bus', 'lease', name),
+  /** Which node of the region consumes inbound shard `n`. */
+  shardLease: (shard: number) => familyKey('bus', 'lease', shard),
+  /** Which node of the region forwards its outbox to `peer`. */
+  forwarderLease: (peer: string) => familyKey('bus', 'lease', 'forward', peer),
+  /** Inbound shard `n` of a region: other regions' envelopes for rooms hashed to `n`, in order. */
+  inbound: (shard: number) => familyKey('inbound', shard),
+  /** The greatest id trimming removed from inbound shard `n`. */
+  inboundTrimmed: (shard: number) => familyKey('inbound', shard, 'trimmed'),
+  /** Outbox entries Postgres refused, with their error. */
+  historyDeadLetters: () => familyKey('history', 'dead-letters'),
   /** The Socket.IO Redis adapter's channel prefix. */
   adapterChannel: () => familyKey('sio'),
-  /** A global bus shard stream. */
-  busShard: (shard: number) => familyKey('bus', shard),
-  /** The greatest id trimmed from a bus shard. */
-  busTrimmed: (shard: number) => familyKey('bus', shard, 'trimmed'),
   /** Node health read by the edge. */
   health: () => familyKey('health'),
   /** A room's presence lists of every region. */
@@ -131,7 +135,8 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     pattern: 'rt:outbox',
     type: 'stream',
     store: 'regional',
-    bound: 'trimmed every few seconds below what every existing consumer group acknowledged',
+    bound:
+      'trimmed every few seconds below what every configured consumer group (history, one per peer) acknowledged',
     config: ['OUTBOX_TRIM_INTERVAL_MS'],
     owner: 'publish log (append), outbox (trim)',
     slot: 'publish',
@@ -202,13 +207,45 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     config: [],
     owner: 'presence',
   },
-  busLease: {
-    pattern: 'rt:bus:lease:{forwarder or shard}',
+  shardLease: {
+    pattern: 'rt:bus:lease:{shard}',
     type: 'string',
     store: 'regional',
-    bound: 'one per shard plus the forwarder; TTL BUS_LEASE_MS',
+    bound: 'one per inbound shard; TTL BUS_LEASE_MS',
     config: ['BUS_SHARDS', 'BUS_LEASE_MS'],
     owner: 'bus',
+  },
+  forwarderLease: {
+    pattern: 'rt:bus:lease:forward:{peer}',
+    type: 'string',
+    store: 'regional',
+    bound: 'one per peer region; TTL BUS_LEASE_MS',
+    config: ['BUS_PEERS', 'BUS_LEASE_MS'],
+    owner: 'bus',
+  },
+  inbound: {
+    pattern: 'rt:inbound:{shard}',
+    type: 'stream',
+    store: 'regional',
+    bound: 'BUS_MAXLEN entries and BUS_MAX_AGE_S per shard, trimmed every few seconds',
+    config: ['BUS_SHARDS', 'BUS_MAXLEN', 'BUS_MAX_AGE_S'],
+    owner: "peer regions' forwarders (append), bus (trim)",
+  },
+  inboundTrimmed: {
+    pattern: 'rt:inbound:{shard}:trimmed',
+    type: 'string',
+    store: 'regional',
+    bound: 'one per shard',
+    config: ['BUS_SHARDS'],
+    owner: 'bus',
+  },
+  historyDeadLetters: {
+    pattern: 'rt:history:dead-letters',
+    type: 'stream',
+    store: 'regional',
+    bound: 'HISTORY_DEAD_LETTER_MAXLEN entries',
+    config: ['HISTORY_DEAD_LETTER_MAXLEN'],
+    owner: 'history writer',
   },
   adapterChannel: {
     pattern: 'rt:sio#…',
@@ -217,22 +254,6 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     bound: 'channels only, nothing stored',
     config: [],
     owner: 'Socket.IO Redis adapter',
-  },
-  busShard: {
-    pattern: 'rt:bus:{shard}',
-    type: 'stream',
-    store: 'global',
-    bound: 'BUS_MAXLEN entries and BUS_MAX_AGE_S, trimmed every 5 s',
-    config: ['BUS_SHARDS', 'BUS_MAXLEN', 'BUS_MAX_AGE_S'],
-    owner: 'bus',
-  },
-  busTrimmed: {
-    pattern: 'rt:bus:{shard}:trimmed',
-    type: 'string',
-    store: 'global',
-    bound: 'one per shard',
-    config: ['BUS_SHARDS'],
-    owner: 'bus',
   },
   health: {
     pattern: 'rt:health',

@@ -13,6 +13,7 @@ import { UserLimits } from './limits';
 import type { Logger } from './log';
 import { RegionMetrics } from './metrics';
 import { HealthBeacon } from './health/beacon';
+import { outboxGroups } from './bus/keys';
 import { RegionalOutbox } from './outbox';
 import { PresenceService, RegionalPresence } from './presence';
 import { Publisher, RedisPublishLog, RoomDelivery, type RegionIo } from './publish';
@@ -60,10 +61,9 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   const metrics = new RegionMetrics({ region: config.region, node: config.nodeId });
   const deps = { log, metrics };
   const redis = await connectRegionRedis({ regional: config.redisUrl, global: config.globalRedisUrl }, deps);
-  const outbox = new RegionalOutbox(redis.command);
-  // Only groups whose consumers run exist, so the outbox is trimmed by their progress alone.
-  await outbox.ensureGroup('history');
-  if (config.globalBus) await outbox.ensureGroup('forwarder');
+  // The groups this configuration runs: the outbox is trimmed below them alone.
+  const outbox = new RegionalOutbox(redis.command, outboxGroups(config));
+  await outbox.ensureGroups();
   const publishLog = new RedisPublishLog(
     redis.command,
     {

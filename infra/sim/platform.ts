@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { startPeerLinks } from '../local/bus-peers';
 import { reapOnExit, startServerProcess, type ServerProcess } from '../local/child';
 import { startEdge, type EdgeRuntime } from '../local/edge-runtime';
 import { freePort, listeningPid } from '../local/ports';
 import { startPostgresCluster, type LocalPostgresCluster } from '../local/postgres';
 import { startRedis, type LocalRedis } from '../local/redis';
-import { startRegionBalancer, type RegionBalancer } from '../local/region-balancer';
-import { ensureRedisServer } from '../local/system-programs';
+import { startRegionBalancer, type RegionBalancer } from '../local/haproxy';
+import { ensureHaproxy, ensureRedisServer } from '../local/system-programs';
 import { startUpstashRest, type UpstashRestServer } from '../local/upstash-rest';
 import { oneWayDelayMs, startWanRelay, type WanRelay } from '../local/wan-relay';
 import { migrate } from '../migrate';
@@ -36,6 +37,7 @@ export async function startPlatform(
   await rm(join(dir, 'state.json'), { force: true });
   await mkdir(logs, { recursive: true });
   ensureRedisServer();
+  ensureHaproxy();
 
   // What runs, in start order; stopped in reverse, each step named in the shutdown report.
   const stack: { what: string | (() => string); stop: () => Promise<void> }[] = [];
@@ -90,6 +92,13 @@ export async function startPlatform(
       return relay.port;
     };
 
+    // Each region appends to every other region's Redis directly, one WAN hop (docs/delivery.md).
+    const peerLinks = await startPeerLinks(
+      options.regions.map((id) => ({ id, redisPort: regionalRedis.get(id)!.port })),
+      (from, to) => (options.wan ? oneWayDelayMs(REGION_CATALOG[from]!, REGION_CATALOG[to]!) : 0),
+    );
+    onStop('bus links between regions', () => peerLinks.close());
+
     const jwtSecret = randomBytes(24).toString('base64url');
     const edgeSecret = options.edgeSecret ? randomBytes(24).toString('base64url') : undefined;
     let nextPort = options.basePort;
@@ -113,6 +122,7 @@ export async function startPlatform(
         REGION: region,
         HOST: '127.0.0.1',
         REDIS_URL: redis.url,
+        BUS_PEERS: peerLinks.busPeers(region),
         GLOBAL_REDIS_URL: `redis://127.0.0.1:${await relayed(region, globalRedis.port)}`,
         DATABASE_URL: pg.primary.url.replace(
           `:${pg.primary.port}/`,
@@ -148,12 +158,21 @@ export async function startPlatform(
     }
     await Promise.all(nodeStarts);
     for (const region of regions) {
-      const balancer = await startRegionBalancer({ nodes: region.nodes, port: await port() });
-      onStop(`balancer of ${region.id}`, () => balancer.close());
+      const balancer = await startRegionBalancer({
+        region: region.id,
+        nodes: region.nodes,
+        port: await port(),
+        metricsPort: await port(),
+        logFile: join(logs, `haproxy-${region.id}.log`),
+      });
+      onStop(`haproxy of ${region.id} (pid ${balancer.pid})`, () => balancer.close());
       balancers.set(region.id, balancer);
       region.url = balancer.url;
+      region.balancer = { pid: balancer.pid, metricsUrl: balancer.metricsUrl };
     }
-    say(`regions: ${regions.map((r) => `${r.id} (${r.nodes.length} nodes behind ${r.url})`).join(', ')}`);
+    say(
+      `regions: ${regions.map((r) => `${r.id} (${r.nodes.length} nodes behind HAProxy ${r.url})`).join(', ')}`,
+    );
 
     const upstash: UpstashRestServer = await startUpstashRest({
       redisUrl: globalRedis.url,
@@ -224,13 +243,19 @@ export async function startPlatform(
           pid: r.pid,
         })),
         ...processes,
-        ...regions.map((r) => ({
-          role: 'region-balancer',
-          region: r.id,
-          url: r.url,
-          port: balancers.get(r.id)!.port,
-          pid: process.pid,
-        })),
+        ...regions.flatMap((r) => {
+          const balancer = balancers.get(r.id)!;
+          return [
+            { role: 'region-balancer', region: r.id, url: r.url, port: balancer.port, pid: balancer.pid },
+            {
+              role: 'region-balancer-metrics',
+              region: r.id,
+              url: balancer.metricsUrl,
+              port: balancer.metricsPort,
+              pid: balancer.pid,
+            },
+          ];
+        }),
         { role: 'upstash-rest', url: upstash.url, port: upstash.port, pid: process.pid },
       ],
     };

@@ -5,9 +5,13 @@ import { keys } from '../keyspace';
 /** The region's durable queue: a Redis stream in the regional Redis. */
 export const OUTBOX_STREAM = keys.outbox();
 
-/** The consumer groups that read the outbox: `forwarder` (global bus) and `history` (Postgres). */
-export const OUTBOX_GROUPS = ['forwarder', 'history'] as const;
-export type OutboxGroup = (typeof OUTBOX_GROUPS)[number];
+/**
+ * Consumer groups that always read the outbox; the node adds one per peer region the bus forwards
+ * to (`forward:{peer}`). Each must see every entry: the outbox is trimmed only below what all of
+ * the configured groups have acknowledged (see `trimAcknowledged`).
+ */
+export const OUTBOX_GROUPS = ['history'] as const;
+export type OutboxGroup = string;
 
 /** One outbox entry as Redis returns it: stream id and flat field list. */
 export type OutboxEntry = [streamId: string, fields: string[]];
@@ -15,32 +19,28 @@ export type OutboxEntry = [streamId: string, fields: string[]];
 /**
  * The region's outbox: every envelope accepted in this region is appended here (by the publish log,
  * in the same step as its id claim) before it is emitted or acked. Consumers read it through their
- * consumer group with `reader`: `forwarder` moves envelopes to the global bus, `history` writes them
- * to Postgres; both survive an outage of what they feed, because entries stay until acknowledged.
+ * consumer group with `reader`: `forward:{peer}` moves envelopes to a peer region, `history` writes
+ * them to Postgres; each survives an outage of what it feeds, because entries stay until acknowledged.
  *
- * A consumer group exists only once its consumer was started (`ensureGroup`), and `trimAcknowledged`
- * trims below what every existing group acknowledged, so a region without the bus (`GLOBAL_BUS=off`)
- * is trimmed by its history writer's progress alone.
+ * The groups are the ones this node's configuration runs (`history`, plus one per bus peer), and
+ * `trimAcknowledged` trims below what all of them acknowledged, so a region without the bus
+ * (`GLOBAL_BUS=off`) is trimmed by its history writer's progress alone.
  */
 export class RegionalOutbox {
-  private readonly groups = new Set<OutboxGroup>();
+  private readonly groups: readonly OutboxGroup[];
 
-  constructor(private readonly redis: Redis) {
-    // A restarted Redis may come back empty: re-create the groups of the consumers started here.
-    redis.on('ready', () => {
-      for (const group of this.groups) void this.createGroup(group).catch(() => undefined);
-    });
+  constructor(
+    private readonly redis: Redis,
+    groups: readonly OutboxGroup[] = OUTBOX_GROUPS,
+  ) {
+    this.groups = [...groups];
+    // A restarted Redis may come back empty: re-create the groups.
+    redis.on('ready', () => void this.ensureGroups().catch(() => undefined));
   }
 
-  /** Creates the stream and `group` if missing (idempotent), and re-creates it after a Redis restart. */
-  async ensureGroup(group: OutboxGroup): Promise<void> {
-    this.groups.add(group);
-    await this.createGroup(group);
-  }
-
-  /** Creates each of `groups` (by default every group a full node runs). */
-  async ensureGroups(groups: readonly OutboxGroup[] = OUTBOX_GROUPS): Promise<void> {
-    for (const group of groups) await this.ensureGroup(group);
+  /** Creates the stream and every configured group if missing (idempotent). */
+  async ensureGroups(): Promise<void> {
+    for (const group of this.groups) await this.createGroup(group);
   }
 
   private async createGroup(group: OutboxGroup): Promise<void> {
@@ -57,15 +57,18 @@ export class RegionalOutbox {
   }
 
   /**
-   * Trims entries every existing group has acknowledged: below the smallest of each group's oldest
-   * pending entry and next undelivered entry. Returns how many entries were removed.
+   * Trims entries every configured group has acknowledged: below the smallest of each group's oldest
+   * pending entry and next undelivered entry (nothing while a group is missing, e.g. just after a
+   * Redis restart). Groups of other configurations (a peer no longer configured) do not hold it back.
+   * Returns how many entries were removed.
    */
   async trimAcknowledged(): Promise<number> {
-    const groups = await this.groupInfo();
-    if (groups.length === 0) return 0;
+    const existing = await this.groupInfo();
     let floor: string | undefined;
-    for (const info of groups) {
-      const pending = (await this.redis.xpending(OUTBOX_STREAM, String(info.name))) as [
+    for (const group of this.groups) {
+      const info = existing.find((g) => g.name === group);
+      if (!info) return 0;
+      const pending = (await this.redis.xpending(OUTBOX_STREAM, group)) as [
         number,
         string | null,
         ...unknown[],

@@ -39,6 +39,10 @@ export class RoomDelivery {
       : this.io.to(envelope.room);
     target.emit('message', envelope);
     this.metrics.messagesOut.inc({ source });
+    this.metrics.deliveryLatency.observe(
+      { origin: envelope.origin },
+      Math.max(0, Date.now() - envelope.ts) / 1000,
+    );
     if (this.observers.length === 0) return;
     const encoded = 'json' in delivered ? delivered : encodeEnvelope(delivered);
     for (const observer of this.observers) observer(encoded);

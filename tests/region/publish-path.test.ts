@@ -27,9 +27,9 @@ afterAll(async () => {
 });
 
 /** One node of `region` on a regional redis-server of its own, with a command client on that Redis. */
-async function startNode(region: string, env: Record<string, string> = {}) {
-  const redis = await startRedis();
-  cleanups.push(() => redis.stop());
+async function startNode(region: string, env: Record<string, string> = {}, regional?: LocalRedis) {
+  const redis = regional ?? (await startRedis());
+  if (!regional) cleanups.push(() => redis.stop());
   const node: RegionProcess = await startRegionProcess({
     region,
     nodeId: `${region}-1`,
@@ -66,8 +66,12 @@ async function publish(client: TestClient, payload: object) {
 describe('the outbox is trimmed in every mode', () => {
   for (const mode of ['off', 'on'] as const) {
     it(`stays bounded under steady traffic with GLOBAL_BUS=${mode}, and history gets every envelope`, async () => {
+      // With the bus on, the forwarder appends to the peer's Redis (no node reads it there).
+      const peer = await startRedis();
+      cleanups.push(() => peer.stop());
       const { node, client } = await startNode(mode === 'off' ? 'ap-southeast' : 'sa-east', {
         GLOBAL_BUS: mode,
+        BUS_PEERS: `us-east=${peer.url}`,
       });
       const alice = await connectClient(node.url, await tokenFor('alice'));
       const room = `steady-${mode}`;
@@ -125,8 +129,13 @@ describe('ephemeral publishes', () => {
 
 describe('envelope ids', () => {
   it("refuses a publish in another region that reuses an id it delivered there, and Alice's envelope stays hers", async () => {
-    const us = await startNode('us-east');
-    const eu = await startNode('eu-west');
+    const [usRedis, euRedis] = [await startRedis(), await startRedis()];
+    cleanups.push(
+      () => usRedis.stop(),
+      () => euRedis.stop(),
+    );
+    const us = await startNode('us-east', { BUS_PEERS: `eu-west=${euRedis.url}` }, usRedis);
+    const eu = await startNode('eu-west', { BUS_PEERS: `us-east=${usRedis.url}` }, euRedis);
     const alice = await connectClient(us.node.url, await tokenFor('alice'));
     const mallory = await connectClient(eu.node.url, await tokenFor('mallory'));
     await mallory.emitWithAck('join', { room: 'shared' });
