@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { MAX_DATA_BYTES } from '../shared';
+import { MAX_DATA_BYTES, parseServerApiKeys } from '../shared';
 import type { RecentBounds } from './history/recent';
 
 const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
@@ -27,6 +27,18 @@ export const regionEnvSchema = z.object({
   DATABASE_REPLICA_URL: postgresUrl.optional(),
   JWT_SECRET: z.string().min(16, 'must be at least 16 characters'),
   EDGE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Server API keys (header `x-api-key`), comma-separated, each at least 32 characters; unset: no server API. */
+  SERVER_API_KEYS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const parsed = parseServerApiKeys(raw);
+      if (parsed.ok) return parsed.keys;
+      ctx.addIssue({ code: 'custom', message: parsed.message });
+      return z.NEVER;
+    }),
+  /** How long a server API revocation is kept: at least the longest lifetime of the tokens you issue. */
+  REVOCATION_TTL_S: positiveInt(7 * 24 * 3600),
   /** Largest `data` of one envelope, in bytes of JSON. */
   MAX_PAYLOAD_BYTES: positiveInt(MAX_DATA_BYTES),
   /** Publishes per second one connection may make (a token bucket with twice this burst). */
@@ -52,6 +64,8 @@ export const regionEnvSchema = z.object({
   HISTORY_BATCH_SIZE: positiveInt(200),
   /** How long a history entry may stay unacknowledged by a node before a peer takes it over. */
   HISTORY_CLAIM_IDLE_MS: positiveInt(15_000),
+  /** Deadline of every Postgres query (statement_timeout and a client timer for a hung server). */
+  POSTGRES_DEADLINE_MS: positiveInt(3_000),
   /** Envelopes Postgres refused kept in the regional dead-letter stream (the oldest are dropped). */
   HISTORY_DEAD_LETTER_MAXLEN: positiveInt(10_000),
   /** Envelopes kept per room in the regional Redis for fast reconnect recovery. */
@@ -132,6 +146,8 @@ export interface RegionConfig {
   databaseReplicaUrl: string | undefined;
   jwtSecret: string;
   edgeSecret: string | undefined;
+  serverApiKeys: string[];
+  revocationTtlMs: number;
   limits: {
     maxPayloadBytes: number;
     publishRatePerConnection: number;
@@ -148,6 +164,7 @@ export interface RegionConfig {
     batchSize: number;
     claimIdleMs: number;
     deadLetterMaxLen: number;
+    postgresDeadlineMs: number;
     recent: RecentBounds;
     recoveryLimit: number;
     replicaMaxLagBytes: number;
@@ -203,6 +220,8 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
     databaseReplicaUrl: e.DATABASE_REPLICA_URL,
     jwtSecret: e.JWT_SECRET,
     edgeSecret: e.EDGE_SECRET,
+    serverApiKeys: e.SERVER_API_KEYS,
+    revocationTtlMs: e.REVOCATION_TTL_S * 1000,
     limits: {
       maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
       publishRatePerConnection: e.PUBLISH_RATE_PER_CONNECTION,
@@ -219,6 +238,7 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
       batchSize: e.HISTORY_BATCH_SIZE,
       claimIdleMs: e.HISTORY_CLAIM_IDLE_MS,
       deadLetterMaxLen: e.HISTORY_DEAD_LETTER_MAXLEN,
+      postgresDeadlineMs: e.POSTGRES_DEADLINE_MS,
       recent: {
         length: e.RECENT_HISTORY_LENGTH,
         roomMaxBytes: e.RECENT_HISTORY_ROOM_BYTES,
@@ -252,7 +272,7 @@ export function regionEnvHelp(): string {
     const parsed = (schema as z.ZodType).safeParse(undefined);
     const note = !parsed.success
       ? 'required'
-      : parsed.data === undefined
+      : parsed.data === undefined || (Array.isArray(parsed.data) && parsed.data.length === 0)
         ? 'optional'
         : `default ${String(parsed.data)}`;
     lines.push(`  ${name.padEnd(28)} ${note}`);

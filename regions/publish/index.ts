@@ -3,6 +3,7 @@ export {
   answerRetry,
   checkIdWindow,
   claimTtlMs,
+  type AcceptOptions,
   type AcceptResult,
   type PublishAck,
   type PublishLog,

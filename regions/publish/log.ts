@@ -30,7 +30,12 @@ export type AcceptResult = { fresh: true; encoded: EncodedEnvelope } | { fresh: 
  * - `unavailable`: the envelope could not be stored and the node cannot hold more.
  */
 export interface PublishLog {
-  accept(envelope: Envelope): Promise<AcceptResult>;
+  accept(envelope: Envelope, options?: AcceptOptions): Promise<AcceptResult>;
+}
+
+export interface AcceptOptions {
+  /** False for publishes no per-user rate applies to (the server API). Default true. */
+  rateLimited?: boolean;
 }
 
 /** The rules every backend applies. */

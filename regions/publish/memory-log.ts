@@ -6,6 +6,7 @@ import {
   claimTtlMs,
   refuseForeignId,
   refuseOverRate,
+  type AcceptOptions,
   type AcceptResult,
   type PublishLog,
   type PublishLogRules,
@@ -32,7 +33,7 @@ export class MemoryPublishLog implements PublishLog {
     this.seen.set(id, this.now() + ttlMs);
   }
 
-  async accept(envelope: Envelope): Promise<AcceptResult> {
+  async accept(envelope: Envelope, options: AcceptOptions = {}): Promise<AcceptResult> {
     const now = this.now();
     checkIdWindow(envelope.id, now, this.rules);
     this.expire(now);
@@ -44,7 +45,7 @@ export class MemoryPublishLog implements PublishLog {
     const counter = `${ephemeral ? 'e' : 's'}:${envelope.user}:${Math.floor(now / 1000)}`;
     const count = (this.counters.get(counter) ?? 0) + 1;
     this.counters.set(counter, count);
-    if (count > limit) refuseOverRate(ephemeral);
+    if (options.rateLimited !== false && count > limit) refuseOverRate(ephemeral);
     this.claims.set(envelope.id, {
       record: ackRecordOf(envelope),
       expiresAt: now + claimTtlMs(envelope.id, now, this.rules),

@@ -18,9 +18,11 @@ export interface PublishRequest {
   room: string;
   data: JsonValue;
   id?: EnvelopeId | undefined;
-  /** Delivered live in every region, never stored in history or the recent buffer. */
+  transport: 'socket' | 'http' | 'server';
+  /** A server API call (with a key): no room grant and no per-user rate apply. */
+  server?: boolean | undefined;
+  /** Delivered live but never stored (pipeline semantics; carried through from every front end). */
   ephemeral?: boolean | undefined;
-  transport: 'socket' | 'http';
   /** The publishing connection, which does not receive its own envelope. */
   exceptSocketId?: string | undefined;
 }
@@ -44,7 +46,7 @@ export class Publisher {
 
   async publish(req: PublishRequest): Promise<PublishAck> {
     const { principal, room } = req;
-    if (!roomAllowed(principal.rooms, room)) {
+    if (!req.server && !roomAllowed(principal.rooms, room)) {
       throw new ProtocolError('forbidden', `not allowed to publish to ${room}`);
     }
     const size = encodedSize(req.data);
@@ -65,7 +67,8 @@ export class Publisher {
     if (req.ephemeral) envelope.ephemeral = true;
     let accepted;
     try {
-      accepted = await this.deps.log.accept(envelope);
+      // The server API (with a key) is not held to a user's rate.
+      accepted = await this.deps.log.accept(envelope, { rateLimited: !req.server });
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
       this.deps.metrics.internalErrors.inc({ component: 'publish-log' });

@@ -19,6 +19,7 @@ import {
   claimTtlMs,
   refuseForeignId,
   refuseOverRate,
+  type AcceptOptions,
   type AcceptResult,
   type PublishLog,
   type PublishLogRules,
@@ -105,7 +106,7 @@ export class RedisPublishLog implements PublishLog {
     return this.heldBytesTotal;
   }
 
-  async accept(envelope: Envelope): Promise<AcceptResult> {
+  async accept(envelope: Envelope, options: AcceptOptions = {}): Promise<AcceptResult> {
     const now = Date.now();
     checkIdWindow(envelope.id, now, this.rules);
     const known = this.localAcks.get(envelope.id);
@@ -115,7 +116,7 @@ export class RedisPublishLog implements PublishLog {
     if (this.held.length === 0) {
       let reply: ScriptReply;
       try {
-        reply = await this.run(encoded, record, now, true);
+        reply = await this.run(encoded, record, now, options.rateLimited !== false);
       } catch (err) {
         this.unreachable(err as Error, 'append');
         return this.hold(encoded, record);
