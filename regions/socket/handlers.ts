@@ -135,13 +135,14 @@ export function socketHandlers(deps: {
     return {};
   }
 
-  function publish(s: RegionSocket, { room, data, id }: z.infer<typeof publishPayload>) {
+  function publish(s: RegionSocket, { room, data, id, ephemeral }: z.infer<typeof publishPayload>) {
     const { principal } = s.data;
     return services.publisher.publish({
       principal,
       room,
       data,
       id,
+      ephemeral,
       transport: 'socket',
       exceptSocketId: s.id,
     });
