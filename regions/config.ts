@@ -1,8 +1,16 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { MAX_DATA_BYTES } from '../shared';
+import { parseRedisTarget } from './redis';
 
-const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
+// One server (`redis://`, `rediss://`) or a Redis Cluster by its seeds (`redis+cluster://h1:p1,h2:p2`).
+const redisUrl = z.string().superRefine((url, ctx) => {
+  try {
+    parseRedisTarget(url);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' });
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { RegionLease } from './lease';
 
 // Sets the dedup marks only while the caller still holds the lease with at least ARGV[2] ms left:
@@ -29,7 +29,7 @@ export class LeaseLostError extends Error {
  * Returns, per id, whether it was new (to be emitted) or seen before (a duplicate).
  */
 export async function markNewUnderLease(
-  redis: Redis,
+  redis: RedisClient,
   lease: Pick<RegionLease, 'key' | 'holder' | 'ttlMs'>,
   ids: readonly string[],
   windowS: number,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { Envelope } from '../../shared';
 import type { Logger } from '../log';
 import { OUTBOX_STREAM, decodeEnvelope, type RegionalOutbox } from '../outbox';
@@ -14,9 +14,9 @@ type OutboxEntry = [id: string, fields: string[]];
 export interface ForwarderDeps {
   nodeId: string;
   /** Regional Redis for non-blocking commands. */
-  redis: Redis;
+  redis: RedisClient;
   /** A dedicated regional connection for the blocking outbox read. */
-  reader: Redis;
+  reader: RedisClient;
   outbox: RegionalOutbox;
   bus: GlobalBus;
   lease: RegionLease;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient } from '../redis';
 import type { Envelope } from '../../shared';
 import { decodeEnvelope } from '../outbox';
 import {
@@ -61,11 +61,11 @@ export interface RedisStreamsBusOptions {
 export class RedisStreamsBus implements GlobalBus {
   readonly shardCount: number;
   private readonly retention: BusRetention;
-  private readonly readers = new Map<number, Redis>();
+  private readonly readers = new Map<number, RedisClient>();
 
   /** `client` stays owned by the caller; the bus closes only the read connections it made. */
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     options: RedisStreamsBusOptions,
   ) {
     this.shardCount = options.shardCount;
@@ -207,11 +207,10 @@ export class RedisStreamsBus implements GlobalBus {
     this.readers.clear();
   }
 
-  private reader(shard: number): Redis {
+  private reader(shard: number): RedisClient {
     let reader = this.readers.get(shard);
     if (!reader) {
-      reader = this.client.duplicate({
-        connectionName: `bus-reader-${shard}`,
+      reader = duplicateClient(this.client, `bus-reader-${shard}`, {
         enableOfflineQueue: true,
         maxRetriesPerRequest: 1,
       });

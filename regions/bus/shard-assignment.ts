@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { Logger } from '../log';
 import { RegionLease } from './lease';
 import type { BusMetrics } from './metrics';
@@ -7,7 +7,7 @@ import type { ShardConsumer } from './shard-consumer';
 export interface ShardAssignmentDeps {
   nodeId: string;
   /** Regional Redis: shard leases and the node liveness set `rt:nodes`. */
-  redis: Redis;
+  redis: RedisClient;
   shardCount: number;
   leaseMs: number;
   metrics: BusMetrics;

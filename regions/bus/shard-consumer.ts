@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { Logger } from '../log';
 import type { RoomDelivery } from '../publish';
 import { BusGroupMissingError, groupStanding, type BusEntry, type GlobalBus } from './bus';
@@ -15,7 +15,7 @@ export interface ShardConsumerDeps {
   nodeId: string;
   bus: GlobalBus;
   /** Regional Redis: the dedup marks `rt:seen:{id}`. */
-  redis: Redis;
+  redis: RedisClient;
   delivery: RoomDelivery;
   metrics: BusMetrics;
   log: Logger;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { Envelope, EnvelopeId } from '../../shared';
 import { decodeEnvelope } from '../outbox';
 import { bufferReadEnough, type BufferedEnvelope } from './recovery-order';
@@ -20,7 +20,7 @@ const READ_PAGE = 100;
  */
 export class RecentHistory {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly length: number,
     private readonly onError: (err: Error) => void,
   ) {}

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { Envelope } from '../../shared';
 import type { Logger } from '../log';
 import { OUTBOX_STREAM, decodeEnvelope } from '../outbox';
@@ -18,7 +18,7 @@ type StreamEntry = [id: string, fields: string[] | null];
 
 export interface HistoryWriterOptions {
   /** A connection of its own: blocking reads would hold up every other command on a shared one. */
-  redis: Redis;
+  redis: RedisClient;
   primary: Sql;
   /** This node's consumer name in the group. */
   consumer: string;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import { envelopeSchema, type Envelope } from '../../shared';
 
 /** The region's durable queue: a Redis stream in the regional Redis. */
@@ -46,7 +46,7 @@ export class RegionalOutbox {
   private flushing: Promise<void> | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly holdCapacity = DEFAULT_HOLD_CAPACITY,
     private readonly onError: (err: Error, action: string) => void = () => undefined,
   ) {
