@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { startServerProcess, type ServerProcess } from '../local/child';
+import { reapOnExit, startServerProcess, type ServerProcess } from '../local/child';
 import { startEdge, type EdgeRuntime } from '../local/edge-runtime';
 import { freePort, listeningPid } from '../local/ports';
 import { startPostgresCluster, type LocalPostgresCluster } from '../local/postgres';
@@ -37,7 +37,10 @@ export async function startPlatform(
   await mkdir(logs, { recursive: true });
   ensureRedisServer();
 
-  const stack: (() => Promise<void>)[] = [];
+  // What runs, in start order; stopped in reverse, each step named in the shutdown report.
+  const stack: { what: string | (() => string); stop: () => Promise<void> }[] = [];
+  const onStop = (what: string | (() => string), stop: () => Promise<void>) =>
+    void stack.push({ what, stop });
   const listeners: ((what: string) => void)[] = [];
   let stopping = false;
   const watch = (what: string, proc: { exited: Promise<number | null> }) =>
@@ -46,7 +49,11 @@ export async function startPlatform(
     });
   const stop = async () => {
     stopping = true;
-    for (const fn of stack.splice(0).reverse()) await fn().catch(() => undefined);
+    for (const step of stack.splice(0).reverse()) {
+      const began = Date.now();
+      await step.stop().catch(() => undefined);
+      say(`stopped ${typeof step.what === 'string' ? step.what : step.what()} (${Date.now() - began} ms)`);
+    }
   };
 
   try {
@@ -54,11 +61,11 @@ export async function startPlatform(
     const delay = (region: string) => (options.wan ? oneWayDelayMs(REGION_CATALOG[region]!, home) : 0);
 
     const globalRedis: LocalRedis = await startRedis({ logFile: join(logs, 'redis-global.log') });
-    stack.push(() => globalRedis.stop());
+    onStop(`global redis (pid ${globalRedis.pid})`, () => globalRedis.stop());
     const regionalRedis = new Map<string, LocalRedis>();
     for (const region of options.regions) {
       const redis = await startRedis({ logFile: join(logs, `redis-${region}.log`) });
-      stack.push(() => redis.stop());
+      onStop(`redis of ${region} (pid ${redis.pid})`, () => redis.stop());
       regionalRedis.set(region, redis);
     }
     say(
@@ -69,7 +76,7 @@ export async function startPlatform(
       replicas: options.replicaRegions.length,
       logDir: logs,
     });
-    stack.push(() => pg.destroy());
+    onStop(`postgres (pids ${[pg.primary, ...pg.replicas].map((s) => s.pid).join(' ')})`, () => pg.destroy());
     const applied = await migrate(pg.primary.url);
     say(
       `postgres: primary (${options.primaryRegion}) on ${pg.primary.port}, ${pg.replicas.length} streaming replica(s); ${applied.applied.length} migration(s) applied`,
@@ -79,7 +86,7 @@ export async function startPlatform(
     const relayed = async (region: string, port: number): Promise<number> => {
       if (delay(region) === 0) return port;
       const relay: WanRelay = await startWanRelay({ port }, delay(region));
-      stack.push(() => relay.close());
+      onStop(`WAN relay of ${region} to port ${port}`, () => relay.close());
       return relay.port;
     };
 
@@ -94,7 +101,10 @@ export async function startPlatform(
     const nodeStarts: Promise<void>[] = [];
     // Nodes drain in parallel on shutdown.
     const nodeProcs: ServerProcess[] = [];
-    stack.push(async () => void (await Promise.all(nodeProcs.map((p) => p.stop(5_000)))));
+    onStop(
+      () => `region nodes, drained in parallel (pids ${nodeProcs.map((p) => p.pid).join(' ')})`,
+      async () => void (await Promise.all(nodeProcs.map((p) => p.stop(5_000)))),
+    );
     for (const region of options.regions) {
       const redis = regionalRedis.get(region)!;
       const replicaIndex = options.replicaRegions.indexOf(region);
@@ -139,7 +149,7 @@ export async function startPlatform(
     await Promise.all(nodeStarts);
     for (const region of regions) {
       const balancer = await startRegionBalancer({ nodes: region.nodes, port: await port() });
-      stack.push(() => balancer.close());
+      onStop(`balancer of ${region.id}`, () => balancer.close());
       balancers.set(region.id, balancer);
       region.url = balancer.url;
     }
@@ -149,7 +159,7 @@ export async function startPlatform(
       redisUrl: globalRedis.url,
       token: randomBytes(16).toString('hex'),
     });
-    stack.push(() => upstash.stop());
+    onStop('upstash REST stand-in', () => upstash.stop());
     const edge: EdgeRuntime = await startEdge({
       port: options.edgePort,
       regions: regions.map(({ id, url, lat, lon }) => ({ id, url, lat, lon })),
@@ -159,10 +169,11 @@ export async function startPlatform(
       upstash: { url: upstash.url, token: upstash.token },
       logFile: join(logs, 'edge.log'),
     });
-    stack.push(() => edge.stop());
+    onStop('edge (workerd)', () => edge.stop());
 
     // The edge is served by workerd, a child process of Miniflare: report the process that listens.
     const edgePid = (await listeningPid(edge.port)) ?? process.pid;
+    if (edgePid !== process.pid) reapOnExit(edgePid);
     const oneWayMs: Record<string, number> = {};
     for (const a of options.regions) {
       for (const b of options.regions) {
