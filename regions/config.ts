@@ -51,6 +51,8 @@ export const regionEnvSchema = z.object({
   HISTORY_BATCH_SIZE: positiveInt(200),
   /** How long a history entry may stay unacknowledged by a node before a peer takes it over. */
   HISTORY_CLAIM_IDLE_MS: positiveInt(15_000),
+  /** Envelopes Postgres refused kept in the regional dead-letter stream (the oldest are dropped). */
+  HISTORY_DEAD_LETTER_MAXLEN: positiveInt(10_000),
   /** Envelopes kept per room in the regional Redis for fast reconnect recovery. */
   RECENT_HISTORY_LENGTH: positiveInt(500),
   /** Most envelopes one `join { since }` answers with (the newest ones; older through `history`). */
@@ -104,6 +106,7 @@ export interface RegionConfig {
   history: {
     batchSize: number;
     claimIdleMs: number;
+    deadLetterMaxLen: number;
     recentLength: number;
     recoveryLimit: number;
     replicaMaxLagBytes: number;
@@ -167,6 +170,7 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
     history: {
       batchSize: e.HISTORY_BATCH_SIZE,
       claimIdleMs: e.HISTORY_CLAIM_IDLE_MS,
+      deadLetterMaxLen: e.HISTORY_DEAD_LETTER_MAXLEN,
       recentLength: e.RECENT_HISTORY_LENGTH,
       recoveryLimit: e.RECOVERY_LIMIT,
       replicaMaxLagBytes: e.REPLICA_MAX_LAG_BYTES,

@@ -79,6 +79,7 @@ export function attachHistory(node: RegionNode, config: RegionConfig, log: Logge
     primary,
     consumer: config.nodeId,
     batchSize: config.history.batchSize,
+    deadLetterMaxLen: config.history.deadLetterMaxLen,
     claimIdleMs: config.history.claimIdleMs,
     metrics,
     log: historyLog,

@@ -8,7 +8,7 @@ export class HistoryMetrics {
   readonly batchSize: Histogram<string>;
   readonly persistLag: Histogram<string>;
   readonly writeFailures: Counter<string>;
-  readonly rejected: Counter<string>;
+  readonly deadLetters: Counter<string>;
   readonly backlog: Gauge<string>;
   readonly replicaLagBytes: Gauge<string>;
   readonly postgresUp: Gauge<'server'>;
@@ -31,12 +31,12 @@ export class HistoryMetrics {
     });
     this.writeFailures = new Counter({
       name: 'rt_history_write_failures_total',
-      help: 'History batches that failed to commit (retried until they do)',
+      help: 'History batch attempts that failed because the primary was unreachable (retried until they commit)',
       registers,
     });
-    this.rejected = new Counter({
-      name: 'rt_history_rejected_total',
-      help: 'Envelopes Postgres refused for their content (logged with their id; not stored)',
+    this.deadLetters = new Counter({
+      name: 'rt_history_dead_letters_total',
+      help: 'Envelopes Postgres refused, set aside in the dead-letter stream (npm run history -- dead-letters)',
       registers,
     });
     this.backlog = new Gauge({
