@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startServerProcess, type ServerProcess } from '../infra/local/child';
+import { startPeerLinks } from '../infra/local/bus-peers';
 import { startEdge, type EdgeRuntime } from '../infra/local/edge-runtime';
 import { freePort } from '../infra/local/ports';
 import { startPostgresCluster } from '../infra/local/postgres';
@@ -106,13 +107,21 @@ export async function startWorld(
     const globalRedis = await redis('global');
     const shared = await redis('shared');
     const envFor = new Map<string, Record<string, string>>();
+    const regionalRedis = new Map<string, LocalRedis>();
+    for (const region of options.regions) regionalRedis.set(region, await redis(region));
+    const peerLinks = await startPeerLinks(
+      options.regions.map((id) => ({ id, redisPort: regionalRedis.get(id)!.port })),
+      wanMs,
+    );
+    stack.push(() => peerLinks.close());
     for (const region of options.regions) {
-      const regional = await redis(region);
+      const regional = regionalRedis.get(region)!;
       const globalUrl = `redis://127.0.0.1:${await reach(region, globalRedis.port)}`;
       const sharedUrl = `redis://127.0.0.1:${await reach(region, shared.port)}`;
       const db = await databaseUrl(region);
       envFor.set(`ours/${region}`, {
         REDIS_URL: regional.url,
+        BUS_PEERS: peerLinks.busPeers(region),
         GLOBAL_REDIS_URL: globalUrl,
         DATABASE_URL: db,
       });

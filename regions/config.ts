@@ -59,11 +59,11 @@ export const regionEnvSchema = z.object({
   RECOVERY_LIMIT: positiveInt(1_000),
   /** WAL bytes the replica may be behind the primary before reads go to the primary. */
   REPLICA_MAX_LAG_BYTES: positiveInt(1024 * 1024),
-  /** Global bus shards (streams) rooms are hashed over; must be the same in every region. */
+  /** Inbound shards (streams) rooms are hashed over; must be the same in every region. */
   BUS_SHARDS: positiveInt(8),
   /** How long each region remembers a delivered envelope id, dropping bus duplicates within it. */
   BUS_DEDUP_WINDOW_S: positiveInt(3600),
-  /** Entries kept per bus shard (trimmed every few seconds). */
+  /** Entries kept per inbound shard (trimmed every few seconds). */
   BUS_MAXLEN: positiveInt(100_000),
   /** Bus entries older than this are trimmed. */
   BUS_MAX_AGE_S: positiveInt(24 * 3600),
@@ -75,6 +75,36 @@ export const regionEnvSchema = z.object({
   BUS_CLAIM_IDLE_MS: positiveInt(30_000),
   /** How long a region's presence list in the global Redis stays valid without a refresh. */
   PRESENCE_MIRROR_TTL_MS: positiveInt(15_000),
+  /**
+   * Where each other region's inbound shards are: `region=redis://host:port,...`, that region's
+   * Redis as this node reaches it. Envelopes accepted here are appended there, one WAN hop.
+   */
+  BUS_PEERS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      const peers: { region: string; url: string }[] = [];
+      // A comma starts the next peer only before `region=`: a peer's cluster URL lists its seeds with commas.
+      for (const item of value
+        .split(/,(?=\s*[a-z0-9-]{1,64}=)/)
+        .map((part) => part.trim())
+        .filter(Boolean)) {
+        const [region = '', url = ''] = item.split(/=(.*)/s);
+        if (
+          !/^[a-z0-9-]{1,64}$/.test(region) ||
+          !redisUrl.safeParse(url).success ||
+          peers.some((p) => p.region === region)
+        ) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${item}" is not region=redis://host:port (each region once)`,
+          });
+          return z.NEVER;
+        }
+        peers.push({ region, url });
+      }
+      return peers;
+    }),
   /** `off`: no cross-region bus on this node (a single-region deployment, or the benchmark's baseline). */
   GLOBAL_BUS: z.enum(['on', 'off']).default('on'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -112,6 +142,8 @@ export interface RegionConfig {
     replicaMaxLagBytes: number;
   };
   bus: {
+    /** Every other region, and the URL of its Redis (holding its inbound shards). */
+    peers: { region: string; url: string }[];
     shards: number;
     dedupWindowS: number;
     maxLen: number;
@@ -146,6 +178,8 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
     throw new ConfigError(variable, message);
   }
   const e = result.data;
+  if (e.BUS_PEERS.some((peer) => peer.region === e.REGION))
+    throw new ConfigError('BUS_PEERS', `is invalid (names this node's own region ${e.REGION})`);
   return {
     region: e.REGION,
     nodeId: e.NODE_ID,
@@ -176,6 +210,7 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
       replicaMaxLagBytes: e.REPLICA_MAX_LAG_BYTES,
     },
     bus: {
+      peers: e.BUS_PEERS,
       shards: e.BUS_SHARDS,
       dedupWindowS: e.BUS_DEDUP_WINDOW_S,
       maxLen: e.BUS_MAXLEN,

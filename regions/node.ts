@@ -12,6 +12,7 @@ import { UserLimits } from './limits';
 import type { Logger } from './log';
 import { RegionMetrics } from './metrics';
 import { HealthBeacon } from './health/beacon';
+import { outboxGroups } from './bus/keys';
 import { RegionalOutbox } from './outbox';
 import { PresenceService, RegionalPresence } from './presence';
 import { Publisher, PublishIdempotency, RoomDelivery, type RegionIo } from './publish';
@@ -59,13 +60,18 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   const metrics = new RegionMetrics({ region: config.region, node: config.nodeId });
   const deps = { log, metrics };
   const redis = await connectRegionRedis({ regional: config.redisUrl, global: config.globalRedisUrl }, deps);
-  const outbox = new RegionalOutbox(redis.command, undefined, (err, action) => {
-    metrics.internalErrors.inc({ component: `outbox:${action}` });
-    log.warn(
-      { err: err.message, action, held: outbox.heldCount },
-      'regional outbox unavailable: holding envelopes',
-    );
-  });
+  const outbox = new RegionalOutbox(
+    redis.command,
+    undefined,
+    (err, action) => {
+      metrics.internalErrors.inc({ component: `outbox:${action}` });
+      log.warn(
+        { err: err.message, action, held: outbox.heldCount },
+        'regional outbox unavailable: holding envelopes',
+      );
+    },
+    outboxGroups(config),
+  );
   await outbox.ensureGroups();
 
   const httpServer = createServer();

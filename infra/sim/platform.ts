@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { startPeerLinks } from '../local/bus-peers';
 import { reapOnExit, startServerProcess, type ServerProcess } from '../local/child';
 import { startEdge, type EdgeRuntime } from '../local/edge-runtime';
 import { freePort, listeningPid } from '../local/ports';
@@ -90,6 +91,13 @@ export async function startPlatform(
       return relay.port;
     };
 
+    // Each region appends to every other region's Redis directly, one WAN hop (docs/delivery.md).
+    const peerLinks = await startPeerLinks(
+      options.regions.map((id) => ({ id, redisPort: regionalRedis.get(id)!.port })),
+      (from, to) => (options.wan ? oneWayDelayMs(REGION_CATALOG[from]!, REGION_CATALOG[to]!) : 0),
+    );
+    onStop('bus links between regions', () => peerLinks.close());
+
     const jwtSecret = randomBytes(24).toString('base64url');
     const edgeSecret = options.edgeSecret ? randomBytes(24).toString('base64url') : undefined;
     let nextPort = options.basePort;
@@ -113,6 +121,7 @@ export async function startPlatform(
         REGION: region,
         HOST: '127.0.0.1',
         REDIS_URL: redis.url,
+        BUS_PEERS: peerLinks.busPeers(region),
         GLOBAL_REDIS_URL: `redis://127.0.0.1:${await relayed(region, globalRedis.port)}`,
         DATABASE_URL: pg.primary.url.replace(
           `:${pg.primary.port}/`,

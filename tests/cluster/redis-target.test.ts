@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseRegionConfig } from '../../regions/config';
 import { parseRedisTarget } from '../../regions/redis';
 
 describe('REDIS_URL / GLOBAL_REDIS_URL: one server or a Redis Cluster', () => {
@@ -42,5 +43,34 @@ describe('REDIS_URL / GLOBAL_REDIS_URL: one server or a Redis Cluster', () => {
     'a.example:6379',
   ])('refuses %s', (url) => {
     expect(() => parseRedisTarget(url)).toThrow(/must be|is not host:port/);
+  });
+});
+
+describe('BUS_PEERS naming a peer region whose Redis is a cluster', () => {
+  const env = {
+    REGION: 'us-east',
+    PORT: '0',
+    REDIS_URL: 'redis+cluster://10.0.0.1:7000,10.0.0.2:7000',
+    GLOBAL_REDIS_URL: 'redis://10.0.9.1:6379',
+    DATABASE_URL: 'postgres://u:p@127.0.0.1:1/db',
+    JWT_SECRET: 'a-secret-of-enough-length',
+  };
+
+  it('splits peers only before region=, so a seed list stays whole', () => {
+    const config = parseRegionConfig({
+      ...env,
+      BUS_PEERS: 'eu-west=redis+cluster://10.1.0.1:7000,10.1.0.2:7000,ap-southeast=redis://10.2.0.5:6379',
+    });
+    expect(config.redisUrl).toBe('redis+cluster://10.0.0.1:7000,10.0.0.2:7000');
+    expect(config.bus.peers).toEqual([
+      { region: 'eu-west', url: 'redis+cluster://10.1.0.1:7000,10.1.0.2:7000' },
+      { region: 'ap-southeast', url: 'redis://10.2.0.5:6379' },
+    ]);
+  });
+
+  it('refuses a peer whose cluster seed is not host:port, naming BUS_PEERS', () => {
+    expect(() =>
+      parseRegionConfig({ ...env, BUS_PEERS: 'eu-west=redis+cluster://10.1.0.1:7000,10.1.0.2' }),
+    ).toThrow(/^BUS_PEERS: is invalid/);
   });
 });
