@@ -6,7 +6,7 @@ import { startEdge, type EdgeRuntime } from '../infra/local/edge-runtime';
 import { freePort } from '../infra/local/ports';
 import { startPostgresCluster } from '../infra/local/postgres';
 import { startRedis, type LocalRedis } from '../infra/local/redis';
-import { startRegionBalancer } from '../infra/local/region-balancer';
+import { startRegionBalancer } from '../infra/local/haproxy';
 import { ensureRedisServer } from '../infra/local/system-programs';
 import { startUpstashRest } from '../infra/local/upstash-rest';
 import { oneWayDelayMs, startWanRelay } from '../infra/local/wan-relay';
@@ -156,7 +156,7 @@ export async function startWorld(
     );
 
     for (const region of ours.regions) {
-      const balancer = await startRegionBalancer({ nodes: region.nodes });
+      const balancer = await startRegionBalancer({ region: region.id, nodes: region.nodes });
       stack.push(() => balancer.close());
       (region as { balancerUrl?: string }).balancerUrl = balancer.url;
     }

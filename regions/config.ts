@@ -51,6 +51,8 @@ export const regionEnvSchema = z.object({
   HISTORY_BATCH_SIZE: positiveInt(200),
   /** How long a history entry may stay unacknowledged by a node before a peer takes it over. */
   HISTORY_CLAIM_IDLE_MS: positiveInt(15_000),
+  /** Deadline of every Postgres query (statement_timeout and a client timer for a hung server). */
+  POSTGRES_DEADLINE_MS: positiveInt(3_000),
   /** Envelopes Postgres refused kept in the regional dead-letter stream (the oldest are dropped). */
   HISTORY_DEAD_LETTER_MAXLEN: positiveInt(10_000),
   /** Envelopes kept per room in the regional Redis for fast reconnect recovery. */
@@ -137,6 +139,7 @@ export interface RegionConfig {
     batchSize: number;
     claimIdleMs: number;
     deadLetterMaxLen: number;
+    postgresDeadlineMs: number;
     recentLength: number;
     recoveryLimit: number;
     replicaMaxLagBytes: number;
@@ -205,6 +208,7 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
       batchSize: e.HISTORY_BATCH_SIZE,
       claimIdleMs: e.HISTORY_CLAIM_IDLE_MS,
       deadLetterMaxLen: e.HISTORY_DEAD_LETTER_MAXLEN,
+      postgresDeadlineMs: e.POSTGRES_DEADLINE_MS,
       recentLength: e.RECENT_HISTORY_LENGTH,
       recoveryLimit: e.RECOVERY_LIMIT,
       replicaMaxLagBytes: e.REPLICA_MAX_LAG_BYTES,

@@ -29,6 +29,11 @@ export function ensureRedisServer(): void {
   ensureProgram('redis-cli', 'redis-tools', 'creating the local Redis Cluster (redis-cli --cluster create)');
 }
 
+/** Debian's HAProxy: each region's load balancer in the simulation and in the deploy files. */
+export function ensureHaproxy(): void {
+  ensureProgram('haproxy', 'haproxy', "each region's load balancer");
+}
+
 /** Debian's chromium, which the browser test drives with playwright-core (/usr/bin/chromium). */
 export function ensureChromium(): void {
   ensureProgram('chromium', 'chromium', 'the browser test of the demo page');

@@ -7,8 +7,8 @@ import { startEdge, type EdgeRuntime } from '../local/edge-runtime';
 import { freePort, listeningPid } from '../local/ports';
 import { startPostgresCluster, type LocalPostgresCluster } from '../local/postgres';
 import { startRedis, type LocalRedis } from '../local/redis';
-import { startRegionBalancer, type RegionBalancer } from '../local/region-balancer';
-import { ensureRedisServer } from '../local/system-programs';
+import { startRegionBalancer, type RegionBalancer } from '../local/haproxy';
+import { ensureHaproxy, ensureRedisServer } from '../local/system-programs';
 import { startUpstashRest, type UpstashRestServer } from '../local/upstash-rest';
 import { oneWayDelayMs, startWanRelay, type WanRelay } from '../local/wan-relay';
 import { migrate } from '../migrate';
@@ -37,6 +37,7 @@ export async function startPlatform(
   await rm(join(dir, 'state.json'), { force: true });
   await mkdir(logs, { recursive: true });
   ensureRedisServer();
+  ensureHaproxy();
 
   // What runs, in start order; stopped in reverse, each step named in the shutdown report.
   const stack: { what: string | (() => string); stop: () => Promise<void> }[] = [];
@@ -157,12 +158,21 @@ export async function startPlatform(
     }
     await Promise.all(nodeStarts);
     for (const region of regions) {
-      const balancer = await startRegionBalancer({ nodes: region.nodes, port: await port() });
-      onStop(`balancer of ${region.id}`, () => balancer.close());
+      const balancer = await startRegionBalancer({
+        region: region.id,
+        nodes: region.nodes,
+        port: await port(),
+        metricsPort: await port(),
+        logFile: join(logs, `haproxy-${region.id}.log`),
+      });
+      onStop(`haproxy of ${region.id} (pid ${balancer.pid})`, () => balancer.close());
       balancers.set(region.id, balancer);
       region.url = balancer.url;
+      region.balancer = { pid: balancer.pid, metricsUrl: balancer.metricsUrl };
     }
-    say(`regions: ${regions.map((r) => `${r.id} (${r.nodes.length} nodes behind ${r.url})`).join(', ')}`);
+    say(
+      `regions: ${regions.map((r) => `${r.id} (${r.nodes.length} nodes behind HAProxy ${r.url})`).join(', ')}`,
+    );
 
     const upstash: UpstashRestServer = await startUpstashRest({
       redisUrl: globalRedis.url,
@@ -233,13 +243,19 @@ export async function startPlatform(
           pid: r.pid,
         })),
         ...processes,
-        ...regions.map((r) => ({
-          role: 'region-balancer',
-          region: r.id,
-          url: r.url,
-          port: balancers.get(r.id)!.port,
-          pid: process.pid,
-        })),
+        ...regions.flatMap((r) => {
+          const balancer = balancers.get(r.id)!;
+          return [
+            { role: 'region-balancer', region: r.id, url: r.url, port: balancer.port, pid: balancer.pid },
+            {
+              role: 'region-balancer-metrics',
+              region: r.id,
+              url: balancer.metricsUrl,
+              port: balancer.metricsPort,
+              pid: balancer.pid,
+            },
+          ];
+        }),
         { role: 'upstash-rest', url: upstash.url, port: upstash.port, pid: process.pid },
       ],
     };

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log';
 import { setAside, type OutboxRow } from './dead-letters';
 import type { HistoryMetrics } from './metrics';
-import { insertEnvelopes, isUnavailableError, type Sql } from './store';
+import type { PgClient } from './pg-client';
+import { insertEnvelopes, isUnavailableError } from './store';
 
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 5_000;
@@ -11,7 +12,8 @@ const RETRY_MAX_MS = 5_000;
 export interface RowWriterOptions {
   /** The regional Redis, where refused rows are set aside. */
   redis: RedisClient;
-  primary: Sql;
+  /** The primary, behind its deadline. */
+  primary: PgClient;
   deadLetterMaxLen: number;
   metrics: HistoryMetrics;
   log: Logger;
@@ -53,9 +55,11 @@ export class RowWriter {
     const pending = rows.filter((row) => !done.has(row.outboxEntry));
     if (pending.length === 0) return;
     try {
-      await insertEnvelopes(
-        this.options.primary,
-        pending.map((row) => row.json),
+      await this.options.primary.query((sql) =>
+        insertEnvelopes(
+          sql,
+          pending.map((row) => row.json),
+        ),
       );
       return;
     } catch (err) {
@@ -63,7 +67,7 @@ export class RowWriter {
     }
     for (const row of pending) {
       try {
-        await insertEnvelopes(this.options.primary, [row.json]);
+        await this.options.primary.query((sql) => insertEnvelopes(sql, [row.json]));
       } catch (err) {
         if (isUnavailableError(err)) throw err;
         await this.setAside(row, err);
@@ -85,7 +89,6 @@ export class RowWriter {
   private unavailable(err: unknown): void {
     const { metrics, log } = this.options;
     metrics.writeFailures.inc();
-    metrics.postgresUp.set({ server: 'primary' }, 0);
     if (this.failingSince !== undefined) return;
     this.failingSince = Date.now();
     log.warn(
@@ -100,7 +103,6 @@ export class RowWriter {
       log.info({ downMs: Date.now() - this.failingSince }, 'history writer: primary back; catching up');
       this.failingSince = undefined;
     }
-    metrics.postgresUp.set({ server: 'primary' }, 1);
     metrics.batchSize.observe(rows.length);
     const now = Date.now();
     for (const row of rows) metrics.persistLag.observe(Math.max(0, now - row.ts) / 1000);

@@ -4,7 +4,7 @@ import { OUTBOX_STREAM, decodeEnvelope } from '../outbox';
 import type { HistoryMetrics } from './metrics';
 import type { OutboxRow } from './dead-letters';
 import { RowWriter } from './row-writer';
-import type { Sql } from './store';
+import type { PgClient } from './pg-client';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The outbox consumer group history writers read through. */
@@ -20,7 +20,8 @@ type StreamEntry = [id: string, fields: string[] | null];
 export interface HistoryWriterOptions {
   /** A connection of its own: blocking reads would hold up every other command on a shared one. */
   redis: RedisClient;
-  primary: Sql;
+  /** The primary, behind its deadline. */
+  primary: PgClient;
   /** This node's consumer name in the group. */
   consumer: string;
   batchSize: number;
