@@ -16,7 +16,8 @@ import { outboxGroups } from './bus/keys';
 import { RegionalOutbox } from './outbox';
 import { PresenceService, RegionalPresence } from './presence';
 import { Publisher, PublishIdempotency, RoomDelivery, type RegionIo } from './publish';
-import { connectRegionRedis, type RedisClient, type RegionRedis } from './redis';
+import { connectRedis, connectRegionRedis, type RedisClient, type RegionRedis } from './redis';
+import { UserControl } from './server-api/user-control';
 import { clientErrorMapper, noHistory, type RegionServices } from './services';
 import { registerSocketHandlers, type RegionSocket } from './socket/handlers';
 import { admitHandshake } from './socket/handshake';
@@ -96,6 +97,15 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   const userLimits = new UserLimits(redis.command, config.nodeId, config.limits, deps);
   const delivery = new RoomDelivery(io, metrics);
   const presenceStore = new RegionalPresence(redis.command, config.region, config.nodeId, log);
+  const controlSubscriber = connectRedis(config.globalRedisUrl, 'user-control', deps);
+  const users = new UserControl({
+    io,
+    globalRedis: redis.global,
+    subscriber: controlSubscriber,
+    revocationTtlMs: config.revocationTtlMs,
+    log,
+    metrics,
+  });
   const services: RegionServices = {
     publisher: new Publisher({
       region: config.region,
@@ -109,6 +119,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     presence: new PresenceService(presenceStore, io, config.region, deps),
     recovery: noHistory,
     history: noHistory,
+    users,
     toClientError: clientErrorMapper(deps),
   };
 
@@ -120,6 +131,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
       config,
       userLimits,
       metrics,
+      revocations: users,
       unavailable: () => draining || io.engine.clientsCount > config.limits.maxConnectionsPerNode,
     }),
   );
@@ -134,6 +146,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     nodeId: config.nodeId,
     jwtSecret: config.jwtSecret,
     edgeSecret: config.edgeSecret,
+    serverApiKeys: config.serverApiKeys,
     maxPayloadBytes: config.limits.maxPayloadBytes,
     services,
     readiness: () => readiness.report(draining),
@@ -162,6 +175,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     ...deps,
   });
   await upkeep.start();
+  await users.start();
   const beacon = new HealthBeacon(
     redis.global,
     () => ({
@@ -180,7 +194,12 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   beacon.start();
   log.info({ port, region: config.region }, 'region node listening');
 
-  const closeHooks: (() => Promise<void> | void)[] = [];
+  const closeHooks: (() => Promise<void> | void)[] = [
+    async () => {
+      users.stop();
+      await controlSubscriber.quit().catch(() => controlSubscriber.disconnect());
+    },
+  ];
   let drained: Promise<void> | undefined;
   return {
     config,
