@@ -59,6 +59,7 @@ export interface RegionNode {
 /** Starts one region node: HTTP API, Socket.IO with the regional Redis adapter, presence, limits. */
 export async function startRegionNode(config: RegionConfig, log: Logger): Promise<RegionNode> {
   const metrics = new RegionMetrics({ region: config.region, node: config.nodeId });
+  metrics.connectionsMax.set(config.limits.maxConnectionsPerNode);
   const deps = { log, metrics };
   const redis = await connectRegionRedis({ regional: config.redisUrl, global: config.globalRedisUrl }, deps);
   const outbox = new RegionalOutbox(
