@@ -7,6 +7,7 @@ import { defineConfig } from 'vitest/config';
 const PLATFORM_TESTS = [
   'tests/sim/simulation.test.ts',
   'tests/sim/browser.test.ts',
+  'tests/sim/ctrl-c.test.ts',
   'tests/bench/**/*.test.ts',
 ];
 

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startServerProcess, type ServerProcess } from '../infra/local/child';
+import { startPeerLinks } from '../infra/local/bus-peers';
 import { startEdge, type EdgeRuntime } from '../infra/local/edge-runtime';
 import { freePort } from '../infra/local/ports';
 import { startPostgresCluster } from '../infra/local/postgres';
 import { startRedis, type LocalRedis } from '../infra/local/redis';
-import { startRegionBalancer } from '../infra/local/region-balancer';
+import { startRegionBalancer } from '../infra/local/haproxy';
 import { ensureRedisServer } from '../infra/local/system-programs';
 import { startUpstashRest } from '../infra/local/upstash-rest';
 import { oneWayDelayMs, startWanRelay } from '../infra/local/wan-relay';
@@ -122,12 +123,18 @@ export async function startWorld(
     const sharedStreams = await redis('streams');
     const envFor = new Map<string, Record<string, string>>();
     const ourRedis: Record<string, LocalRedis> = { global: globalRedis };
+    for (const region of options.regions) ourRedis[region] = await redis(region);
+    const peerLinks = await startPeerLinks(
+      options.regions.map((id) => ({ id, redisPort: ourRedis[id]!.port })),
+      wanMs,
+    );
+    stack.push(() => peerLinks.close());
     for (const region of options.regions) {
-      const regional = await redis(region);
-      ourRedis[region] = regional;
+      const regional = ourRedis[region]!;
       const globalUrl = `redis://127.0.0.1:${await reach(region, globalRedis.port)}`;
       envFor.set(`ours/${region}`, {
         REDIS_URL: regional.url,
+        BUS_PEERS: peerLinks.busPeers(region),
         GLOBAL_REDIS_URL: globalUrl,
         DATABASE_URL: await databaseUrl(region),
       });
@@ -179,7 +186,7 @@ export async function startWorld(
     );
 
     for (const region of ours.regions) {
-      const balancer = await startRegionBalancer({ nodes: region.nodes });
+      const balancer = await startRegionBalancer({ region: region.id, nodes: region.nodes });
       stack.push(() => balancer.close());
       (region as { balancerUrl?: string }).balancerUrl = balancer.url;
     }

@@ -4,8 +4,8 @@ import type { BenchPlatform } from './platforms';
 const BUS_SHARDS = 8;
 
 /**
- * Waits until our platform's bus is steady: in every region one forwarder is active and the shards
- * are spread evenly over the nodes, unchanged across two readings of every node's /metrics. Right
+ * Waits until our platform's bus is steady: in every region one forwarder per peer region is active
+ * and the shards are spread evenly over the nodes, unchanged across two readings of every node's /metrics. Right
  * after start a node may hold every shard and hand them over one lease round at a time; measuring then
  * would measure the take-over, not the platform. Gives up (and says so) after `timeoutMs`.
  */
@@ -22,7 +22,8 @@ export async function waitForSteadyBus(
         const nodes = await Promise.all(region.nodes.map((n) => busGauges(n.url)));
         const fair = Math.ceil(BUS_SHARDS / region.nodes.length);
         const steady =
-          nodes.reduce((sum, n) => sum + n.forwarders, 0) === 1 &&
+          // One forwarder per peer region in each region.
+          nodes.reduce((sum, n) => sum + n.forwarders, 0) === platform.regions.length - 1 &&
           nodes.reduce((sum, n) => sum + n.shards, 0) === BUS_SHARDS &&
           nodes.every((n) => n.shards <= fair);
         return { steady, shape: `${region.id}:${nodes.map((n) => `${n.shards}/${n.forwarders}`).join(',')}` };
@@ -43,8 +44,11 @@ export async function waitForSteadyBus(
 async function busGauges(url: string): Promise<{ shards: number; forwarders: number }> {
   try {
     const text = await (await fetch(`${url}/metrics`)).text();
-    const gauge = (name: string) =>
-      Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+    // The sum over a gauge's samples (the forwarder gauge has one per peer region).
+    const gauge = (name: string) => {
+      const samples = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'gm'))];
+      return samples.length === 0 ? Number.NaN : samples.reduce((sum, m) => sum + Number(m[1]), 0);
+    };
     return { shards: gauge('rt_bus_shards_owned'), forwarders: gauge('rt_bus_forwarder_active') };
   } catch {
     return { shards: Number.NaN, forwarders: Number.NaN };

@@ -43,17 +43,21 @@ export const regionEnvSchema = z.object({
   HISTORY_BATCH_SIZE: positiveInt(200),
   /** How long a history entry may stay unacknowledged by a node before a peer takes it over. */
   HISTORY_CLAIM_IDLE_MS: positiveInt(15_000),
+  /** Deadline of every Postgres query (statement_timeout and a client timer for a hung server). */
+  POSTGRES_DEADLINE_MS: positiveInt(3_000),
+  /** Envelopes Postgres refused kept in the regional dead-letter stream (the oldest are dropped). */
+  HISTORY_DEAD_LETTER_MAXLEN: positiveInt(10_000),
   /** Envelopes kept per room in the regional Redis for fast reconnect recovery. */
   RECENT_HISTORY_LENGTH: positiveInt(500),
   /** Most envelopes one `join { since }` answers with (the newest ones; older through `history`). */
   RECOVERY_LIMIT: positiveInt(1_000),
   /** WAL bytes the replica may be behind the primary before reads go to the primary. */
   REPLICA_MAX_LAG_BYTES: positiveInt(1024 * 1024),
-  /** Global bus shards (streams) rooms are hashed over; must be the same in every region. */
+  /** Inbound shards (streams) rooms are hashed over; must be the same in every region. */
   BUS_SHARDS: positiveInt(8),
   /** How long each region remembers a delivered envelope id, dropping bus duplicates within it. */
   BUS_DEDUP_WINDOW_S: positiveInt(3600),
-  /** Entries kept per bus shard (trimmed every few seconds). */
+  /** Entries kept per inbound shard (trimmed every few seconds). */
   BUS_MAXLEN: positiveInt(100_000),
   /** Bus entries older than this are trimmed. */
   BUS_MAX_AGE_S: positiveInt(24 * 3600),
@@ -65,6 +69,35 @@ export const regionEnvSchema = z.object({
   BUS_CLAIM_IDLE_MS: positiveInt(30_000),
   /** How long a region's presence list in the global Redis stays valid without a refresh. */
   PRESENCE_MIRROR_TTL_MS: positiveInt(15_000),
+  /**
+   * Where each other region's inbound shards are: `region=redis://host:port,...`, that region's
+   * Redis as this node reaches it. Envelopes accepted here are appended there, one WAN hop.
+   */
+  BUS_PEERS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      const peers: { region: string; url: string }[] = [];
+      for (const item of value
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean)) {
+        const [region = '', url = ''] = item.split(/=(.*)/s);
+        if (
+          !/^[a-z0-9-]{1,64}$/.test(region) ||
+          !redisUrl.safeParse(url).success ||
+          peers.some((p) => p.region === region)
+        ) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${item}" is not region=redis://host:port (each region once)`,
+          });
+          return z.NEVER;
+        }
+        peers.push({ region, url });
+      }
+      return peers;
+    }),
   /** `off`: no cross-region bus on this node (a single-region deployment, or the benchmark's baseline). */
   GLOBAL_BUS: z.enum(['on', 'off']).default('on'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -96,11 +129,15 @@ export interface RegionConfig {
   history: {
     batchSize: number;
     claimIdleMs: number;
+    deadLetterMaxLen: number;
+    postgresDeadlineMs: number;
     recentLength: number;
     recoveryLimit: number;
     replicaMaxLagBytes: number;
   };
   bus: {
+    /** Every other region, and the URL of its Redis (holding its inbound shards). */
+    peers: { region: string; url: string }[];
     shards: number;
     dedupWindowS: number;
     maxLen: number;
@@ -135,6 +172,8 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
     throw new ConfigError(variable, message);
   }
   const e = result.data;
+  if (e.BUS_PEERS.some((peer) => peer.region === e.REGION))
+    throw new ConfigError('BUS_PEERS', `is invalid (names this node's own region ${e.REGION})`);
   return {
     region: e.REGION,
     nodeId: e.NODE_ID,
@@ -159,11 +198,14 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
     history: {
       batchSize: e.HISTORY_BATCH_SIZE,
       claimIdleMs: e.HISTORY_CLAIM_IDLE_MS,
+      deadLetterMaxLen: e.HISTORY_DEAD_LETTER_MAXLEN,
+      postgresDeadlineMs: e.POSTGRES_DEADLINE_MS,
       recentLength: e.RECENT_HISTORY_LENGTH,
       recoveryLimit: e.RECOVERY_LIMIT,
       replicaMaxLagBytes: e.REPLICA_MAX_LAG_BYTES,
     },
     bus: {
+      peers: e.BUS_PEERS,
       shards: e.BUS_SHARDS,
       dedupWindowS: e.BUS_DEDUP_WINDOW_S,
       maxLen: e.BUS_MAXLEN,

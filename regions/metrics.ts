@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The node's Prometheus metrics, one registry per node (so tests can run several in one process). */
 export class RegionMetrics {
@@ -47,6 +47,19 @@ export class RegionMetrics {
     name: 'rt_internal_errors_total',
     help: 'Internal errors (logged with context), by component',
     labelNames: ['component'] as const,
+    registers: [this.registry],
+  });
+
+  /**
+   * Publish to delivery: from the envelope's `ts` (set by the accepting node) to this node's emit, by
+   * the region that accepted it (this region for local publishes). Across regions it includes any
+   * clock difference between the two regions' hosts.
+   */
+  readonly deliveryLatency = new Histogram({
+    name: 'rt_delivery_latency_seconds',
+    help: "Time from an envelope's acceptance (its ts) to its emit to the room here, by origin region",
+    labelNames: ['origin'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
 

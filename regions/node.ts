@@ -13,6 +13,7 @@ import { UserLimits } from './limits';
 import type { Logger } from './log';
 import { RegionMetrics } from './metrics';
 import { HealthBeacon } from './health/beacon';
+import { outboxGroups } from './bus/keys';
 import { RegionalOutbox } from './outbox';
 import { PresenceService, RegionalPresence } from './presence';
 import { Publisher, PublishIdempotency, RoomDelivery, type RegionIo } from './publish';
@@ -22,6 +23,9 @@ import { registerSocketHandlers, type RegionSocket } from './socket/handlers';
 import { admitHandshake } from './socket/handshake';
 import { NodeUpkeep } from './upkeep';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Bytes a publish packet may carry beyond its `data`: event name, room, id, flags, ack id. */
+const PACKET_ENVELOPE_BYTES = 4 * 1024;
 
 /** A running region node. */
 export interface RegionNode {
@@ -57,13 +61,18 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   const metrics = new RegionMetrics({ region: config.region, node: config.nodeId });
   const deps = { log, metrics };
   const redis = await connectRegionRedis({ regional: config.redisUrl, global: config.globalRedisUrl }, deps);
-  const outbox = new RegionalOutbox(redis.command, undefined, (err, action) => {
-    metrics.internalErrors.inc({ component: `outbox:${action}` });
-    log.warn(
-      { err: err.message, action, held: outbox.heldCount },
-      'regional outbox unavailable: holding envelopes',
-    );
-  });
+  const outbox = new RegionalOutbox(
+    redis.command,
+    undefined,
+    (err, action) => {
+      metrics.internalErrors.inc({ component: `outbox:${action}` });
+      log.warn(
+        { err: err.message, action, held: outbox.heldCount },
+        'regional outbox unavailable: holding envelopes',
+      );
+    },
+    outboxGroups(config),
+  );
   await outbox.ensureGroups();
 
   const httpServer = createServer();
@@ -76,6 +85,9 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
       callback(ok ? null : 'forbidden', ok);
     },
     cors: { origin: true, credentials: true },
+    // A packet is refused (the connection closed) above the largest `data` plus room for the event
+    // name, the other fields and the framing; before, 1 MB packets were parsed and only then refused.
+    maxHttpBufferSize: config.limits.maxPayloadBytes + PACKET_ENVELOPE_BYTES,
   });
   // Session ids name their region and node (shared/session.ts), so the edge and a region's load
   // balancer can send every long-polling request of a session to the node that holds it.
@@ -114,7 +126,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   );
   io.on('connection', (socket: RegionSocket) => {
     socket.emit('session', { region: config.region, node: config.nodeId });
-    registerSocketHandlers(socket, services);
+    registerSocketHandlers(socket, services, config.limits);
     socket.on('disconnect', () => void userLimits.closeConnection(socket.data.principal.user, socket.id));
   });
 
@@ -227,10 +239,13 @@ async function drainNode(parts: {
   const { io, log, outbox, config } = parts;
   log.info({ reason: parts.reason, clients: io.engine.clientsCount }, 'draining');
   await parts.beacon.beat();
-  parts.httpServer.close();
   io.local.emit('drain', { reason: parts.reason });
+  // Keep listening while clients leave: long-polling sessions need new requests to receive `drain`
+  // and say goodbye, `/readyz` answers 503 to the load balancer, and a new handshake is refused
+  // with the contract's `unavailable` rather than a refused TCP connection.
   const deadline = Date.now() + config.drainTimeoutMs;
   while (io.engine.clientsCount > 0 && Date.now() < deadline) await sleep(100);
+  parts.httpServer.close();
   parts.upkeep.stop();
   const remaining = io.engine.clientsCount;
   await new Promise<void>((resolve) => io.close(() => resolve()));

@@ -5,3 +5,4 @@ export * from './geo';
 export * from './protocol';
 export * from './rooms';
 export * from './session';
+export * from './json-value';

@@ -27,6 +27,11 @@ export function ensureRedisServer(): void {
   ensureProgram('redis-server', 'redis-server', 'the regional and global Redis servers');
 }
 
+/** Debian's HAProxy: each region's load balancer in the simulation and in the deploy files. */
+export function ensureHaproxy(): void {
+  ensureProgram('haproxy', 'haproxy', "each region's load balancer");
+}
+
 /** Debian's chromium, which the browser test drives with playwright-core (/usr/bin/chromium). */
 export function ensureChromium(): void {
   ensureProgram('chromium', 'chromium', 'the browser test of the demo page');

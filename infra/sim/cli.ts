@@ -3,7 +3,11 @@
  * Ctrl-C or SIGTERM stops every process it started.
  */
 import { HELP, UsageError, parseSimOptions } from './options';
+import { killAllServerProcesses } from '../local/child';
 import { startPlatform, type Platform } from './platform';
+
+/** Longest a shutdown may take: region nodes drain for 2 s, every other step is quicker. */
+const SHUTDOWN_DEADLINE_MS = 10_000;
 
 let options;
 try {
@@ -26,8 +30,14 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   say(`${signal}: stopping everything ...`);
+  const began = Date.now();
+  setTimeout(() => {
+    console.error(`[sim] still stopping after ${SHUTDOWN_DEADLINE_MS} ms: killing what is left`);
+    killAllServerProcesses();
+    process.exit(1);
+  }, SHUTDOWN_DEADLINE_MS).unref();
   await platform?.stop();
-  say('stopped');
+  say(`stopped everything in ${((Date.now() - began) / 1000).toFixed(1)} s`);
   process.exit(0);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -22,8 +22,9 @@ export interface SimOptions {
 export const HELP = `Usage: npm start [-- options]
 
 Starts the whole platform on this machine: a global Redis, a Redis per region, a PostgreSQL primary
-with streaming replicas, region nodes behind a sticky balancer per region, WAN delays between regions,
-and the edge Worker in workerd. Writes <dir>/state.json when ready; logs go to <dir>/logs/.
+with streaming replicas, region nodes behind HAProxy per region (infra/deploy/haproxy), WAN delays
+between regions, and the edge Worker in workerd. Writes <dir>/state.json when ready; logs go to
+<dir>/logs/.
 Ctrl-C or SIGTERM stops everything it started.
 
 Options:

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { startServerProcess, type ServerProcess } from '../local/child';
+import { startPeerLinks } from '../local/bus-peers';
+import { reapOnExit, startServerProcess, type ServerProcess } from '../local/child';
 import { startEdge, type EdgeRuntime } from '../local/edge-runtime';
 import { freePort, listeningPid } from '../local/ports';
 import { startPostgresCluster, type LocalPostgresCluster } from '../local/postgres';
 import { startRedis, type LocalRedis } from '../local/redis';
-import { startRegionBalancer, type RegionBalancer } from '../local/region-balancer';
-import { ensureRedisServer } from '../local/system-programs';
+import { startRegionBalancer, type RegionBalancer } from '../local/haproxy';
+import { ensureHaproxy, ensureRedisServer } from '../local/system-programs';
 import { startUpstashRest, type UpstashRestServer } from '../local/upstash-rest';
 import { oneWayDelayMs, startWanRelay, type WanRelay } from '../local/wan-relay';
 import { migrate } from '../migrate';
@@ -36,8 +37,12 @@ export async function startPlatform(
   await rm(join(dir, 'state.json'), { force: true });
   await mkdir(logs, { recursive: true });
   ensureRedisServer();
+  ensureHaproxy();
 
-  const stack: (() => Promise<void>)[] = [];
+  // What runs, in start order; stopped in reverse, each step named in the shutdown report.
+  const stack: { what: string | (() => string); stop: () => Promise<void> }[] = [];
+  const onStop = (what: string | (() => string), stop: () => Promise<void>) =>
+    void stack.push({ what, stop });
   const listeners: ((what: string) => void)[] = [];
   let stopping = false;
   const watch = (what: string, proc: { exited: Promise<number | null> }) =>
@@ -46,7 +51,11 @@ export async function startPlatform(
     });
   const stop = async () => {
     stopping = true;
-    for (const fn of stack.splice(0).reverse()) await fn().catch(() => undefined);
+    for (const step of stack.splice(0).reverse()) {
+      const began = Date.now();
+      await step.stop().catch(() => undefined);
+      say(`stopped ${typeof step.what === 'string' ? step.what : step.what()} (${Date.now() - began} ms)`);
+    }
   };
 
   try {
@@ -54,11 +63,11 @@ export async function startPlatform(
     const delay = (region: string) => (options.wan ? oneWayDelayMs(REGION_CATALOG[region]!, home) : 0);
 
     const globalRedis: LocalRedis = await startRedis({ logFile: join(logs, 'redis-global.log') });
-    stack.push(() => globalRedis.stop());
+    onStop(`global redis (pid ${globalRedis.pid})`, () => globalRedis.stop());
     const regionalRedis = new Map<string, LocalRedis>();
     for (const region of options.regions) {
       const redis = await startRedis({ logFile: join(logs, `redis-${region}.log`) });
-      stack.push(() => redis.stop());
+      onStop(`redis of ${region} (pid ${redis.pid})`, () => redis.stop());
       regionalRedis.set(region, redis);
     }
     say(
@@ -69,7 +78,7 @@ export async function startPlatform(
       replicas: options.replicaRegions.length,
       logDir: logs,
     });
-    stack.push(() => pg.destroy());
+    onStop(`postgres (pids ${[pg.primary, ...pg.replicas].map((s) => s.pid).join(' ')})`, () => pg.destroy());
     const applied = await migrate(pg.primary.url);
     say(
       `postgres: primary (${options.primaryRegion}) on ${pg.primary.port}, ${pg.replicas.length} streaming replica(s); ${applied.applied.length} migration(s) applied`,
@@ -79,9 +88,16 @@ export async function startPlatform(
     const relayed = async (region: string, port: number): Promise<number> => {
       if (delay(region) === 0) return port;
       const relay: WanRelay = await startWanRelay({ port }, delay(region));
-      stack.push(() => relay.close());
+      onStop(`WAN relay of ${region} to port ${port}`, () => relay.close());
       return relay.port;
     };
+
+    // Each region appends to every other region's Redis directly, one WAN hop (docs/delivery.md).
+    const peerLinks = await startPeerLinks(
+      options.regions.map((id) => ({ id, redisPort: regionalRedis.get(id)!.port })),
+      (from, to) => (options.wan ? oneWayDelayMs(REGION_CATALOG[from]!, REGION_CATALOG[to]!) : 0),
+    );
+    onStop('bus links between regions', () => peerLinks.close());
 
     const jwtSecret = randomBytes(24).toString('base64url');
     const edgeSecret = options.edgeSecret ? randomBytes(24).toString('base64url') : undefined;
@@ -94,7 +110,10 @@ export async function startPlatform(
     const nodeStarts: Promise<void>[] = [];
     // Nodes drain in parallel on shutdown.
     const nodeProcs: ServerProcess[] = [];
-    stack.push(async () => void (await Promise.all(nodeProcs.map((p) => p.stop(5_000)))));
+    onStop(
+      () => `region nodes, drained in parallel (pids ${nodeProcs.map((p) => p.pid).join(' ')})`,
+      async () => void (await Promise.all(nodeProcs.map((p) => p.stop(5_000)))),
+    );
     for (const region of options.regions) {
       const redis = regionalRedis.get(region)!;
       const replicaIndex = options.replicaRegions.indexOf(region);
@@ -103,6 +122,7 @@ export async function startPlatform(
         REGION: region,
         HOST: '127.0.0.1',
         REDIS_URL: redis.url,
+        BUS_PEERS: peerLinks.busPeers(region),
         GLOBAL_REDIS_URL: `redis://127.0.0.1:${await relayed(region, globalRedis.port)}`,
         DATABASE_URL: pg.primary.url.replace(
           `:${pg.primary.port}/`,
@@ -138,18 +158,27 @@ export async function startPlatform(
     }
     await Promise.all(nodeStarts);
     for (const region of regions) {
-      const balancer = await startRegionBalancer({ nodes: region.nodes, port: await port() });
-      stack.push(() => balancer.close());
+      const balancer = await startRegionBalancer({
+        region: region.id,
+        nodes: region.nodes,
+        port: await port(),
+        metricsPort: await port(),
+        logFile: join(logs, `haproxy-${region.id}.log`),
+      });
+      onStop(`haproxy of ${region.id} (pid ${balancer.pid})`, () => balancer.close());
       balancers.set(region.id, balancer);
       region.url = balancer.url;
+      region.balancer = { pid: balancer.pid, metricsUrl: balancer.metricsUrl };
     }
-    say(`regions: ${regions.map((r) => `${r.id} (${r.nodes.length} nodes behind ${r.url})`).join(', ')}`);
+    say(
+      `regions: ${regions.map((r) => `${r.id} (${r.nodes.length} nodes behind HAProxy ${r.url})`).join(', ')}`,
+    );
 
     const upstash: UpstashRestServer = await startUpstashRest({
       redisUrl: globalRedis.url,
       token: randomBytes(16).toString('hex'),
     });
-    stack.push(() => upstash.stop());
+    onStop('upstash REST stand-in', () => upstash.stop());
     const edge: EdgeRuntime = await startEdge({
       port: options.edgePort,
       regions: regions.map(({ id, url, lat, lon }) => ({ id, url, lat, lon })),
@@ -159,10 +188,11 @@ export async function startPlatform(
       upstash: { url: upstash.url, token: upstash.token },
       logFile: join(logs, 'edge.log'),
     });
-    stack.push(() => edge.stop());
+    onStop('edge (workerd)', () => edge.stop());
 
     // The edge is served by workerd, a child process of Miniflare: report the process that listens.
     const edgePid = (await listeningPid(edge.port)) ?? process.pid;
+    if (edgePid !== process.pid) reapOnExit(edgePid);
     const oneWayMs: Record<string, number> = {};
     for (const a of options.regions) {
       for (const b of options.regions) {
@@ -213,13 +243,19 @@ export async function startPlatform(
           pid: r.pid,
         })),
         ...processes,
-        ...regions.map((r) => ({
-          role: 'region-balancer',
-          region: r.id,
-          url: r.url,
-          port: balancers.get(r.id)!.port,
-          pid: process.pid,
-        })),
+        ...regions.flatMap((r) => {
+          const balancer = balancers.get(r.id)!;
+          return [
+            { role: 'region-balancer', region: r.id, url: r.url, port: balancer.port, pid: balancer.pid },
+            {
+              role: 'region-balancer-metrics',
+              region: r.id,
+              url: balancer.metricsUrl,
+              port: balancer.metricsPort,
+              pid: balancer.pid,
+            },
+          ];
+        }),
         { role: 'upstash-rest', url: upstash.url, port: upstash.port, pid: process.pid },
       ],
     };

@@ -14,8 +14,10 @@ export interface SimState {
     id: string;
     lat: number;
     lon: number;
-    /** The region's balancer: what the edge routes to. */
+    /** The region's balancer (HAProxy): what the edge routes to. */
     url: string;
+    /** HAProxy's process and its Prometheus endpoint. */
+    balancer?: { pid: number; metricsUrl: string };
     redis: { url: string; pid: number };
     nodes: { id: string; url: string; pid: number }[];
   }[];

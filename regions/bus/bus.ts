@@ -48,12 +48,13 @@ export interface ReadOptions {
 }
 
 /**
- * The global bus between regions: `shardCount` ordered logs, an envelope going to the shard of its
- * room, each read by consumer groups (one per region) in which every entry is handed to one consumer
- * and stays pending to it until acknowledged. Order is kept within a shard, hence per room.
- * Every backend `implements GlobalBus` and passes the same conformance suite (tests/bus).
+ * A region's inbound bus: `shardCount` ordered logs that other regions append to, an envelope going
+ * to the shard of its room, each read by a consumer group (the region's) in which every entry is
+ * handed to one consumer and stays pending to it until acknowledged. Order is kept within a shard,
+ * hence per room and origin. Every backend `implements InboundBus` and passes the same conformance
+ * suite (tests/bus).
  */
-export interface GlobalBus {
+export interface InboundBus {
   readonly shardCount: number;
   /** The shard an envelope of `room` goes to; the same in every region for the same shard count. */
   shardOf(room: string): number;
@@ -82,11 +83,11 @@ export interface GlobalBus {
   ack(shard: number, group: string, ids: readonly BusEntryId[]): Promise<void>;
   position(shard: number, group: string): Promise<GroupPosition>;
   /**
-   * Applies the retention bound to every shard: removes entries older than `maxAgeMs` and the oldest
+   * Applies the retention bound to every shard (or to `shards`): removes entries older than `maxAgeMs` and the oldest
    * beyond `maxLen`, and records the greatest removed id (see `groupStanding`). Returns how many
    * entries were removed. Between two calls a shard may grow past `maxLen` by what was published.
    */
-  trim(now?: number): Promise<number>;
+  trim(now?: number, shards?: readonly number[]): Promise<number>;
   close(): Promise<void>;
 }
 

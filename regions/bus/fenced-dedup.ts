@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { busKeys } from './keys';
 import type { RegionLease } from './lease';
 
 // Sets the dedup marks only while the caller still holds the lease with at least ARGV[2] ms left:
@@ -35,7 +36,7 @@ export async function markNewUnderLease(
   windowS: number,
 ): Promise<boolean[]> {
   if (ids.length === 0) return [];
-  const keys = [lease.key, ...ids.map((id) => `rt:seen:${id}`)];
+  const keys = [lease.key, ...ids.map(busKeys.seen)];
   const reply = (await redis.eval(
     MARK_SCRIPT,
     keys.length,

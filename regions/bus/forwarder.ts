@@ -2,26 +2,34 @@ import type { Redis } from 'ioredis';
 import type { Envelope } from '../../shared';
 import type { Logger } from '../log';
 import { OUTBOX_STREAM, decodeEnvelope, type RegionalOutbox } from '../outbox';
-import type { GlobalBus } from './bus';
+import type { InboundBus } from './bus';
+import type { FailureStreak } from './failures';
 import type { RegionLease } from './lease';
 import type { BusMetrics } from './metrics';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-const GROUP = 'forwarder';
 
 type OutboxEntry = [id: string, fields: string[]];
 
 export interface ForwarderDeps {
   nodeId: string;
+  /** The destination region. */
+  peer: string;
+  /** The outbox consumer group of this destination (`forward:{peer}`). */
+  group: string;
   /** Regional Redis for non-blocking commands. */
   redis: Redis;
   /** A dedicated regional connection for the blocking outbox read. */
   reader: Redis;
   outbox: RegionalOutbox;
-  bus: GlobalBus;
+  /** The destination region's inbound shards, in its Redis. */
+  bus: InboundBus;
   lease: RegionLease;
   metrics: BusMetrics;
   log: Logger;
+  /** Failed forwarding attempts (counted, logged once per streak). */
+  failures: FailureStreak;
+  /** Failed outbox trims. */
+  trimFailures: FailureStreak;
   batchSize: number;
   /** Batches appended to the global bus and not yet answered, at most (see `Forwarder`). */
   inFlight: number;
@@ -29,15 +37,18 @@ export interface ForwarderDeps {
   blockMs: number;
   /** Pause after a failure (global or regional Redis unreachable) before retrying. */
   retryMs: number;
-  /** How often the holder trims the outbox and applies the bus retention bound. */
+  /** How often the holder trims the outbox below what every group acknowledged. */
   trimIntervalMs: number;
 }
 
 /**
- * Moves the region's outbox to the global bus, in outbox order, on one node of the region at a time
- * (the holder of the forwarder lease). An outbox entry is acknowledged only after the bus append
- * succeeded, so while the global Redis is unreachable entries wait in the outbox and flow, in order,
- * when it returns. A retried batch may append some envelopes twice; consumers drop them by id.
+ * Moves the region's outbox to one destination region's inbound shards (in that region's Redis, one
+ * WAN hop away), in outbox order, on one node of the region at a time (the holder of that
+ * destination's forwarder lease). Each destination has its own outbox group, lease and connection,
+ * so a destination that is unreachable delays only itself. An outbox entry is acknowledged only after
+ * the append succeeded, so while the destination is unreachable entries wait in the outbox and flow,
+ * in order, when it returns. A retried batch may append some envelopes twice; the destination drops
+ * them by id.
  *
  * New entries are appended without waiting for the previous batch's reply (up to `inFlight`
  * batches): the appends travel in order on one connection, so the bus receives them in outbox order,
@@ -53,13 +64,14 @@ export class Forwarder {
   private backlog = true;
   private lastTrim = 0;
   private trimming = false;
-  private failures = 0;
   /** Batches being appended, oldest first: each settles after its append and outbox ack. */
   private inFlight: Promise<void>[] = [];
   /** The last batch's append-and-ack, which the next batch's ack waits for (acks in outbox order). */
   private tail: Promise<void> = Promise.resolve();
 
-  constructor(private readonly deps: ForwarderDeps) {}
+  constructor(private readonly deps: ForwarderDeps) {
+    deps.metrics.forwarderActive.set({ peer: deps.peer }, 0);
+  }
 
   start(): void {
     this.running ??= this.run();
@@ -71,7 +83,7 @@ export class Forwarder {
     this.deps.reader.disconnect();
     await this.running;
     if (this.active) await this.deps.lease.release().catch(() => undefined);
-    this.deps.metrics.forwarderActive.set(0);
+    this.deps.metrics.forwarderActive.set({ peer: this.deps.peer }, 0);
   }
 
   private async run(): Promise<void> {
@@ -82,11 +94,13 @@ export class Forwarder {
           continue;
         }
         await this.step();
-        this.failures = 0;
+        if (this.deps.failures.failing && !this.backlog)
+          this.deps.failures.succeeded({ peer: this.deps.peer });
       } catch (err) {
         await this.drain();
         if (this.stopped) break;
-        this.failed(err as Error);
+        this.backlog = true;
+        this.deps.failures.failed(err, 'forwarding paused; outbox keeps envelopes', { peer: this.deps.peer });
         await sleep(this.deps.retryMs);
       }
     }
@@ -108,7 +122,7 @@ export class Forwarder {
       await this.drain();
       this.active = held;
       this.backlog = true;
-      this.deps.metrics.forwarderActive.set(held ? 1 : 0);
+      this.deps.metrics.forwarderActive.set({ peer: this.deps.peer }, held ? 1 : 0);
       this.deps.log.info({ active: held }, held ? 'forwarder active' : 'forwarder lease lost');
     }
     return held;
@@ -135,8 +149,8 @@ export class Forwarder {
 
   /** Entries a previous holder (or this node before a failure) read and did not acknowledge. */
   private async claimBacklog(): Promise<OutboxEntry[]> {
-    const { redis, nodeId, batchSize } = this.deps;
-    const reply = (await redis.xautoclaim(OUTBOX_STREAM, GROUP, nodeId, 0, '0-0', 'COUNT', batchSize)) as [
+    const { redis, nodeId, batchSize, group } = this.deps;
+    const reply = (await redis.xautoclaim(OUTBOX_STREAM, group, nodeId, 0, '0-0', 'COUNT', batchSize)) as [
       string,
       OutboxEntry[],
     ];
@@ -144,10 +158,10 @@ export class Forwarder {
   }
 
   private async readNew(): Promise<OutboxEntry[]> {
-    const { reader, nodeId, batchSize, blockMs } = this.deps;
+    const { reader, nodeId, batchSize, blockMs, group } = this.deps;
     const reply = (await reader.xreadgroup(
       'GROUP',
-      GROUP,
+      group,
       nodeId,
       'COUNT',
       batchSize,
@@ -172,7 +186,7 @@ export class Forwarder {
       else this.deps.log.error({ outboxId: id }, 'undecodable outbox entry skipped');
     }
     const appended = this.deps.bus.publish(envelopes).catch((err: unknown) => {
-      this.deps.metrics.publishFailures.inc();
+      this.deps.metrics.publishFailures.inc({ peer: this.deps.peer });
       this.backlog = true;
       throw err;
     });
@@ -182,8 +196,8 @@ export class Forwarder {
     const done = (async () => {
       await previous;
       await appended;
-      this.deps.metrics.published.inc(envelopes.length);
-      await this.deps.redis.xack(OUTBOX_STREAM, GROUP, ...entries.map(([id]) => id));
+      this.deps.metrics.published.inc({ peer: this.deps.peer }, envelopes.length);
+      await this.deps.redis.xack(OUTBOX_STREAM, this.deps.group, ...entries.map(([id]) => id));
     })();
     // Batches behind a failure reject with it and are awaited by `drain` only.
     done.catch(() => undefined);
@@ -191,10 +205,7 @@ export class Forwarder {
     return done;
   }
 
-  /**
-   * Trimming is housekeeping: it runs beside forwarding (it costs one round trip to the global
-   * Redis per shard), and its failure is logged and never holds up forwarding.
-   */
+  /** Trimming is housekeeping: it runs beside forwarding, and its failure never holds it up. */
   private trim(): void {
     if (this.trimming) return;
     this.trimming = true;
@@ -202,22 +213,12 @@ export class Forwarder {
     void (async () => {
       try {
         await this.deps.outbox.trimAcknowledged();
-        this.deps.metrics.trimmed.inc(await this.deps.bus.trim());
+        this.deps.trimFailures.succeeded();
       } catch (err) {
-        this.deps.log.debug({ err: (err as Error).message }, 'trim skipped');
+        this.deps.trimFailures.failed(err, 'outbox trim failed; retried at the next interval');
       } finally {
         this.trimming = false;
       }
     })();
-  }
-
-  /** Logs the first failure of a streak at warn and the rest at debug; every one is counted. */
-  private failed(err: Error): void {
-    this.backlog = true;
-    const level = this.failures++ === 0 ? 'warn' : 'debug';
-    this.deps.log[level](
-      { err: err.message, failures: this.failures },
-      'forwarding paused; outbox keeps envelopes',
-    );
   }
 }

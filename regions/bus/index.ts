@@ -3,7 +3,9 @@ import type { Logger } from '../log';
 import type { RegionNode } from '../node';
 import { GlobalPresence } from '../presence';
 import { connectRedis, isReady } from '../redis';
+import { FailureStreak } from './failures';
 import { Forwarder } from './forwarder';
+import { busKeys, forwardGroup } from './keys';
 import { RegionLease } from './lease';
 import { BusMetrics } from './metrics';
 import { RedisStreamsBus } from './redis-bus';
@@ -12,7 +14,8 @@ import { ShardConsumer } from './shard-consumer';
 
 export * from './bus';
 export { MemoryBus } from './memory-bus';
-export { RedisStreamsBus, busStreamKey } from './redis-bus';
+export { RedisStreamsBus, inboundStreamKey } from './redis-bus';
+export { busKeys, forwardGroup, inboundGroup, outboxGroups } from './keys';
 export { RegionLease } from './lease';
 export { BusMetrics } from './metrics';
 export { fairShare } from './shard-assignment';
@@ -20,63 +23,94 @@ export { fairShare } from './shard-assignment';
 /** Envelopes moved or handled per round trip. */
 const BATCH_SIZE = 256;
 /**
- * Outbox batches the forwarder keeps appending while earlier appends await their reply. At a
- * steady rate each read of the outbox yields a small batch, so this covers a round trip to a far
- * global Redis with room to spare; beyond it, batches simply grow.
+ * Outbox batches a forwarder keeps appending while earlier appends await their reply. At a steady
+ * rate each read of the outbox yields a small batch, so this covers a round trip to a far peer's
+ * Redis with room to spare; beyond it, batches simply grow.
  */
 const FORWARDER_IN_FLIGHT = 16;
 /** Waiting shard reads kept outstanding per shard consumer (see `ReadAhead`). */
 const READ_AHEAD = 8;
-/** How often the forwarder trims, and each shard consumer checks its standing. */
+/** How often forwarders trim the outbox, and each shard consumer trims its shard and checks its standing. */
 const HOUSEKEEPING_MS = 5_000;
 
 /** What `attachGlobalBus` started, for tests and embedding. */
 export interface AttachedGlobalBus {
-  readonly bus: RedisStreamsBus;
+  /** This region's inbound shards (in its own Redis). */
+  readonly inbound: RedisStreamsBus;
   readonly metrics: BusMetrics;
-  readonly forwarder: Forwarder;
+  /** One per peer region. */
+  readonly forwarders: ReadonlyMap<string, Forwarder>;
   readonly shards: ShardAssignment;
   readonly presence: GlobalPresence;
 }
 
 /**
- * Joins a region node to the other regions: the forwarder (outbox → global bus, one node per region),
- * the shard consumers (global bus → rooms of this region, dedup by envelope id, no echo), presence
- * across regions, bus metrics, and the non-critical readiness check `globalBus`. A global Redis
- * outage delays cross-region delivery; local delivery goes on. Everything stops on node close.
+ * Joins a region node to the other regions: one forwarder per peer region (outbox -> that region's
+ * inbound shards in its Redis, one node per region and peer), the shard consumers (this region's
+ * inbound shards -> rooms of this region, dedup by envelope id, no echo), presence across regions
+ * (global Redis), bus metrics, and the non-critical readiness checks `globalBus` and `peer:{region}`.
+ * An unreachable peer delays delivery to that peer only; local delivery goes on. Everything stops on
+ * node close.
  */
 export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Logger): AttachedGlobalBus {
   const busLog = log.child({ component: 'bus' });
   const { region, nodeId } = config;
   const timing = config.bus;
   const deps = { log, metrics: node.metrics };
-  const metrics = new BusMetrics(node.metrics.registry, () => node.outbox.depth('forwarder'));
-  const bus = new RedisStreamsBus(node.globalRedis, {
-    shardCount: timing.shards,
-    retention: { maxLen: timing.maxLen, maxAgeMs: timing.maxAgeMs },
-  });
+  const counter = node.metrics.internalErrors;
+  const streak = (component: string, componentLog: Logger) =>
+    new FailureStreak(component, counter, componentLog);
+  const peers = timing.peers.map((peer) => peer.region);
+  const metrics = new BusMetrics(node.metrics.registry, peers, (peer) =>
+    node.outbox.depth(forwardGroup(peer)),
+  );
+  const retention = { maxLen: timing.maxLen, maxAgeMs: timing.maxAgeMs };
+  const inbound = new RedisStreamsBus(node.redis, { shardCount: timing.shards, retention });
   const retryMs = Math.min(500, Math.floor(timing.leaseMs / 3));
+  const forwarderBlockMs = Math.max(1, Math.min(timing.blockMs, Math.floor(timing.leaseMs / 3)));
 
-  const outboxReader = connectRedis(config.redisUrl, 'bus-outbox-reader', deps, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-  });
-  const forwarder = new Forwarder({
-    nodeId,
-    redis: node.redis,
-    reader: outboxReader,
-    outbox: node.outbox,
-    bus,
-    lease: new RegionLease(node.redis, 'rt:bus:lease:forwarder', nodeId, timing.leaseMs),
-    metrics,
-    log: busLog.child({ role: 'forwarder' }),
-    batchSize: BATCH_SIZE,
-    inFlight: FORWARDER_IN_FLIGHT,
-    blockMs: Math.max(1, Math.min(timing.blockMs, Math.floor(timing.leaseMs / 3))),
-    retryMs,
-    trimIntervalMs: HOUSEKEEPING_MS,
-  });
+  const connections: ReturnType<typeof connectRedis>[] = [];
+  const forwarders = new Map<string, Forwarder>();
+  for (const peer of timing.peers) {
+    const peerLog = busLog.child({ role: 'forwarder', peer: peer.region });
+    // Fails fast while the peer is unreachable; the deadline covers a peer that hangs.
+    const peerRedis = connectRedis(peer.url, `peer:${peer.region}`, deps, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 5_000,
+    });
+    const outboxReader = connectRedis(config.redisUrl, `outbox-reader:${peer.region}`, deps, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: forwarderBlockMs + 3_000,
+    });
+    connections.push(peerRedis, outboxReader);
+    forwarders.set(
+      peer.region,
+      new Forwarder({
+        nodeId,
+        peer: peer.region,
+        group: forwardGroup(peer.region),
+        redis: node.redis,
+        reader: outboxReader,
+        outbox: node.outbox,
+        bus: new RedisStreamsBus(peerRedis, { shardCount: timing.shards, retention }),
+        lease: new RegionLease(node.redis, busKeys.forwarderLease(peer.region), nodeId, timing.leaseMs),
+        metrics,
+        log: peerLog,
+        failures: streak(`bus:forwarder:${peer.region}`, peerLog),
+        trimFailures: streak('bus:outbox-trim', peerLog),
+        batchSize: BATCH_SIZE,
+        inFlight: FORWARDER_IN_FLIGHT,
+        blockMs: forwarderBlockMs,
+        retryMs,
+        trimIntervalMs: HOUSEKEEPING_MS,
+      }),
+    );
+    node.addReadinessCheck(`peer:${peer.region}`, () => (isReady(peerRedis) ? 'up' : 'down'));
+  }
 
+  const consumerLog = busLog.child({ role: 'consumer' });
   const shards = new ShardAssignment({
     nodeId,
     redis: node.redis,
@@ -84,16 +118,22 @@ export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Log
     leaseMs: timing.leaseMs,
     metrics,
     log: busLog,
+    failures: streak('bus:assignment', busLog),
     consume: (shard, lease) =>
       new ShardConsumer(shard, {
         lease,
         region,
         nodeId,
-        bus,
+        bus: inbound,
         redis: node.redis,
         delivery: node.delivery,
         metrics,
-        log: busLog.child({ role: 'consumer' }),
+        log: consumerLog,
+        failures: {
+          consume: streak('bus:consumer', consumerLog),
+          ack: streak('bus:ack', consumerLog),
+          housekeeping: streak('bus:inbound-trim', consumerLog),
+        },
         batchSize: BATCH_SIZE,
         blockMs: timing.blockMs,
         readAhead: READ_AHEAD,
@@ -105,6 +145,7 @@ export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Log
   });
 
   const presenceSubscriber = connectRedis(config.globalRedisUrl, 'presence-events', deps);
+  connections.push(presenceSubscriber);
   const presence = new GlobalPresence({
     region,
     globalRedis: node.globalRedis,
@@ -116,17 +157,16 @@ export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Log
     metrics: node.metrics,
   });
 
-  forwarder.start();
+  for (const forwarder of forwarders.values()) forwarder.start();
   shards.start();
   void presence.start();
   node.addReadinessCheck('globalBus', () => (isReady(node.globalRedis) ? 'up' : 'down'));
   node.onClose(async () => {
     presence.stop();
     await shards.stop();
-    await forwarder.stop();
-    await bus.close();
-    for (const client of [outboxReader, presenceSubscriber])
-      await client.quit().catch(() => client.disconnect());
+    await Promise.all([...forwarders.values()].map((forwarder) => forwarder.stop()));
+    await inbound.close();
+    for (const client of connections) await client.quit().catch(() => client.disconnect());
   });
-  return { bus, metrics, forwarder, shards, presence };
+  return { inbound, metrics, forwarders, shards, presence };
 }

@@ -6,7 +6,7 @@ import {
   type BusEntry,
   type BusEntryId,
   type BusRetention,
-  type GlobalBus,
+  type InboundBus,
   type GroupPosition,
   type ReadOptions,
 } from './bus';
@@ -32,7 +32,7 @@ interface MemoryShard {
  * The bus in one process, for unit tests and an embedded single-region mode. Same semantics as the
  * Redis Streams backend.
  */
-export class MemoryBus implements GlobalBus {
+export class MemoryBus implements InboundBus {
   private readonly shards: MemoryShard[];
   private lastMs = 0;
   private lastSeq = 0;
@@ -123,9 +123,9 @@ export class MemoryBus implements GlobalBus {
     return { lastDeliveredId: g.lastDeliveredId, trimmedThroughId: s.trimmedThroughId, hasUndelivered };
   }
 
-  async trim(now = Date.now()): Promise<number> {
+  async trim(now = Date.now(), shards?: readonly number[]): Promise<number> {
     let removed = 0;
-    for (const s of this.shards) {
+    for (const s of shards ? shards.map((n) => this.shard(n)) : this.shards) {
       const expired = s.entries.findIndex((e) => Number(e.id.split('-')[0]) >= now - this.retention.maxAgeMs);
       const drop = Math.max(
         expired < 0 ? s.entries.length : expired,

@@ -2,28 +2,31 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** The bus's Prometheus metrics, registered on the node's registry. */
 export class BusMetrics {
-  readonly published: Counter;
-  readonly publishFailures: Counter;
+  readonly published: Counter<'peer'>;
+  readonly publishFailures: Counter<'peer'>;
   readonly consumed: Counter<'result'>;
   readonly duplicatesDropped: Counter;
   readonly lag: Histogram;
-  readonly outboxDepth: Gauge;
+  readonly outboxDepth: Gauge<'peer'>;
   readonly claimed: Counter;
   readonly fallenBehind: Counter<'shard'>;
   readonly shardsOwned: Gauge;
-  readonly forwarderActive: Gauge;
+  readonly forwarderActive: Gauge<'peer'>;
   readonly trimmed: Counter;
 
-  constructor(registry: Registry, outboxDepth: () => Promise<number>) {
+  /** `outboxDepth(peer)`: the outbox entries not yet forwarded to `peer`. */
+  constructor(registry: Registry, peers: readonly string[], outboxDepth: (peer: string) => Promise<number>) {
     const registers = [registry];
     this.published = new Counter({
       name: 'rt_bus_published_total',
-      help: 'Envelopes this node appended to the global bus (forwarder)',
+      help: "Envelopes this node appended to a peer region's inbound shards (forwarder), by peer",
+      labelNames: ['peer'] as const,
       registers,
     });
     this.publishFailures = new Counter({
       name: 'rt_bus_publish_failures_total',
-      help: 'Forwarder batches that could not be appended to the global bus (retried from the outbox)',
+      help: "Forwarder batches that could not be appended to a peer's inbound shards (retried from the outbox)",
+      labelNames: ['peer'] as const,
       registers,
     });
     this.consumed = new Counter({
@@ -39,17 +42,18 @@ export class BusMetrics {
     });
     this.lag = new Histogram({
       name: 'rt_bus_lag_seconds',
-      help: 'Cross-region lag: time from acceptance in the origin region to emit here',
+      help: 'Cross-region lag: time from acceptance in the origin region to emit here (see rt_delivery_latency_seconds)',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers,
     });
     this.outboxDepth = new Gauge({
       name: 'rt_bus_outbox_depth',
-      help: 'Envelopes in the regional outbox not yet forwarded to the global bus',
+      help: 'Envelopes in the regional outbox not yet forwarded to a peer region, by peer',
+      labelNames: ['peer'] as const,
       registers,
       async collect() {
-        // A scrape while the regional Redis is down keeps the last value.
-        this.set(await outboxDepth().catch(() => Number.NaN));
+        // A scrape while the regional Redis is down reports NaN.
+        for (const peer of peers) this.set({ peer }, await outboxDepth(peer).catch(() => Number.NaN));
       },
     });
     this.claimed = new Counter({
@@ -70,12 +74,13 @@ export class BusMetrics {
     });
     this.forwarderActive = new Gauge({
       name: 'rt_bus_forwarder_active',
-      help: "1 while this node holds the region's forwarder lease",
+      help: "1 while this node holds the region's forwarder lease for a peer, by peer",
+      labelNames: ['peer'] as const,
       registers,
     });
     this.trimmed = new Counter({
       name: 'rt_bus_trimmed_total',
-      help: 'Entries this node removed from the global bus by the retention bound',
+      help: "Entries this node removed from its region's inbound shards by the retention bound",
       registers,
     });
   }

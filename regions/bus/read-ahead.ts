@@ -1,4 +1,4 @@
-import type { BusEntry, GlobalBus } from './bus';
+import type { BusEntry, InboundBus } from './bus';
 
 export interface ReadAheadOptions {
   shard: number;
@@ -28,7 +28,7 @@ export class ReadAhead {
   private controller = new AbortController();
 
   constructor(
-    private readonly bus: GlobalBus,
+    private readonly bus: InboundBus,
     private readonly options: ReadAheadOptions,
   ) {
     // One listener for the consumer's lifetime rather than a combined signal per read.

@@ -1,28 +1,28 @@
 import type { Redis } from 'ioredis';
 import type { Envelope } from '../../shared';
 import { decodeEnvelope } from '../outbox';
+import { busKeys } from './keys';
 import {
   BusGroupMissingError,
   shardOfRoom,
   type BusEntry,
   type BusEntryId,
   type BusRetention,
-  type GlobalBus,
+  type InboundBus,
   type GroupPosition,
   type ReadOptions,
 } from './bus';
 
-/** The stream of one shard in the global Redis (`rt:bus:{n}:trimmed` holds its trim mark). */
-export function busStreamKey(shard: number): string {
-  return `rt:bus:${shard}`;
+/** The stream of one inbound shard in a region's Redis. */
+export function inboundStreamKey(shard: number): string {
+  return busKeys.inbound(shard);
 }
 
 type RawEntry = [id: string, fields: string[] | null];
 type RawRead = [key: string, entries: RawEntry[]][] | null;
 
-function trimmedKey(shard: number): string {
-  return `rt:bus:${shard}:trimmed`;
-}
+/** A waiting read that the server has not answered this long after its block time is given up. */
+const READ_DEADLINE_MARGIN_MS = 5_000;
 
 // Trims one shard by age and length with XTRIM MINID, and records the greatest id removed, which
 // Redis does not keep for trims: a group whose last-delivered id is below it has lost entries.
@@ -54,11 +54,13 @@ export interface RedisStreamsBusOptions {
 }
 
 /**
- * The bus on Redis Streams: one stream per shard (`rt:bus:{n}`), consumer groups, XAUTOCLAIM.
- * Waiting reads use one dedicated connection per shard, so a blocked read never holds up commands
- * of other shards; aborting a read closes its connection (a fresh one is made on the next read).
+ * A region's inbound shards on Redis Streams: one stream per shard (`rt:inbound:{n}`) in that
+ * region's Redis, consumer groups, XAUTOCLAIM. Origins use it to append (`publish`), the region's
+ * nodes to read. Waiting reads use one dedicated connection per shard, so a blocked read never holds
+ * up commands of other shards; aborting a read, or a read the server leaves unanswered past its
+ * block time, closes its connection (a fresh one is made on the next read).
  */
-export class RedisStreamsBus implements GlobalBus {
+export class RedisStreamsBus implements InboundBus {
   readonly shardCount: number;
   private readonly retention: BusRetention;
   private readonly readers = new Map<number, Redis>();
@@ -80,7 +82,7 @@ export class RedisStreamsBus implements GlobalBus {
     if (envelopes.length === 0) return [];
     const pipeline = this.client.pipeline();
     for (const envelope of envelopes) {
-      const key = busStreamKey(this.shardOf(envelope.room));
+      const key = inboundStreamKey(this.shardOf(envelope.room));
       pipeline.xadd(key, '*', 'e', JSON.stringify(envelope));
     }
     const results = (await pipeline.exec()) ?? [];
@@ -92,14 +94,20 @@ export class RedisStreamsBus implements GlobalBus {
 
   async ensureGroup(shard: number, group: string, from: 'all' | 'new'): Promise<void> {
     try {
-      await this.client.xgroup('CREATE', busStreamKey(shard), group, from === 'all' ? '0' : '$', 'MKSTREAM');
+      await this.client.xgroup(
+        'CREATE',
+        inboundStreamKey(shard),
+        group,
+        from === 'all' ? '0' : '$',
+        'MKSTREAM',
+      );
     } catch (err) {
       if (!(err as Error).message.includes('BUSYGROUP')) throw err;
     }
   }
 
   async readNew(shard: number, group: string, consumer: string, options: ReadOptions): Promise<BusEntry[]> {
-    const key = busStreamKey(shard);
+    const key = inboundStreamKey(shard);
     const args = ['GROUP', group, consumer, 'COUNT', options.count] as const;
     if (options.blockMs <= 0) {
       const read = this.client.xreadgroup(...args, 'STREAMS', key, '>') as Promise<RawRead>;
@@ -112,14 +120,24 @@ export class RedisStreamsBus implements GlobalBus {
     // waiting for such a read would hang (and with it the node's shard assignment). What the server
     // already handed to this consumer stays pending either way.
     let onAbort = () => undefined as void;
-    const aborted = new Promise<null>((resolve) => {
-      onAbort = () => {
-        this.readers.delete(shard);
+    let deadline: NodeJS.Timeout | undefined;
+    const aborted = new Promise<null>((resolve, reject) => {
+      const close = () => {
+        if (this.readers.get(shard) === reader) this.readers.delete(shard);
         reader.disconnect();
+      };
+      onAbort = () => {
+        close();
         resolve(null);
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
+      // A hung Redis (frozen, or a link that drops packets) must not hold the consumer: give up.
+      deadline = setTimeout(() => {
+        close();
+        reject(new Error(`inbound shard ${shard} read unanswered after ${options.blockMs} ms`));
+      }, options.blockMs + READ_DEADLINE_MARGIN_MS);
     });
+    aborted.catch(() => undefined);
     try {
       const read =
         this.client.status === 'ready'
@@ -133,12 +151,13 @@ export class RedisStreamsBus implements GlobalBus {
       if (options.signal?.aborted) return [];
       throw err;
     } finally {
+      clearTimeout(deadline);
       options.signal?.removeEventListener('abort', onAbort);
     }
   }
 
   async readPending(shard: number, group: string, consumer: string, count: number): Promise<BusEntry[]> {
-    const key = busStreamKey(shard);
+    const key = inboundStreamKey(shard);
     const read = this.client.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', key, '0');
     const raw = await this.guard(shard, group, read as Promise<RawRead>);
     const entries = raw?.[0]?.[1] ?? [];
@@ -155,7 +174,7 @@ export class RedisStreamsBus implements GlobalBus {
     minIdleMs: number,
     count: number,
   ): Promise<BusEntry[]> {
-    const key = busStreamKey(shard);
+    const key = inboundStreamKey(shard);
     const claimed: BusEntry[] = [];
     let cursor = '0-0';
     do {
@@ -176,27 +195,27 @@ export class RedisStreamsBus implements GlobalBus {
   }
 
   async ack(shard: number, group: string, ids: readonly BusEntryId[]): Promise<void> {
-    if (ids.length > 0) await this.client.xack(busStreamKey(shard), group, ...ids);
+    if (ids.length > 0) await this.client.xack(inboundStreamKey(shard), group, ...ids);
   }
 
   async position(shard: number, group: string): Promise<GroupPosition> {
-    const key = busStreamKey(shard);
+    const key = inboundStreamKey(shard);
     const groups = await this.guard(shard, group, this.client.xinfo('GROUPS', key) as Promise<unknown[][]>);
     const info = groups.map(toRecord).find((g) => g.name === group);
     if (!info) throw new BusGroupMissingError(shard, group);
     const lastDeliveredId = String(info['last-delivered-id']);
     const [next, trimmedThroughId] = await Promise.all([
       this.client.xrange(key, `(${lastDeliveredId}`, '+', 'COUNT', 1),
-      this.client.get(trimmedKey(shard)),
+      this.client.get(busKeys.inboundTrimmed(shard)),
     ]);
     return { lastDeliveredId, trimmedThroughId: trimmedThroughId ?? '0-0', hasUndelivered: next.length > 0 };
   }
 
-  async trim(now = Date.now()): Promise<number> {
+  async trim(now = Date.now(), shards?: readonly number[]): Promise<number> {
     let removed = 0;
     const ageFloor = `${Math.max(0, now - this.retention.maxAgeMs)}-0`;
-    for (let shard = 0; shard < this.shardCount; shard++) {
-      const keys = [busStreamKey(shard), trimmedKey(shard)];
+    for (const shard of shards ?? Array.from({ length: this.shardCount }, (_, n) => n)) {
+      const keys = [inboundStreamKey(shard), busKeys.inboundTrimmed(shard)];
       removed += Number(await this.client.eval(TRIM_SCRIPT, 2, ...keys, ageFloor, this.retention.maxLen));
     }
     return removed;
@@ -211,9 +230,11 @@ export class RedisStreamsBus implements GlobalBus {
     let reader = this.readers.get(shard);
     if (!reader) {
       reader = this.client.duplicate({
-        connectionName: `bus-reader-${shard}`,
+        connectionName: `inbound-reader-${shard}`,
         enableOfflineQueue: true,
         maxRetriesPerRequest: 1,
+        // Blocking reads outlast a command client's deadline; `readNew` keeps its own.
+        commandTimeout: undefined,
       });
       // Failures surface through the read's rejection; the event would only be an unhandled error.
       reader.on('error', () => undefined);

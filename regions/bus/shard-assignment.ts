@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
+import type { FailureStreak } from './failures';
+import { busKeys } from './keys';
 import { RegionLease } from './lease';
 import type { BusMetrics } from './metrics';
 import type { ShardConsumer } from './shard-consumer';
@@ -12,6 +14,8 @@ export interface ShardAssignmentDeps {
   leaseMs: number;
   metrics: BusMetrics;
   log: Logger;
+  /** Failed assignment rounds (counted, logged once per streak). */
+  failures: FailureStreak;
   /** Starts consuming a shard this node now holds. */
   consume(shard: number, lease: RegionLease): ShardConsumer;
 }
@@ -45,9 +49,10 @@ export class ShardAssignment {
     const tick = () => {
       this.round = this.round
         .then(() => this.rebalance())
-        .catch((err: Error) => {
-          this.deps.log.debug({ err: err.message }, 'shard assignment round failed');
-        });
+        .then(
+          () => this.deps.failures.succeeded(),
+          (err: Error) => this.deps.failures.failed(err, 'shard assignment round failed'),
+        );
     };
     tick();
     this.timer = setInterval(tick, Math.max(100, Math.floor(this.deps.leaseMs / 3)));
@@ -70,7 +75,9 @@ export class ShardAssignment {
     if (this.stopped) return;
     for (const [shard, { lease }] of this.owned) {
       if (!(await lease.acquire())) {
-        this.deps.log.warn({ shard }, 'bus shard lease lost');
+        this.deps.failures.failed(new Error('lease not renewed in time'), 'inbound shard lease lost', {
+          shard,
+        });
         await this.giveUp(shard, false);
       }
     }
@@ -82,7 +89,7 @@ export class ShardAssignment {
       if (this.owned.has(shard)) continue;
       const lease = new RegionLease(
         this.deps.redis,
-        `rt:bus:lease:${shard}`,
+        busKeys.shardLease(shard),
         this.deps.nodeId,
         this.deps.leaseMs,
       );

@@ -1,8 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
 import type { RoomDelivery } from '../publish';
-import { BusGroupMissingError, groupStanding, type BusEntry, type GlobalBus } from './bus';
+import { BusGroupMissingError, groupStanding, type BusEntry, type InboundBus } from './bus';
+import type { FailureStreak } from './failures';
 import { markNewUnderLease } from './fenced-dedup';
+import { inboundGroup } from './keys';
 import type { RegionLease } from './lease';
 import type { BusMetrics } from './metrics';
 import { ReadAhead } from './read-ahead';
@@ -13,12 +15,15 @@ export interface ShardConsumerDeps {
   lease: Pick<RegionLease, 'key' | 'holder' | 'ttlMs'>;
   region: string;
   nodeId: string;
-  bus: GlobalBus;
+  /** This region's inbound shards, in its own Redis. */
+  bus: InboundBus;
   /** Regional Redis: the dedup marks `rt:seen:{id}`. */
   redis: Redis;
   delivery: RoomDelivery;
   metrics: BusMetrics;
   log: Logger;
+  /** Failed reads and batches, failed acks, failed standing checks and trims: counted per component. */
+  failures: { consume: FailureStreak; ack: FailureStreak; housekeeping: FailureStreak };
   batchSize: number;
   blockMs: number;
   /** Waiting reads kept outstanding on the shard's read connection (see `ReadAhead`). */
@@ -27,17 +32,17 @@ export interface ShardConsumerDeps {
   dedupWindowS: number;
   /** Entries pending this long to another consumer of the region are taken over. */
   claimIdleMs: number;
-  /** How often the group's standing (late / fallen behind) is checked. */
+  /** How often the shard is trimmed to its retention bound and the group's standing checked. */
   standingIntervalMs: number;
 }
 
 /**
- * Consumes one bus shard for the region while this node holds the shard's lease: first takes over
+ * Consumes one inbound shard for the region while this node holds the shard's lease: first takes over
  * whatever a previous holder left pending (oldest first), then reads new entries, and for each one
  * skips its own region's envelopes, drops ids already delivered in the region, emits the rest
  * region-wide and acknowledges after the emit. One consumer per shard and region keeps the order.
  *
- * Nothing on the way from a read returning to the next read waits for the global Redis: reads are
+ * Nothing on the way from a read returning to the next read waits for a Redis reply: reads are
  * kept outstanding ahead (`ReadAhead`), acknowledgements are sent without waiting for their reply
  * (an unacknowledged entry is only read again, and dropped by id), and the periodic standing check
  * runs beside the reads. Each of those round trips would otherwise hold up every entry behind it.
@@ -50,7 +55,6 @@ export class ShardConsumer {
   private lastStandingCheck = 0;
   private checkingStanding = false;
   private lastClaim = Date.now();
-  private failures = 0;
   /** Acknowledgements sent and not yet answered; stop waits for them for a clean hand-over. */
   private readonly acks = new Set<Promise<void>>();
   readonly done: Promise<void>;
@@ -83,27 +87,28 @@ export class ShardConsumer {
   }
 
   private get group(): string {
-    return this.deps.region;
+    return inboundGroup(this.deps.region);
   }
 
   private async run(): Promise<void> {
     while (!this.abort.signal.aborted) {
       try {
         await this.step();
-        this.failures = 0;
+        this.deps.failures.consume.succeeded({ shard: this.shard });
       } catch (err) {
         if (this.abort.signal.aborted) break;
         // Reads outstanding behind the failure must not be handled before what it left pending.
         await this.reads.reset();
         if (err instanceof BusGroupMissingError) {
-          // A new region, or a global Redis that came back empty: read the shard from its start.
+          // A new region, or a regional Redis that came back empty: read the shard from its start.
           this.deps.log.warn({ shard: this.shard }, 'bus consumer group missing; creating it');
           await this.deps.bus.ensureGroup(this.shard, this.group, 'all').catch(() => undefined);
           continue;
         }
         this.backlog = true;
-        const level = this.failures++ === 0 ? 'warn' : 'debug';
-        this.deps.log[level]({ err: (err as Error).message, shard: this.shard }, 'bus consumption paused');
+        this.deps.failures.consume.failed(err, 'inbound consumption paused; entries stay pending', {
+          shard: this.shard,
+        });
         await sleep(this.deps.retryMs);
       }
     }
@@ -170,28 +175,38 @@ export class ShardConsumer {
   }
 
   /**
-   * Acknowledges without waiting: commands on the global connection run in order, so the ack still
+   * Acknowledges without waiting: commands on the connection run in order, so the ack still
    * precedes any later read of pending entries. A lost ack leaves entries pending; they are read
    * again after a failure or as stragglers, and dropped by id.
    */
   private acknowledge(ids: string[]): void {
-    const ack = this.deps.bus.ack(this.shard, this.group, ids).catch((err: Error) => {
-      this.deps.log.debug({ err: err.message, shard: this.shard }, 'bus ack failed; entries stay pending');
-    });
+    const { ack: failures } = this.deps.failures;
+    const ack = this.deps.bus.ack(this.shard, this.group, ids).then(
+      () => failures.succeeded({ shard: this.shard }),
+      (err: Error) => failures.failed(err, 'inbound ack failed; entries stay pending', { shard: this.shard }),
+    );
     this.acks.add(ack);
     void ack.finally(() => this.acks.delete(ack));
   }
 
-  /** Runs the standing check beside the reads (it costs round trips to the global Redis). */
+  /** Trims the shard and checks the group's standing beside the reads, never in their way. */
   private checkStanding(): void {
     if (this.checkingStanding) return;
     this.checkingStanding = true;
     this.lastStandingCheck = Date.now();
-    this.reportStanding()
-      .catch((err: Error) => {
-        // A missing group or an unreachable Redis shows up on the read path; nothing to add here.
-        this.deps.log.debug({ err: err.message, shard: this.shard }, 'bus standing check failed');
-      })
+    const { housekeeping } = this.deps.failures;
+    (async () => {
+      this.deps.metrics.trimmed.inc(await this.deps.bus.trim(Date.now(), [this.shard]));
+      await this.reportStanding();
+    })()
+      .then(
+        () => housekeeping.succeeded({ shard: this.shard }),
+        (err: Error) => {
+          // A missing group also shows up on the read path, which creates it.
+          if (!(err instanceof BusGroupMissingError))
+            housekeeping.failed(err, 'inbound trim or standing check failed', { shard: this.shard });
+        },
+      )
       .finally(() => (this.checkingStanding = false));
   }
 

@@ -5,6 +5,7 @@ import type { RegionNode } from '../node';
 import { connectRedis } from '../redis';
 import { HistoryMetrics } from './metrics';
 import { HistoryPages } from './pages';
+import { PgClient } from './pg-client';
 import { ReadRouting } from './read-routing';
 import { RecentHistory } from './recent';
 import { HistoryRecovery } from './recovery';
@@ -14,8 +15,6 @@ export { HISTORY_GROUP, HistoryWriter } from './writer';
 export { RECENT_KEY_PREFIX, RecentHistory } from './recent';
 export { HistoryMetrics } from './metrics';
 
-/** How long a readiness probe result of the primary is reused. */
-const PROBE_CACHE_MS = 2_000;
 /** Recent-history append failures are logged at most this often (each one is counted). */
 const APPEND_ERROR_LOG_MS = 10_000;
 
@@ -29,27 +28,43 @@ export interface AttachedHistory {
 /**
  * Gives a region node its history: the outbox → Postgres writer, the recent-history buffer fed by
  * room delivery, `history` pages and `join { since }` recovery (replacing `noHistory`), history
- * metrics, and the non-critical readiness checks `postgres` and `postgres-replica`. Postgres being
+ * metrics, and the non-critical readiness checks `postgres` and `postgres-replica` (`up`, `down`,
+ * `hung`; the replica also `behind` or `unverified`). Postgres being
  * down delays history; it never stops the node or live delivery. Everything stops on node close.
  */
 export function attachHistory(node: RegionNode, config: RegionConfig, log: Logger): AttachedHistory {
   const historyLog = log.child({ component: 'history' });
   const metrics = new HistoryMetrics(node.metrics.registry, () => node.outbox.depth('history'));
+  const deps = { metrics, log: historyLog };
+  const deadlineMs = config.history.postgresDeadlineMs;
   const clientOptions = {
-    connect_timeout: 3,
+    connect_timeout: Math.ceil(deadlineMs / 1000),
     idle_timeout: 60,
     onnotice: () => undefined,
-    // Names this node's sessions in pg_stat_activity on the primary and the replica.
-    connection: { application_name: `rt-history:${config.nodeId}` },
+    connection: {
+      // Names this node's sessions in pg_stat_activity on the primary and the replica.
+      application_name: `rt-history:${config.nodeId}`,
+      // The server's half of the deadline; PgClient's timer is the other half.
+      statement_timeout: deadlineMs,
+    },
   } as const;
-  const primary = postgres(config.databaseUrl, { ...clientOptions, max: 4 });
-  const replica = config.databaseReplicaUrl
-    ? postgres(config.databaseReplicaUrl, { ...clientOptions, max: 4, target_session_attrs: 'standby' })
+  // With several hosts in DATABASE_URL, connections go to the one that takes writes (failover).
+  const primary = new PgClient(
+    'primary',
+    () => postgres(config.databaseUrl, { ...clientOptions, max: 4, target_session_attrs: 'read-write' }),
+    deadlineMs,
+    deps,
+  );
+  const replicaUrl = config.databaseReplicaUrl;
+  const replica = replicaUrl
+    ? new PgClient(
+        'replica',
+        () => postgres(replicaUrl, { ...clientOptions, max: 4, target_session_attrs: 'standby' }),
+        deadlineMs,
+        deps,
+      )
     : undefined;
-  const reads = new ReadRouting(primary, replica, config.history.replicaMaxLagBytes, {
-    metrics,
-    log: historyLog,
-  });
+  const reads = new ReadRouting(primary, replica, config.history.replicaMaxLagBytes, deps);
 
   let appendErrorLoggedAt = 0;
   const recent = new RecentHistory(node.redis, config.history.recentLength, (err) => {
@@ -79,38 +94,19 @@ export function attachHistory(node: RegionNode, config: RegionConfig, log: Logge
     primary,
     consumer: config.nodeId,
     batchSize: config.history.batchSize,
+    deadLetterMaxLen: config.history.deadLetterMaxLen,
     claimIdleMs: config.history.claimIdleMs,
     metrics,
     log: historyLog,
   });
   writer.start();
 
-  node.addReadinessCheck('postgres', primaryProbe(primary));
+  node.addReadinessCheck('postgres', () => primary.probe());
   if (replica) node.addReadinessCheck('postgres-replica', () => reads.replicaStatus());
   node.onClose(async () => {
     await writer.stop();
     await writerRedis.quit().catch(() => writerRedis.disconnect());
-    await Promise.all([primary.end({ timeout: 5 }), replica?.end({ timeout: 5 })]);
+    await Promise.all([primary.end(), replica?.end()]);
   });
   return { metrics, writer, recent };
-}
-
-/** `up` when the primary answered a query within the last PROBE_CACHE_MS, else `down`. */
-function primaryProbe(primary: postgres.Sql): () => Promise<string> {
-  let last: { at: number; state: string } | undefined;
-  let probing: Promise<string> | undefined;
-  return () => {
-    if (last && Date.now() - last.at < PROBE_CACHE_MS) return Promise.resolve(last.state);
-    probing ??= primary`SELECT 1`
-      .then(
-        () => 'up',
-        () => 'down',
-      )
-      .then((state) => {
-        last = { at: Date.now(), state };
-        probing = undefined;
-        return state;
-      });
-    return probing;
-  };
 }

@@ -8,10 +8,13 @@ export class HistoryMetrics {
   readonly batchSize: Histogram<string>;
   readonly persistLag: Histogram<string>;
   readonly writeFailures: Counter<string>;
-  readonly rejected: Counter<string>;
+  readonly deadLetters: Counter<string>;
   readonly backlog: Gauge<string>;
   readonly replicaLagBytes: Gauge<string>;
   readonly postgresUp: Gauge<'server'>;
+  readonly postgresHung: Gauge<'server'>;
+  readonly deadlinesExceeded: Counter<'server'>;
+  readonly unverifiedReads: Counter<'kind'>;
   readonly reads: Counter<'source' | 'kind'>;
   readonly recoveries: Counter<'path'>;
 
@@ -31,12 +34,12 @@ export class HistoryMetrics {
     });
     this.writeFailures = new Counter({
       name: 'rt_history_write_failures_total',
-      help: 'History batches that failed to commit (retried until they do)',
+      help: 'History batch attempts that failed because the primary was unreachable (retried until they commit)',
       registers,
     });
-    this.rejected = new Counter({
-      name: 'rt_history_rejected_total',
-      help: 'Envelopes Postgres refused for their content (logged with their id; not stored)',
+    this.deadLetters = new Counter({
+      name: 'rt_history_dead_letters_total',
+      help: 'Envelopes Postgres refused, set aside in the dead-letter stream (npm run history -- dead-letters)',
       registers,
     });
     this.backlog = new Gauge({
@@ -56,6 +59,24 @@ export class HistoryMetrics {
       name: 'rt_history_postgres_up',
       help: '1 when the named Postgres server answered its last query',
       labelNames: ['server'] as const,
+      registers,
+    });
+    this.postgresHung = new Gauge({
+      name: 'rt_history_postgres_hung',
+      help: '1 when the named Postgres server left its last query unanswered past the deadline',
+      labelNames: ['server'] as const,
+      registers,
+    });
+    this.deadlinesExceeded = new Counter({
+      name: 'rt_history_postgres_deadline_exceeded_total',
+      help: 'Postgres queries given up on at the deadline (the server or the network hangs)',
+      labelNames: ['server'] as const,
+      registers,
+    });
+    this.unverifiedReads = new Counter({
+      name: 'rt_history_unverified_reads_total',
+      help: 'Reads the replica answered while the primary could not say how far behind it is (possibly stale)',
+      labelNames: ['kind'] as const,
       registers,
     });
     this.reads = new Counter({

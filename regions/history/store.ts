@@ -38,16 +38,19 @@ export function uuidV7Time(id: string): number {
 }
 
 /**
- * Inserts envelopes in one statement; ids already stored are skipped (`ON CONFLICT (id) DO NOTHING`),
- * so a batch retried after an unknown outcome writes nothing twice. Returns the rows inserted.
+ * Inserts envelopes, given as their exact JSON text, in one statement; ids already stored are skipped
+ * (`ON CONFLICT (id) DO NOTHING`), so a batch retried after an unknown outcome writes nothing twice.
+ * The text goes to Postgres as one JSON array and `data` is taken with `->`, so every JSON value is
+ * stored as sent: `null` stays JSON `null` (not SQL NULL), and no JavaScript object is rebuilt on the
+ * way (a `__proto__` key stays a key). The parameter is sent as text: typed jsonb, postgres.js
+ * would JSON-encode the string a second time. Returns the rows inserted.
  */
-export async function insertEnvelopes(sql: Sql, envelopes: readonly Envelope[]): Promise<number> {
-  if (envelopes.length === 0) return 0;
+export async function insertEnvelopes(sql: Sql, envelopesJson: readonly string[]): Promise<number> {
+  if (envelopesJson.length === 0) return 0;
   const result = await sql`
     INSERT INTO messages (id, room, data, "user", origin, ts)
-    SELECT id, room, data, "user", origin, ts
-    FROM jsonb_to_recordset(${sql.json(envelopes as unknown as postgres.JSONValue)}::jsonb)
-      AS e(id uuid, room text, data jsonb, "user" text, origin text, ts bigint)
+    SELECT (e->>'id')::uuid, e->>'room', e->'data', e->>'user', e->>'origin', (e->>'ts')::bigint
+    FROM jsonb_array_elements(${`[${envelopesJson.join(',')}]`}::text::jsonb) AS e
     ON CONFLICT (id) DO NOTHING`;
   return result.count;
 }
@@ -117,14 +120,16 @@ export async function missedAfter(
   return rows.map(toEnvelope).reverse();
 }
 
-/** Whether a Postgres error means the server is unreachable or shutting down (not a bad query). */
+/**
+ * Whether an error means Postgres cannot take any write right now, so waiting and retrying is right:
+ * no answer at all (connection refused, reset, timed out: not a PostgresError), SQLSTATE classes 08
+ * (connection), 53 (insufficient resources), 57 (operator intervention: shutdown, statement timeout),
+ * 58 (system error), 40 (serialization failure, deadlock), 25006 (a read-only server: a standby, as
+ * during a failover), and classes that say the database is not set up for us (28 authorization,
+ * 3D/3F missing database or schema, 42 missing table or privilege), which an operator fixes for every
+ * row at once. Anything else is Postgres refusing this statement's rows.
+ */
 export function isUnavailableError(err: unknown): boolean {
   if (!(err instanceof postgres.PostgresError)) return true;
-  // 08: connection exception; 57P: operator intervention (shutdown); 53: insufficient resources.
-  return /^(08|57P|53)/.test(err.code);
-}
-
-/** Whether a Postgres error was caused by the data of a row (class 22), so retrying cannot help. */
-export function isDataError(err: unknown): boolean {
-  return err instanceof postgres.PostgresError && err.code.startsWith('22');
+  return /^(08|53|57|58|40|28|3D|3F|42)/.test(err.code) || err.code === '25006';
 }

@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
-import type { Envelope } from '../../shared';
 import type { Logger } from '../log';
 import { OUTBOX_STREAM, decodeEnvelope } from '../outbox';
 import type { HistoryMetrics } from './metrics';
-import { insertEnvelopes, isDataError, type Sql } from './store';
+import type { OutboxRow } from './dead-letters';
+import { RowWriter } from './row-writer';
+import type { PgClient } from './pg-client';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The outbox consumer group history writers read through. */
@@ -19,10 +20,13 @@ type StreamEntry = [id: string, fields: string[] | null];
 export interface HistoryWriterOptions {
   /** A connection of its own: blocking reads would hold up every other command on a shared one. */
   redis: Redis;
-  primary: Sql;
+  /** The primary, behind its deadline. */
+  primary: PgClient;
   /** This node's consumer name in the group. */
   consumer: string;
   batchSize: number;
+  /** Cap of the dead-letter stream. */
+  deadLetterMaxLen: number;
   /** Entries pending to another consumer for this long are taken over (that node died). */
   claimIdleMs: number;
   metrics: HistoryMetrics;
@@ -31,10 +35,11 @@ export interface HistoryWriterOptions {
 
 /**
  * Writes this region's outbox to the Postgres primary. Every node of the region is a consumer of the
- * outbox group `history`: it reads batches, inserts them in one statement (`ON CONFLICT (id) DO
- * NOTHING`) and acknowledges them only after the commit. While the primary is down the batch is
- * retried with back-off and the rest waits in the outbox; entries left pending by a node that died
- * are taken over by a peer (XAUTOCLAIM) after `claimIdleMs`. Nothing here blocks live delivery.
+ * outbox group `history`: it reads batches, writes them (`RowWriter`: one statement, `ON CONFLICT (id)
+ * DO NOTHING`, refused rows set aside as dead letters) and acknowledges them only after the commit.
+ * While the primary is unreachable the batch is retried with back-off and the rest waits in the
+ * outbox; entries left pending by a node that died are taken over by a peer (XAUTOCLAIM) after
+ * `claimIdleMs`. Nothing here blocks live delivery.
  */
 export class HistoryWriter {
   private stopping = false;
@@ -42,9 +47,11 @@ export class HistoryWriter {
   /** After a start or a failure, this consumer's own pending entries are written first. */
   private ownPendingFirst = true;
   private nextClaimAt = 0;
-  private failingSince: number | undefined;
+  private readonly rows: RowWriter;
 
-  constructor(private readonly options: HistoryWriterOptions) {}
+  constructor(private readonly options: HistoryWriterOptions) {
+    this.rows = new RowWriter(options);
+  }
 
   start(): void {
     this.running ??= this.loop();
@@ -116,72 +123,27 @@ export class HistoryWriter {
     return reply?.[0]?.[1] ?? [];
   }
 
-  /** Inserts the entries' envelopes, retrying until committed (or stopping), then acknowledges them. */
+  /** Writes the entries' envelopes (setting aside what Postgres refuses), then acknowledges them. */
   private async persist(entries: StreamEntry[]): Promise<void> {
-    const { log } = this.options;
-    const envelopes: Envelope[] = [];
-    for (const [id, fields] of entries) {
-      const envelope = fields ? decodeEnvelope(fields) : undefined;
-      if (envelope) envelopes.push(envelope);
-      else log.error({ entry: id }, 'history writer: undecodable outbox entry skipped');
+    const rows: OutboxRow[] = [];
+    for (const [entry, fields] of entries) {
+      const row = fields ? outboxRow(entry, fields) : undefined;
+      if (row) rows.push(row);
+      else this.options.log.error({ entry }, 'history writer: undecodable outbox entry skipped');
     }
-    let retryMs = RETRY_MIN_MS;
-    while (!(await this.tryInsert(envelopes))) {
-      if (this.stopping) return; // left pending: written on restart or taken over by a peer
-      await sleep(retryMs);
-      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
-    }
+    if (!(await this.rows.write(rows, () => this.stopping))) return; // left pending: see stop()
     await this.options.redis.xack(OUTBOX_STREAM, HISTORY_GROUP, ...entries.map(([id]) => id));
   }
+}
 
-  private async tryInsert(envelopes: Envelope[]): Promise<boolean> {
-    const { primary, metrics, log } = this.options;
-    try {
-      await insertEnvelopes(primary, envelopes);
-    } catch (err) {
-      if (isDataError(err)) return this.insertOneByOne(envelopes);
-      metrics.writeFailures.inc();
-      metrics.postgresUp.set({ server: 'primary' }, 0);
-      if (this.failingSince === undefined) {
-        this.failingSince = Date.now();
-        log.warn(
-          { err: (err as Error).message },
-          'history writer: primary unavailable; envelopes wait in the outbox',
-        );
-      }
-      return false;
-    }
-    this.committed(envelopes);
-    return true;
-  }
-
-  /** A batch with a row Postgres rejects (e.g. `\u0000` in jsonb): write the rest, log the bad ones. */
-  private async insertOneByOne(envelopes: Envelope[]): Promise<boolean> {
-    for (const envelope of envelopes) {
-      try {
-        await insertEnvelopes(this.options.primary, [envelope]);
-      } catch (err) {
-        if (!isDataError(err)) return false;
-        this.options.metrics.rejected.inc();
-        this.options.log.error(
-          { err: (err as Error).message, id: envelope.id, room: envelope.room },
-          'history writer: envelope rejected by Postgres; not stored',
-        );
-      }
-    }
-    this.committed(envelopes);
-    return true;
-  }
-
-  private committed(envelopes: Envelope[]): void {
-    const { metrics, log } = this.options;
-    if (this.failingSince !== undefined) {
-      log.info({ downMs: Date.now() - this.failingSince }, 'history writer: primary back; catching up');
-      this.failingSince = undefined;
-    }
-    metrics.postgresUp.set({ server: 'primary' }, 1);
-    metrics.batchSize.observe(envelopes.length);
-    const now = Date.now();
-    for (const envelope of envelopes) metrics.persistLag.observe(Math.max(0, now - envelope.ts) / 1000);
-  }
+/**
+ * The row of an outbox entry: the envelope's fields (validated by `decodeEnvelope`) and its JSON text
+ * exactly as the outbox holds it, which is what gets stored (validation rebuilds `data` and would drop
+ * a `__proto__` key).
+ */
+function outboxRow(outboxEntry: string, fields: string[]): OutboxRow | undefined {
+  const envelope = decodeEnvelope(fields);
+  const json = fields[fields.indexOf('e') + 1];
+  if (!envelope || json === undefined) return undefined;
+  return { outboxEntry, json, id: envelope.id, room: envelope.room, ts: envelope.ts };
 }

@@ -5,11 +5,12 @@ import { envelopeSchema, type Envelope } from '../../shared';
 export const OUTBOX_STREAM = 'rt:outbox';
 
 /**
- * Consumer groups that read the outbox. Each must see every entry: the outbox is trimmed only below
- * what all of them have acknowledged (see `trimAcknowledged`).
+ * Consumer groups that always read the outbox; the node adds one per peer region the bus forwards
+ * to (`forward:{peer}`). Each must see every entry: the outbox is trimmed only below what all of
+ * the configured groups have acknowledged (see `trimAcknowledged`).
  */
-export const OUTBOX_GROUPS = ['forwarder', 'history'] as const;
-export type OutboxGroup = (typeof OUTBOX_GROUPS)[number];
+export const OUTBOX_GROUPS = ['history'] as const;
+export type OutboxGroup = string;
 
 /** Envelopes a node holds in memory while the regional Redis is down, before refusing publishes. */
 export const DEFAULT_HOLD_CAPACITY = 10_000;
@@ -49,6 +50,7 @@ export class RegionalOutbox {
     private readonly redis: Redis,
     private readonly holdCapacity = DEFAULT_HOLD_CAPACITY,
     private readonly onError: (err: Error, action: string) => void = () => undefined,
+    private readonly groups: readonly OutboxGroup[] = OUTBOX_GROUPS,
   ) {
     // A restarted Redis may come back empty: re-create the groups, then append what was held.
     redis.on('ready', () => {
@@ -65,7 +67,7 @@ export class RegionalOutbox {
 
   /** Creates the stream and the consumer groups if missing (idempotent). */
   async ensureGroups(): Promise<void> {
-    for (const group of OUTBOX_GROUPS) {
+    for (const group of this.groups) {
       try {
         await this.redis.xgroup('CREATE', OUTBOX_STREAM, group, '0', 'MKSTREAM');
       } catch (err) {
@@ -136,7 +138,7 @@ export class RegionalOutbox {
    */
   async trimAcknowledged(): Promise<number> {
     let floor: string | undefined;
-    for (const group of OUTBOX_GROUPS) {
+    for (const group of this.groups) {
       const pending = (await this.redis.xpending(OUTBOX_STREAM, group)) as [
         number,
         string | null,

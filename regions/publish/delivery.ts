@@ -28,6 +28,10 @@ export class RoomDelivery {
       : this.io.to(envelope.room);
     target.emit('message', envelope);
     this.metrics.messagesOut.inc({ source });
+    this.metrics.deliveryLatency.observe(
+      { origin: envelope.origin },
+      Math.max(0, Date.now() - envelope.ts) / 1000,
+    );
     for (const observer of this.observers) observer(envelope);
   }
 }

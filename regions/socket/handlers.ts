@@ -2,6 +2,7 @@ import type { Socket } from 'socket.io';
 import type { z } from 'zod';
 import {
   ProtocolError,
+  encodedSize,
   joinPayload,
   leavePayload,
   parsePayload,
@@ -25,6 +26,9 @@ export type RegionSocket = Socket<ClientEvents, ServerEvents, Record<string, nev
 
 type Handler<S extends z.ZodType> = (socket: RegionSocket, payload: z.infer<S>) => Promise<object>;
 
+/** A check that runs before the payload is validated: cheap limits (rate, size) come first. */
+type Precheck = (socket: RegionSocket, payload: unknown) => void;
+
 /**
  * Wraps an event handler: validates the payload, answers `{ ok: true, ... }` or `{ ok: false, error }`
  * through the ack, and never lets a bad payload, a missing ack or an internal error escape.
@@ -35,12 +39,14 @@ function on<S extends z.ZodType>(
   event: keyof ClientEvents,
   schema: S,
   handler: Handler<S>,
+  precheck?: Precheck,
 ): void {
   socket.on(event, async (...args: unknown[]) => {
     const last = args[args.length - 1];
     const ack = typeof last === 'function' ? (last as (res: unknown) => void) : undefined;
     const payload = args.length > (ack ? 1 : 0) ? args[0] : undefined;
     try {
+      precheck?.(socket, payload);
       const result = await handler(socket, parsePayload(schema, payload));
       ack?.({ ok: true, ...result });
     } catch (err) {
@@ -50,7 +56,16 @@ function on<S extends z.ZodType>(
   });
 }
 
-export function registerSocketHandlers(socket: RegionSocket, services: RegionServices): void {
+/** What the socket handlers enforce per connection. */
+export interface SocketLimits {
+  maxPayloadBytes: number;
+}
+
+export function registerSocketHandlers(
+  socket: RegionSocket,
+  services: RegionServices,
+  limits: SocketLimits,
+): void {
   const { principal } = socket.data;
 
   on(socket, services, 'join', joinPayload, async (s, { room, since }) => {
@@ -71,19 +86,20 @@ export function registerSocketHandlers(socket: RegionSocket, services: RegionSer
     return {};
   });
 
-  on(socket, services, 'publish', publishPayload, async (s, { room, data, id }) => {
-    if (!s.data.publishBucket.take()) {
-      throw new ProtocolError('rate_limited', 'too many publishes on this connection; slow down');
-    }
-    return services.publisher.publish({
-      principal,
-      room,
-      data,
-      id,
-      transport: 'socket',
-      exceptSocketId: s.id,
-    });
-  });
+  on(
+    socket,
+    services,
+    'publish',
+    publishPayload,
+    (s, { room, data, id }) =>
+      services.publisher.publish({ principal, room, data, id, transport: 'socket', exceptSocketId: s.id }),
+    (s, payload) => {
+      if (!s.data.publishBucket.take()) {
+        throw new ProtocolError('rate_limited', 'too many publishes on this connection; slow down');
+      }
+      checkDataSize(payload, limits.maxPayloadBytes);
+    },
+  );
 
   on(socket, services, 'history', historyPayload, async (_s, { room, before, limit }) => {
     mayAccess(principal, room);
@@ -99,6 +115,22 @@ export function registerSocketHandlers(socket: RegionSocket, services: RegionSer
     const rooms = [...socket.rooms].filter((room) => room !== socket.id);
     void services.presence.disconnected(rooms, socket.id, principal.user);
   });
+}
+
+/**
+ * Refuses a `data` over the size limit before it is validated. The packet itself is bounded by
+ * Socket.IO's `maxHttpBufferSize` (the limit plus a small envelope), so this stringify is too.
+ */
+function checkDataSize(payload: unknown, maxBytes: number): void {
+  if (typeof payload !== 'object' || payload === null || !('data' in payload)) return;
+  let size: number;
+  try {
+    size = encodedSize(payload.data);
+  } catch {
+    throw new ProtocolError('invalid', 'data: not a JSON value');
+  }
+  if (size > maxBytes)
+    throw new ProtocolError('too_large', `data is ${size} bytes; the limit is ${maxBytes}`);
 }
 
 function mayAccess(principal: Principal, room: string): void {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { newEnvelopeId, type Envelope } from '../../shared';
-import { BusGroupMissingError, groupStanding, type BusRetention, type GlobalBus } from '../../regions/bus';
+import { BusGroupMissingError, groupStanding, type BusRetention, type InboundBus } from '../../regions/bus';
 
 /** Makes a fresh, empty bus with `shardCount` shards keeping `maxLen` entries per shard. */
-export type BusFactory = (options: { shardCount: number; retention: BusRetention }) => Promise<GlobalBus>;
+export type BusFactory = (options: { shardCount: number; retention: BusRetention }) => Promise<InboundBus>;
 
 let sequence = 0;
 
@@ -12,18 +12,18 @@ function envelope(room: string, data: number): Envelope {
 }
 
 /** Rooms that all map to `shard` of `bus`. */
-function roomsOnShard(bus: GlobalBus, shard: number, count: number): string[] {
+function roomsOnShard(bus: InboundBus, shard: number, count: number): string[] {
   const rooms: string[] = [];
   for (let i = 0; rooms.length < count; i++) if (bus.shardOf(`room-${i}`) === shard) rooms.push(`room-${i}`);
   return rooms;
 }
 
 /**
- * The behaviour every `GlobalBus` backend must show, run against each (memory, Redis Streams):
+ * The behaviour every `InboundBus` backend must show, run against each (memory, Redis Streams):
  * sharding, group hand-out, pending and acks, take-over of idle entries, waiting reads, trimming.
  */
 export function globalBusConformance(name: string, makeBus: BusFactory): void {
-  describe(`GlobalBus conformance: ${name}`, () => {
+  describe(`InboundBus conformance: ${name}`, () => {
     const open = async (shardCount = 4) => {
       const bus = await makeBus({ shardCount, retention: { maxLen: 10_000, maxAgeMs: 3600_000 } });
       const group = `g${++sequence}`;

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PresenceEvent } from '../../shared';
-import { busStreamKey, shardOfRoom } from '../../regions/bus';
+import { inboundStreamKey, shardOfRoom } from '../../regions/bus';
 import { Redis } from 'ioredis';
 import { decodeEnvelope } from '../../regions/outbox';
-import { closeAllClients, eventually, sleep } from '../support/clients';
+import { closeAllClients, eventually, type TestClient } from '../support/clients';
 import {
   duplicateIds,
   inRoom,
@@ -22,12 +22,19 @@ beforeAll(async () => {
 afterAll(() => cluster?.stop());
 afterEach(() => closeAllClients());
 
+/** Ids of what `client` received in `room` from `origin`, in arrival order. */
+function fromOrigin(client: TestClient, room: string, origin: string): string[] {
+  return inRoom(client, room)
+    .filter((e) => e.origin === origin)
+    .map((e) => e.id);
+}
+
 const RENEW_IF_HELD = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
 
 describe('cross-region delivery through failures', () => {
-  it('keeps local delivery through a global Redis outage and delivers the queued envelopes once afterwards', async () => {
+  it('keeps delivering within and across regions through a global Redis outage', async () => {
     const room = 'xf:outage';
     const usPublisher = await member(cluster, 'us-east', 0, 'out-us-pub', room);
     const usReader = await member(cluster, 'us-east', 1, 'out-us', room);
@@ -37,22 +44,19 @@ describe('cross-region delivery through failures', () => {
     const before = [await publish(usPublisher, room, 'before')];
     await receivedAll(apReader, room, before, 'delivery before the outage');
 
+    // The global Redis holds only the control plane (health, presence): envelopes do not pass it.
     await cluster.globalRedis.stop();
     const fromUs: string[] = [];
     const fromEu: string[] = [];
     for (let n = 0; n < 10; n++) {
       fromUs.push(await publish(usPublisher, room, { us: n }));
       fromEu.push(await publish(euPublisher, room, { eu: n }));
-      await sleep(500);
     }
-    // Local delivery is unaffected while the bus is down.
-    await receivedAll(usReader, room, fromUs, 'local delivery in us-east during the outage');
-    await receivedAll(euReader, room, fromEu, 'local delivery in eu-west during the outage');
+    await receivedAll(usReader, room, [...fromUs, ...fromEu], 'us-east during the outage');
+    await receivedAll(euReader, room, [...fromUs, ...fromEu], 'eu-west during the outage');
+    await receivedAll(apReader, room, [...fromUs, ...fromEu], 'ap-southeast during the outage');
     await cluster.globalRedis.restart();
 
-    await receivedAll(apReader, room, [...fromUs, ...fromEu], 'ap-southeast after the outage');
-    await receivedAll(euReader, room, fromUs, 'eu-west after the outage');
-    await receivedAll(usReader, room, fromEu, 'us-east after the outage');
     const barrierUs = await publish(usPublisher, room, 'barrier');
     const barrierEu = await publish(euPublisher, room, 'barrier');
     for (const client of [usReader, euReader, apReader])
@@ -60,13 +64,55 @@ describe('cross-region delivery through failures', () => {
     for (const client of [usReader, euReader, apReader, usPublisher, euPublisher]) {
       expect(duplicateIds(client)).toEqual([]);
     }
-    const order = (client: typeof apReader, origin: string) =>
-      inRoom(client, room)
-        .filter((e) => e.origin === origin)
-        .map((e) => e.id);
-    expect(order(apReader, 'us-east')).toEqual([...before, ...fromUs, barrierUs]);
-    expect(order(apReader, 'eu-west')).toEqual([...fromEu, barrierEu]);
-    expect(order(euReader, 'us-east')).toEqual([...before, ...fromUs, barrierUs]);
+    expect(fromOrigin(apReader, room, 'us-east')).toEqual([...before, ...fromUs, barrierUs]);
+    expect(fromOrigin(apReader, room, 'eu-west')).toEqual([...fromEu, barrierEu]);
+    expect(fromOrigin(euReader, room, 'us-east')).toEqual([...before, ...fromUs, barrierUs]);
+  });
+
+  it('delays only the destination of a cut link, and delivers what waited once, in order, when it is back', async () => {
+    const room = 'xf:partition';
+    const usPublisher = await member(cluster, 'us-east', 0, 'part-us-pub', room);
+    const euPublisher = await member(cluster, 'eu-west', 0, 'part-eu-pub', room);
+    const euReader = await member(cluster, 'eu-west', 1, 'part-eu', room);
+    const apReader = await member(cluster, 'ap-southeast', 0, 'part-ap', room);
+    const before = [await publish(usPublisher, room, 'before')];
+    await receivedAll(apReader, room, before, 'delivery before the partition');
+
+    await cluster.links.cut('us-east', 'ap-southeast');
+    const fromUs: string[] = [];
+    const fromEu: string[] = [];
+    for (let n = 0; n < 10; n++) {
+      fromUs.push(await publish(usPublisher, room, { us: n }));
+      fromEu.push(await publish(euPublisher, room, { eu: n }));
+    }
+    // Every other path keeps flowing: eu-west gets us-east's envelopes, ap-southeast eu-west's.
+    await receivedAll(euReader, room, fromUs, 'eu-west during the partition');
+    await receivedAll(apReader, room, fromEu, 'ap-southeast from eu-west during the partition');
+    expect(fromOrigin(apReader, room, 'us-east')).toEqual(before);
+    const metrics = await (await fetch(`${cluster.regions['us-east'].nodes[0]!.url}/readyz`)).json();
+    expect(JSON.stringify(metrics)).toContain('"peer:ap-southeast":"down"');
+
+    await cluster.links.restore('us-east', 'ap-southeast');
+    await receivedAll(apReader, room, fromUs, 'ap-southeast after the partition');
+    const barrier = await publish(usPublisher, room, 'barrier');
+    for (const client of [euReader, apReader]) await receivedAll(client, room, [barrier], 'barrier');
+    for (const client of [euReader, apReader]) expect(duplicateIds(client)).toEqual([]);
+    expect(fromOrigin(apReader, room, 'us-east')).toEqual([...before, ...fromUs, barrier]);
+    expect(fromOrigin(apReader, room, 'eu-west')).toEqual(fromEu);
+    expect(fromOrigin(euReader, room, 'us-east')).toEqual([...before, ...fromUs, barrier]);
+    // The failed appends were counted, by component.
+    let failures = 0;
+    for (const node of cluster.regions['us-east'].nodes) {
+      const text = await (await fetch(`${node.url}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('rt_internal_errors_total{') && l.includes('component="bus:forwarder:ap-southeast"'),
+        );
+      failures += Number(line?.split(' ').at(-1) ?? 0);
+    }
+    expect(failures).toBeGreaterThan(0);
   });
 
   it('lets a peer deliver the pending entries of a node killed while holding them', async () => {
@@ -106,17 +152,15 @@ describe('cross-region delivery through failures', () => {
       await keepVictimLease();
       const held: string[] = [];
       for (let n = 0; n < 5; n++) held.push(await publish(publisher, room, { n }));
-      // Acked publishes reach the global stream once us-east's forwarder has moved them: keep reading
-      // until the entry of every held envelope is pending to the frozen node.
-      const stream = busStreamKey(shard);
+      // Acked publishes reach eu-west's inbound shard once us-east's forwarder has appended them: keep
+      // reading until the entry of every held envelope is pending to the frozen node.
+      const stream = inboundStreamKey(shard);
       const heldPendingToVictim = async () => {
         await keepVictimLease();
-        await cluster.global.xreadgroup('GROUP', 'eu-west', holder!, 'COUNT', 100, 'STREAMS', stream, '>');
-        const pending = (await cluster.global.xpending(stream, 'eu-west', '-', '+', 100, holder!)) as [
-          string,
-        ][];
+        await regional.xreadgroup('GROUP', 'eu-west', holder!, 'COUNT', 100, 'STREAMS', stream, '>');
+        const pending = (await regional.xpending(stream, 'eu-west', '-', '+', 100, holder!)) as [string][];
         const pendingIds = new Set(pending.map(([entryId]) => entryId));
-        const entries = await cluster.global.xrange(stream, '-', '+');
+        const entries = await regional.xrange(stream, '-', '+');
         const entryOf = new Map<string | undefined, string>(
           entries.map(([entryId, fields]) => [decodeEnvelope(fields)?.id, entryId]),
         );

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { newEnvelopeId, type Envelope, type PresenceEvent } from '../../shared';
-import { busStreamKey, shardOfRoom } from '../../regions/bus';
+import { Redis } from 'ioredis';
+import { inboundStreamKey, shardOfRoom } from '../../regions/bus';
 import { closeAllClients, eventually, type TestClient } from '../support/clients';
 import {
   REGIONS,
@@ -34,7 +35,7 @@ async function metricSum(region: RegionId, name: string, filter = ''): Promise<n
   return total;
 }
 
-describe('cross-region delivery over the global bus', () => {
+describe('cross-region delivery, one hop from origin to destination', () => {
   it('delivers every envelope to every member in every region exactly once, never back to its sender', async () => {
     const room = 'xr:all';
     const members = new Map<string, TestClient>();
@@ -72,7 +73,15 @@ describe('cross-region delivery over the global bus', () => {
     const delivered = await metricSum('eu-west', 'rt_bus_consumed_total', 'result="delivered"');
     expect(delivered).toBeGreaterThanOrEqual(11);
     expect(await metricSum('eu-west', 'rt_bus_lag_seconds_count')).toBeGreaterThanOrEqual(11);
-    expect(await metricSum('us-east', 'rt_bus_published_total')).toBeGreaterThanOrEqual(6);
+    expect(await metricSum('us-east', 'rt_bus_published_total', 'peer="eu-west"')).toBeGreaterThanOrEqual(6);
+    expect(
+      await metricSum('us-east', 'rt_bus_published_total', 'peer="ap-southeast"'),
+    ).toBeGreaterThanOrEqual(6);
+    // Publish-to-delivery latency, by origin: eu-west's nodes emitted us-east's 6 envelopes (5 and
+    // the barrier) and their own region's 5 (origin eu-west, counted by the accepting node).
+    const latency = 'rt_delivery_latency_seconds_count';
+    expect(await metricSum('eu-west', latency, 'origin="us-east"')).toBeGreaterThanOrEqual(6);
+    expect(await metricSum('eu-west', latency, 'origin="eu-west"')).toBeGreaterThanOrEqual(5);
     const ready = await (await fetch(`${cluster.regions['ap-southeast'].nodes[0]!.url}/readyz`)).json();
     expect(JSON.stringify(ready)).toContain('"globalBus":"up"');
   });
@@ -122,7 +131,7 @@ describe('cross-region delivery over the global bus', () => {
     }
   });
 
-  it('drops duplicates injected straight into the global stream, and never echoes to the origin', async () => {
+  it('drops duplicates injected straight into the inbound shards, and never echoes to the origin', async () => {
     const room = 'xr:dup';
     const us = await member(cluster, 'us-east', 1, 'dup-us', room);
     const eu = await member(cluster, 'eu-west', 1, 'dup-eu', room);
@@ -133,9 +142,21 @@ describe('cross-region delivery over the global bus', () => {
     await receivedAll(ap, room, [first], 'first at ap-southeast');
     const delivered = inRoom(eu, room)[0]!;
     const injected: Envelope = { ...delivered, id: newEnvelopeId(), data: 'injected', ts: Date.now() };
-    const stream = busStreamKey(shardOfRoom(room, 8));
-    for (const envelope of [delivered, delivered, injected, injected, injected])
-      await cluster.global.xadd(stream, '*', 'e', JSON.stringify(envelope));
+    const stream = inboundStreamKey(shardOfRoom(room, 8));
+    // Into the shard of eu-west and ap-southeast: copies of a delivered envelope and three of a new
+    // one. Into us-east's own shard: copies of its own envelope, which it must not echo.
+    for (const region of REGIONS) {
+      const regional = new Redis(cluster.regions[region].redis.url, { maxRetriesPerRequest: 1 });
+      try {
+        const copies =
+          region === 'us-east'
+            ? [delivered, delivered]
+            : [delivered, delivered, injected, injected, injected];
+        for (const envelope of copies) await regional.xadd(stream, '*', 'e', JSON.stringify(envelope));
+      } finally {
+        regional.disconnect();
+      }
+    }
     const barrier = await publish(publisher, room, 'barrier');
     for (const client of [us, eu, ap]) await receivedAll(client, room, [barrier], 'barrier');
     for (const client of [eu, ap]) {
@@ -143,7 +164,8 @@ describe('cross-region delivery over the global bus', () => {
     }
     // us-east is the origin: it delivered `first` and `barrier` itself and skips them on the bus.
     expect(inRoom(us, room).map((e) => e.data)).toEqual(['first', 'barrier']);
-    expect(await metricSum('eu-west', 'rt_bus_duplicates_dropped_total', '')).toBeGreaterThanOrEqual(3);
+    expect(await metricSum('eu-west', 'rt_bus_duplicates_dropped_total', '')).toBeGreaterThanOrEqual(4);
+    expect(await metricSum('us-east', 'rt_bus_consumed_total', 'result="own"')).toBeGreaterThanOrEqual(2);
   });
 
   it('lists members of every region and sends presence events across regions', async () => {

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { startPeerLinks, type PeerLinks } from '../../infra/local/bus-peers';
 import { startRedis, type LocalRedis } from '../../infra/local/redis';
 import { closeAllClients, connectClient, eventually, type TestClient } from '../support/clients';
 import { startTestRegion, type TestRegion } from '../support/region-cluster';
@@ -21,17 +22,27 @@ export const FAST_BUS_ENV: Record<string, string> = {
   LOG_LEVEL: 'warn',
 };
 
-/** Three regions of two node processes each, on their own regional Redis, joined by one global Redis. */
+/**
+ * Three regions of two node processes each, on their own regional Redis, joined by one global Redis
+ * (presence, health) and by a bus link from each region to each other region's Redis.
+ */
 export interface ThreeRegions {
   globalRedis: LocalRedis;
   regions: Record<RegionId, TestRegion>;
-  /** A command client on the global Redis (to inspect or inject bus entries). */
+  /** A command client on the global Redis. */
   global: Redis;
+  /** The bus links between the regions (no added delay), to cut and restore. */
+  links: PeerLinks;
   stop(): Promise<void>;
 }
 
 export async function startThreeRegions(env: Record<string, string> = {}): Promise<ThreeRegions> {
   const globalRedis = await startRedis();
+  const regionalRedis = await Promise.all(REGIONS.map(() => startRedis()));
+  const links = await startPeerLinks(
+    REGIONS.map((id, i) => ({ id, redisPort: regionalRedis[i]!.port })),
+    () => 0,
+  );
   const started: TestRegion[] = [];
   const global = new Redis(globalRedis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
   global.on('error', () => undefined);
@@ -39,12 +50,20 @@ export async function startThreeRegions(env: Record<string, string> = {}): Promi
     closeAllClients();
     global.disconnect();
     await Promise.all(started.map((r) => r.stop()));
+    await links.close();
+    await Promise.all(regionalRedis.map((r) => r.stop()));
     await globalRedis.stop();
   };
   try {
     const results = await Promise.allSettled(
-      REGIONS.map((region) =>
-        startTestRegion({ region, nodes: 2, globalRedis, env: { ...FAST_BUS_ENV, ...env } }).then((r) => {
+      REGIONS.map((region, i) =>
+        startTestRegion({
+          region,
+          nodes: 2,
+          globalRedis,
+          redis: regionalRedis[i]!,
+          env: { ...FAST_BUS_ENV, BUS_PEERS: links.busPeers(region), ...env },
+        }).then((r) => {
           started.push(r);
           return r;
         }),
@@ -58,7 +77,7 @@ export async function startThreeRegions(env: Record<string, string> = {}): Promi
     throw err;
   }
   const byId = Object.fromEntries(started.map((r) => [r.region, r])) as Record<RegionId, TestRegion>;
-  return { globalRedis, regions: byId, global, stop };
+  return { globalRedis, regions: byId, global, links, stop };
 }
 
 /** A client of `user` connected to node `index` of `region`, joined to `room`. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../infra/migrate';
-import { newEnvelopeId, type Envelope, type EnvelopeId } from '../../shared';
+import { newEnvelopeId, type Envelope, type EnvelopeId, type JsonValue } from '../../shared';
 import { connectClient, eventually, type TestClient } from '../support/clients';
 import type { RegionProcess } from '../support/region-process';
 import { tokenFor } from '../support/tokens';
@@ -149,6 +149,28 @@ describe('history pages', () => {
     } finally {
       await stack.pg.replicas[0]!.start();
     }
+  });
+});
+
+describe('values as published', () => {
+  it('stores data: null and every other JSON value exactly, and history keeps flowing after it', async () => {
+    const client = await connectClient(us.url, token);
+    const values: JsonValue[] = [null, 0, false, '', [], {}, [null, { a: null }], 12345678901234567000, 1e21];
+    values.push('ünïcode ✓ 🎉 \u2028', { nested: { deep: [[[{ x: -0.5 }]]] } }, 5e-324);
+    const ids: EnvelopeId[] = [];
+    for (const data of values) {
+      const ack = await client.timeout(5_000).emitWithAck('publish', { room: 'hist:values', data });
+      if (!ack.ok) throw new Error(`publish refused: ${ack.error.code}`);
+      ids.push(ack.id as EnvelopeId);
+    }
+    // The issue's case: after `data: null`, a message to another room still reaches history.
+    const after = await publish(client, 'hist:after-null', 1);
+    expect((await storedHistory(us, 'hist:after-null', 1)).map((m) => m.id)).toEqual([after]);
+    const stored = await storedHistory(us, 'hist:values', values.length);
+    expect(stored.map((m) => m.id)).toEqual(ids);
+    expect(stored.map((m) => m.data)).toEqual(values);
+    const viaSocket = await client.timeout(5_000).emitWithAck('history', { room: 'hist:values' });
+    expect(viaSocket.ok && viaSocket.messages.map((m: Envelope) => m.data)).toEqual(values);
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRegionBalancer, type RegionBalancer } from '../../infra/local/region-balancer';
+import { startRegionBalancer, type RegionBalancer } from '../../infra/local/haproxy';
 import type { SessionInfo } from '../../shared';
 import { RealtimeClient, type RealtimeError } from '../../shared/sdk';
 import { eventually } from '../support/clients';
@@ -12,7 +12,10 @@ const clients: RealtimeClient[] = [];
 
 beforeAll(async () => {
   region = await startTestRegion({ region: 'eu-west', nodes: 2, env: { DRAIN_TIMEOUT_MS: '3000' } });
-  balancer = await startRegionBalancer({ nodes: region.nodes.map((n) => ({ id: n.nodeId, url: n.url })) });
+  balancer = await startRegionBalancer({
+    region: 'eu-west',
+    nodes: region.nodes.map((n) => ({ id: n.nodeId, url: n.url })),
+  });
 });
 afterAll(async () => {
   for (const c of clients) c.close();

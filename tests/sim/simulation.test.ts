@@ -136,7 +136,28 @@ describe('npm start', () => {
         output.includes(`region node ${victim.id} (pid ${victim.pid}`) && /exited unexpectedly/.test(output),
       'the report of the dead node',
     );
-    expect((await fetch(`${state.edge}/healthz`)).status).toBe(200);
+    // The rest keeps running: every other process is alive and every other node still serves.
+    const others = state.processes.filter((p) => p.pid !== victim.pid);
+    expect(others.filter((p) => !alive(p.pid)).map((p) => p.role)).toEqual([]);
+    for (const region of state.regions) {
+      for (const node of region.nodes.filter((n) => n.id !== victim.id)) {
+        expect(await (await fetch(`${node.url}/healthz`)).json()).toMatchObject({
+          status: 'ok',
+          node: node.id,
+        });
+      }
+    }
+    // And a caller near the dead node's region is served there again, by the survivor, once the
+    // region's balancer has seen the node fail its health check.
+    const survivor = state.regions
+      .find((r) => r.id === 'ap-southeast')!
+      .nodes.find((n) => n.id !== victim.id)!;
+    let attempt = 0;
+    await eventually(async () => {
+      const tokyo = await clientIn(35.68, 139.69, `tokyo-after-${attempt++}`).catch(() => undefined);
+      tokyo?.client.close();
+      return tokyo?.client.session?.node === survivor.id;
+    }, 'a Tokyo session on the surviving ap-southeast node');
   });
 
   it('stops everything on SIGTERM to npm start: no process or port left', async () => {

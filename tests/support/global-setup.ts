@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ensureChromium, ensureRedisServer } from '../../infra/local/system-programs';
+import { ensureChromium, ensureHaproxy, ensureRedisServer } from '../../infra/local/system-programs';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -11,6 +11,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
  */
 export default function setup(): void {
   ensureRedisServer();
+  ensureHaproxy();
   ensureChromium();
   execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'edge', 'demo', 'build.ts')], {
     cwd: ROOT,

@@ -18,9 +18,11 @@ export async function startTestRegion(options: {
   nodes?: number;
   env?: Record<string, string>;
   globalRedis?: LocalRedis;
+  /** The region's Redis, if already started (it is stopped with the region). */
+  redis?: LocalRedis;
 }): Promise<TestRegion> {
   const region = options.region ?? 'eu-west';
-  const redis = await startRedis();
+  const redis = options.redis ?? (await startRedis());
   const ownGlobal = !options.globalRedis;
   const globalRedis = options.globalRedis ?? (await startRedis());
   const nodes: RegionProcess[] = [];

@@ -1,0 +1,36 @@
+import type { RegionConfig } from '../config';
+import { OUTBOX_GROUPS } from '../outbox';
+
+/**
+ * Every Redis key and consumer-group name of the bus, in one place (Redis Cluster hash tags are
+ * added here). All of them live in a region's own Redis: the inbound shards that peers append to,
+ * and the leases and dedup marks of the region's nodes.
+ */
+export const busKeys = {
+  /** Inbound shard `n` of a region: envelopes of other regions for rooms hashed to `n`, in order. */
+  inbound: (shard: number) => `rt:inbound:${shard}`,
+  /** The greatest id trimming removed from inbound shard `n` (Redis keeps none for trims). */
+  inboundTrimmed: (shard: number) => `rt:inbound:${shard}:trimmed`,
+  /** Which node of the region consumes inbound shard `n`. */
+  shardLease: (shard: number) => `rt:bus:lease:${shard}`,
+  /** Which node of the region forwards its outbox to `peer`. */
+  forwarderLease: (peer: string) => `rt:bus:lease:forward:${peer}`,
+  /** An envelope id already emitted in this region. */
+  seen: (envelopeId: string) => `rt:seen:${envelopeId}`,
+} as const;
+
+/** The outbox consumer group that forwards this region's envelopes to `peer`. */
+export function forwardGroup(peer: string): string {
+  return `forward:${peer}`;
+}
+
+/** The consumer group of a region on its own inbound shards. */
+export function inboundGroup(region: string): string {
+  return region;
+}
+
+/** The outbox groups of a node: history, and one per peer region when the bus is on. */
+export function outboxGroups(config: Pick<RegionConfig, 'globalBus' | 'bus'>): string[] {
+  const peers = config.globalBus ? config.bus.peers.map((peer) => forwardGroup(peer.region)) : [];
+  return [...OUTBOX_GROUPS, ...peers];
+}
