@@ -1,5 +1,6 @@
 import { errors, jwtVerify } from 'jose';
 import { z } from 'zod';
+import type { JsonValue } from './envelope';
 import { ProtocolError } from './errors';
 import { ROOM_PATTERN } from './rooms';
 
@@ -26,6 +27,8 @@ export type TokenClaims = z.infer<typeof tokenClaimsSchema>;
 export interface Principal {
   user: string;
   rooms: string[];
+  /** The token's `info` claim, shown to others in presence. */
+  info?: Record<string, JsonValue> | undefined;
   /** When the token was issued (`iat`, seconds), if it says; revocations compare against it. */
   iat?: number | undefined;
 }

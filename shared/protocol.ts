@@ -63,6 +63,14 @@ export type PresencePayload = z.infer<typeof presencePayload>;
 export interface PresenceMember {
   user: string;
   region: string;
+  /** The `info` claim of the member's token, when it has one. */
+  info?: Record<string, JsonValue>;
+}
+
+/** A `presence` answer: the first members (capped, default 1000) and the exact count. */
+export interface PresenceList {
+  members: PresenceMember[];
+  count: number;
 }
 
 export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
@@ -72,7 +80,7 @@ export interface ClientEvents {
   leave: (payload: LeavePayload, ack: (res: Ack) => void) => void;
   publish: (payload: PublishPayload, ack: (res: Ack<{ id: string; ts: number }>) => void) => void;
   history: (payload: HistoryPayload, ack: (res: Ack<{ messages: Envelope[] }>) => void) => void;
-  presence: (payload: PresencePayload, ack: (res: Ack<{ members: PresenceMember[] }>) => void) => void;
+  presence: (payload: PresencePayload, ack: (res: Ack<PresenceList>) => void) => void;
 }
 
 export interface SessionInfo {
@@ -85,6 +93,8 @@ export interface PresenceEvent {
   user: string;
   region: string;
   state: 'join' | 'leave';
+  /** On `join`: the member's `info`, when its token has one. */
+  info?: Record<string, JsonValue>;
 }
 
 export interface ServerEvents {

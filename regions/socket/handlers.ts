@@ -72,16 +72,18 @@ export function registerSocketHandlers(
     mayAccess(principal, room);
     // Join first, then read what was missed: a message delivered in between is then both live and in
     // `missed` (the SDK drops the repeat by id) instead of in neither.
+    const rejoin = s.rooms.has(room);
     await s.join(room);
     const missed = await services.recovery.missedSince(room, since);
-    await services.presence.joined(room, s.id, principal.user);
+    // Presence counts each (socket, room) once: a rejoin by the same socket adds nothing.
+    if (!rejoin) await services.presence.joined(room, s.id, principal.user, principal.info);
     return { room, missed };
   });
 
   on(socket, services, 'leave', leavePayload, async (s, { room }) => {
     if (s.rooms.has(room)) {
       await s.leave(room);
-      await services.presence.left(room, s.id, principal.user);
+      await services.presence.left(room, principal.user);
     }
     return {};
   });
@@ -108,12 +110,12 @@ export function registerSocketHandlers(
 
   on(socket, services, 'presence', presencePayload, async (_s, { room }) => {
     mayAccess(principal, room);
-    return { members: await services.presence.members(room) };
+    return services.presence.members(room);
   });
 
   socket.on('disconnecting', () => {
     const rooms = [...socket.rooms].filter((room) => room !== socket.id);
-    void services.presence.disconnected(rooms, socket.id, principal.user);
+    void services.presence.disconnected(rooms, principal.user);
   });
 }
 
