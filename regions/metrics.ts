@@ -9,6 +9,11 @@ export class RegionMetrics {
     help: 'Socket.IO connections open on this node',
     registers: [this.registry],
   });
+  readonly connectionsMax = new Gauge({
+    name: 'rt_connections_max',
+    help: 'Connections this node accepts (MAX_CONNECTIONS_PER_NODE); more are refused unavailable',
+    registers: [this.registry],
+  });
   readonly rooms = new Gauge({
     name: 'rt_rooms',
     help: 'Rooms with at least one member on this node',
@@ -41,6 +46,11 @@ export class RegionMetrics {
   readonly outboxHeld = new Gauge({
     name: 'rt_outbox_held',
     help: 'Envelopes held in memory while the regional Redis is unreachable',
+    registers: [this.registry],
+  });
+  readonly outboxHeldBytes = new Gauge({
+    name: 'rt_outbox_held_bytes',
+    help: 'Bytes of envelopes held in memory while the regional Redis is unreachable (bounded by OUTBOX_HOLD_BYTES)',
     registers: [this.registry],
   });
   readonly internalErrors = new Counter({
