@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { PresenceEvent } from '../../shared';
+import { keys } from '../keyspace';
 import type { Logger } from '../log';
 import type { RegionMetrics } from '../metrics';
 import type { RegionIo } from '../publish';
@@ -7,7 +8,7 @@ import type { RegionMembers } from './presence';
 import type { PresenceService } from './service';
 
 /** Global Redis pub/sub channel carrying every region's presence transitions. */
-export const PRESENCE_EVENTS_CHANNEL = 'rt:presence-events';
+export const PRESENCE_EVENTS_CHANNEL = keys.presenceEvents();
 
 // Per room (one hash tag, one cluster slot), in the global Redis:
 // rt:gpresence:{room}:regions     set   regions with members of the room
@@ -93,14 +94,14 @@ export class GlobalPresence {
 
   /** Members of `room` in other regions: their count and the first `limit`. */
   async remoteMembers(room: string, limit: number): Promise<RegionMembers> {
-    const base = baseKey(room);
     const [count, users, regions, infos] = (await this.deps.globalRedis.eval(
       REMOTE_SCRIPT,
       1,
-      `${base}:regions`,
+      keys.globalPresenceRegions(room),
       this.deps.region,
       Math.max(0, limit),
-      base,
+      // The script names each region's keys from this prefix (they share the room's slot).
+      keys.globalPresence(room, '').slice(0, -':r:'.length),
     )) as [number, string[], string[], string[]];
     const members = users.map((user, i) => {
       const info = infos[i];
@@ -111,15 +112,15 @@ export class GlobalPresence {
 
   private async transition(event: PresenceEvent): Promise<void> {
     await this.guard('publish', async () => {
-      const keys = regionKeys(event.room, this.deps.region);
+      const k = regionKeys(event.room, this.deps.region);
       const tx = this.deps.globalRedis.multi();
       if (event.state === 'join') {
-        tx.zadd(keys.members, 'NX', Date.now(), event.user);
-        if (event.info) tx.hset(keys.info, event.user, JSON.stringify(event.info));
-        tx.sadd(keys.regions, this.deps.region);
-        this.expire(tx, keys);
+        tx.zadd(k.members, 'NX', Date.now(), event.user);
+        if (event.info) tx.hset(k.info, event.user, JSON.stringify(event.info));
+        tx.sadd(k.regions, this.deps.region);
+        this.expire(tx, k);
       } else {
-        tx.zrem(keys.members, event.user).hdel(keys.info, event.user);
+        tx.zrem(k.members, event.user).hdel(k.info, event.user);
       }
       await tx.exec();
       await this.deps.globalRedis.publish(PRESENCE_EVENTS_CHANNEL, JSON.stringify(event));
@@ -145,21 +146,21 @@ export class GlobalPresence {
   private async mirrorInFull(room: string): Promise<void> {
     const { members } = await this.deps.presence.localMembers(room, Number.MAX_SAFE_INTEGER);
     if (members.length === 0) return;
-    const keys = regionKeys(room, this.deps.region);
+    const k = regionKeys(room, this.deps.region);
     const now = Date.now();
     const tx = this.deps.globalRedis.multi();
-    tx.zadd(keys.members, 'NX', ...members.flatMap((m, i) => [now + i, m.user]));
+    tx.zadd(k.members, 'NX', ...members.flatMap((m, i) => [now + i, m.user]));
     const infos = members.filter((m) => m.info).flatMap((m) => [m.user, JSON.stringify(m.info)]);
-    if (infos.length > 0) tx.hset(keys.info, ...infos);
-    tx.sadd(keys.regions, this.deps.region);
-    this.expire(tx, keys);
+    if (infos.length > 0) tx.hset(k.info, ...infos);
+    tx.sadd(k.regions, this.deps.region);
+    this.expire(tx, k);
     await tx.exec();
   }
 
-  private expire(tx: ReturnType<Redis['pipeline']>, keys: ReturnType<typeof regionKeys>): void {
-    tx.pexpire(keys.members, this.deps.ttlMs)
-      .pexpire(keys.info, this.deps.ttlMs)
-      .pexpire(keys.regions, this.deps.ttlMs * 2);
+  private expire(tx: ReturnType<Redis['pipeline']>, k: ReturnType<typeof regionKeys>): void {
+    tx.pexpire(k.members, this.deps.ttlMs)
+      .pexpire(k.info, this.deps.ttlMs)
+      .pexpire(k.regions, this.deps.ttlMs * 2);
   }
 
   private relay(message: string): void {
@@ -181,11 +182,10 @@ export class GlobalPresence {
   }
 }
 
-function baseKey(room: string): string {
-  return `rt:gpresence:{${room}}`;
-}
-
 function regionKeys(room: string, region: string) {
-  const base = baseKey(room);
-  return { regions: `${base}:regions`, members: `${base}:r:${region}`, info: `${base}:i:${region}` };
+  return {
+    regions: keys.globalPresenceRegions(room),
+    members: keys.globalPresence(room, region),
+    info: keys.globalPresenceInfo(room, region),
+  };
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { JsonValue, PresenceMember } from '../../shared';
+import { keys } from '../keyspace';
 import type { Logger } from '../log';
 
 // Per room (one hash tag, so a room's keys share a cluster slot):
@@ -79,14 +80,14 @@ export class RegionalPresence {
 
   /** Records a connection in the room; true when the user became a member (not back within the grace). */
   async add(room: string, user: string, info: Record<string, JsonValue> | undefined): Promise<boolean> {
-    const keys = roomKeys(room);
+    const k = roomKeys(room);
     const infoJson = info ? JSON.stringify(info) : '';
     const joined = await this.redis.eval(
       JOIN_SCRIPT,
       3,
-      keys.members,
-      keys.refs,
-      keys.info,
+      k.members,
+      k.refs,
+      k.info,
       user,
       Date.now(),
       infoJson,
@@ -108,12 +109,12 @@ export class RegionalPresence {
 
   /** The first `limit` members (in join order) with their info, and the exact count. */
   async members(room: string, limit: number): Promise<RegionMembers> {
-    const keys = roomKeys(room);
+    const k = roomKeys(room);
     const [count, users, infos] = (await this.redis.eval(
       LIST_SCRIPT,
       2,
-      keys.members,
-      keys.info,
+      k.members,
+      k.info,
       Math.max(0, limit),
     )) as [number, string[], (string | null)[]];
     const members = users.map((user, i): PresenceMember => {
@@ -129,9 +130,9 @@ export class RegionalPresence {
     const left: PresenceChange[] = [];
     for (const item of due) {
       const { room, user } = parseEntry(item);
-      const keys = roomKeys(room);
+      const k = roomKeys(room);
       // Two nodes may sweep the same entry: only the one whose script removed the member reports it.
-      const removed = await this.redis.eval(EXPIRE_SCRIPT, 3, keys.members, keys.refs, keys.info, user);
+      const removed = await this.redis.eval(EXPIRE_SCRIPT, 3, k.members, k.refs, k.info, user);
       await this.redis.zrem(LEAVING_KEY, item);
       if (removed === 1) left.push({ room, user });
     }
@@ -149,51 +150,59 @@ export class RegionalPresence {
     await this.redis.zadd(NODES_KEY, Date.now() + this.timing.nodeLeaseMs, this.nodeId);
   }
 
-  /** Takes every connection a node held off its rooms (theirs start the grace) and drops its lease. */
+  /**
+   * Takes every connection a node held off its rooms and drops its lease. A stopping node's members
+   * get the grace (its clients are reconnecting elsewhere); a dead node's leave at the next sweep:
+   * its clients reconnected long before its lease ran out.
+   */
   async removeNode(nodeId = this.nodeId): Promise<void> {
+    const graceMs = nodeId === this.nodeId ? this.timing.leaveGraceMs : 0;
     const held = await this.redis.hgetall(nodeKey(nodeId));
     for (const [item, connections] of Object.entries(held)) {
       const { room, user } = parseEntry(item);
-      if (Number(connections) > 0) await this.release(room, user, Number(connections));
+      if (Number(connections) > 0) await this.release(room, user, Number(connections), graceMs);
     }
     await this.redis.multi().del(nodeKey(nodeId)).zrem(NODES_KEY, nodeId).exec();
   }
 
   /**
    * Cleans up after nodes whose lease ran out (crashed or cut off): each dead node is claimed by one
-   * live node, which takes its connections off. Their members then leave after the grace, unless
-   * they connected again elsewhere, so a crashed node's members are gone within
-   * `nodeLeaseMs` + one upkeep period + `leaveGraceMs` + one sweep.
+   * live node, which takes its connections off. Their members leave at the next sweep unless they
+   * connected again elsewhere, so a crashed node's members are gone within `nodeLeaseMs` + one
+   * upkeep period (a third of it) + one sweep.
    */
   async reapDeadNodes(): Promise<void> {
     const dead = await this.redis.zrangebyscore(NODES_KEY, '-inf', Date.now());
     for (const nodeId of dead) {
       if (nodeId === this.nodeId) continue;
-      const claimed = await this.redis.set(`rt:reaping:${nodeId}`, this.nodeId, 'EX', 30, 'NX');
+      const claimed = await this.redis.set(keys.reaping(nodeId), this.nodeId, 'EX', 30, 'NX');
       if (claimed !== 'OK') continue;
       this.log.warn({ deadNode: nodeId }, 'removing members of a node that stopped heartbeating');
       await this.removeNode(nodeId);
     }
   }
 
-  private async release(room: string, user: string, connections: number): Promise<void> {
-    const keys = roomKeys(room);
-    const left = await this.redis.eval(LEAVE_SCRIPT, 2, keys.members, keys.refs, user, connections);
-    if (left === 0)
-      await this.redis.zadd(LEAVING_KEY, Date.now() + this.timing.leaveGraceMs, entry(room, user));
+  private async release(
+    room: string,
+    user: string,
+    connections: number,
+    graceMs = this.timing.leaveGraceMs,
+  ): Promise<void> {
+    const { members, refs } = roomKeys(room);
+    const left = await this.redis.eval(LEAVE_SCRIPT, 2, members, refs, user, connections);
+    if (left === 0) await this.redis.zadd(LEAVING_KEY, Date.now() + graceMs, entry(room, user));
   }
 }
 
-const LEAVING_KEY = 'rt:presence-leaving';
-const NODES_KEY = 'rt:nodes';
+const LEAVING_KEY = keys.presenceLeaving();
+const NODES_KEY = keys.nodes();
 
 function roomKeys(room: string) {
-  const base = `rt:presence:{${room}}`;
-  return { members: base, refs: `${base}:refs`, info: `${base}:info` };
+  return { members: keys.presence(room), refs: keys.presenceRefs(room), info: keys.presenceInfo(room) };
 }
 
 function nodeKey(nodeId: string): string {
-  return `rt:presence-node:${nodeId}`;
+  return keys.presenceNode(nodeId);
 }
 
 // Room names never hold '|' (ROOM_NAME), so the first one separates room from user.
