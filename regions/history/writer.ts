@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
 import { OUTBOX_STREAM, decodeEnvelope } from '../outbox';
+import { entryIsEphemeral } from '../../shared';
 import type { HistoryMetrics } from './metrics';
 import type { OutboxRow } from './dead-letters';
 import { RowWriter } from './row-writer';
@@ -128,8 +129,10 @@ export class HistoryWriter {
     const rows: OutboxRow[] = [];
     for (const [entry, fields] of entries) {
       const row = fields ? outboxRow(entry, fields) : undefined;
-      if (row) rows.push(row);
-      else this.options.log.error({ entry }, 'history writer: undecodable outbox entry skipped');
+      // Ephemeral envelopes are delivered live only, never stored.
+      if (row) {
+        if (!entryIsEphemeral(fields!)) rows.push(row);
+      } else this.options.log.error({ entry }, 'history writer: undecodable outbox entry skipped');
     }
     if (!(await this.rows.write(rows, () => this.stopping))) return; // left pending: see stop()
     await this.options.redis.xack(OUTBOX_STREAM, HISTORY_GROUP, ...entries.map(([id]) => id));
