@@ -36,7 +36,7 @@ function startConsumer(bus: MemoryBus, nodeId: string, seen = new Set<string>())
     nodeId,
     bus,
     markNew: async (ids) => ids.map((id) => !seen.has(id) && Boolean(seen.add(id))),
-    delivery: { deliver: (e) => void emitted.push(e) },
+    delivery: { deliver: (e) => void emitted.push('json' in e ? e.envelope : e) },
     metrics,
     log,
     failures: { consume: streak('consume'), ack: streak('ack'), housekeeping: streak('trim') },
