@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { PresenceEvent } from '../../shared';
 import { keys } from '../keyspace';
 import type { Logger } from '../log';
@@ -44,9 +44,9 @@ return { count, users, regions, infos }`;
 
 export interface GlobalPresenceDeps {
   region: string;
-  globalRedis: Redis;
+  globalRedis: RedisClient;
   /** A dedicated global connection for the subscription (it reconnects and resubscribes by itself). */
-  subscriber: Redis;
+  subscriber: RedisClient;
   presence: PresenceService;
   io: RegionIo;
   /** How long a region's mirrored members stay listed without a refresh. */
@@ -157,7 +157,7 @@ export class GlobalPresence {
     await tx.exec();
   }
 
-  private expire(tx: ReturnType<Redis['pipeline']>, k: ReturnType<typeof regionKeys>): void {
+  private expire(tx: ReturnType<RedisClient['pipeline']>, k: ReturnType<typeof regionKeys>): void {
     tx.pexpire(k.members, this.deps.ttlMs)
       .pexpire(k.info, this.deps.ttlMs)
       .pexpire(k.regions, this.deps.ttlMs * 2);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { JsonValue, PresenceMember } from '../../shared';
 import { keys } from '../keyspace';
 import type { Logger } from '../log';
@@ -71,7 +71,7 @@ export interface RegionMembers {
  */
 export class RegionalPresence {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly region: string,
     private readonly nodeId: string,
     private readonly timing: PresenceTiming,
