@@ -9,6 +9,7 @@ import { formatSessionId } from '../shared';
 import type { RegionConfig } from './config';
 import { createHttpApp } from './http/app';
 import { Readiness } from './http/readiness';
+import { keys } from './keyspace';
 import { UserLimits } from './limits';
 import type { Logger } from './log';
 import { RegionMetrics } from './metrics';
@@ -81,7 +82,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   const edgeSecretOk = (header: string | string[] | undefined) =>
     !config.edgeSecret || header === config.edgeSecret;
   const io: RegionIo = new Server(httpServer, {
-    adapter: createAdapter(redis.adapterPub, redis.adapterSub, { key: 'rt:sio' }),
+    adapter: createAdapter(redis.adapterPub, redis.adapterSub, { key: keys.adapterChannel() }),
     allowRequest: (req, callback) => {
       const ok = edgeSecretOk(req.headers['x-edge-secret']);
       callback(ok ? null : 'forbidden', ok);
