@@ -1,5 +1,5 @@
 import { loadavg, cpus } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import { encodeHeartbeat, type NodeHeartbeat } from '../../shared';
 import { keys } from '../keyspace';
 
@@ -17,7 +17,7 @@ export class HealthBeacon {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly globalRedis: Redis,
+    private readonly globalRedis: RedisClient,
     private readonly snapshot: () => Omit<NodeHealth, 'expiresAt' | 'load'>,
     private readonly onError: (err: Error) => void,
   ) {}

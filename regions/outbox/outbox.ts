@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import { decodeEntry, type EncodedEnvelope, type Envelope } from '../../shared';
 import type { GroupEntry, GroupStream, ReadNewOptions } from '../streams/group-stream';
 import { keys } from '../keyspace';
@@ -14,7 +14,7 @@ export const OUTBOX_STREAM = keys.outbox();
 export const OUTBOX_GROUPS = ['history'] as const;
 export type OutboxGroup = string;
 
-/** One outbox entry as Redis returns it: stream id and flat field list. */
+/** One outbox entry as RedisClient returns it: stream id and flat field list. */
 export type OutboxEntry = [streamId: string, fields: string[]];
 
 /**
@@ -31,7 +31,7 @@ export class RegionalOutbox {
   private readonly groups: readonly OutboxGroup[];
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     groups: readonly OutboxGroup[] = OUTBOX_GROUPS,
   ) {
     this.groups = [...groups];
@@ -53,7 +53,7 @@ export class RegionalOutbox {
   }
 
   /** The read side of `group` for `consumer`; blocking reads go through `connection` (a dedicated one). */
-  reader(group: OutboxGroup, consumer: string, connection: Redis = this.redis): OutboxReader {
+  reader(group: OutboxGroup, consumer: string, connection: RedisClient = this.redis): OutboxReader {
     return new OutboxReader(this.redis, connection, group, consumer);
   }
 
@@ -113,8 +113,8 @@ export class RegionalOutbox {
  */
 export class OutboxReader implements GroupStream<EncodedEnvelope> {
   constructor(
-    private readonly redis: Redis,
-    private readonly connection: Redis,
+    private readonly redis: RedisClient,
+    private readonly connection: RedisClient,
     readonly group: OutboxGroup,
     readonly consumer: string,
   ) {}
@@ -164,7 +164,7 @@ export class OutboxReader implements GroupStream<EncodedEnvelope> {
   }
 
   private async read(
-    client: Redis,
+    client: RedisClient,
     count: number,
     tail: (string | number)[],
   ): Promise<GroupEntry<EncodedEnvelope>[]> {
