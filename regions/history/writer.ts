@@ -27,6 +27,8 @@ export interface HistoryWriterOptions {
   batchSize: number;
   /** Cap of the dead-letter stream. */
   deadLetterMaxLen: number;
+  /** HISTORY_RETENTION_DAYS, or undefined to keep everything. */
+  retentionDays: number | undefined;
   /** Entries pending to another consumer for this long are taken over (that node died). */
   claimIdleMs: number;
   metrics: HistoryMetrics;

@@ -73,7 +73,7 @@ export function registerSocketHandlers(
     // Join first, then read what was missed: a message delivered in between is then both live and in
     // `missed` (the SDK drops the repeat by id) instead of in neither.
     await s.join(room);
-    const missed = await services.recovery.missedSince(room, since);
+    const { missed } = await services.recovery.missedSince(room, since);
     await services.presence.joined(room, s.id, principal.user);
     return { room, missed };
   });
