@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { verifyAccessToken } from '../shared/auth';
 import { ProtocolError } from '../shared/errors';
+import { SERVER_API_KEY_HEADER, serverKeyMatches } from '../shared/server-keys';
 import type { EdgeDeps } from './app';
 import { decideRoute } from './decision';
 import type { EdgeEnv } from './env';
@@ -13,24 +14,23 @@ import { passOn } from './responses';
 export const MAX_API_BODY_BYTES = 1024 * 1024;
 
 /**
- * The contract's room API (`/v1/rooms/...`), forwarded to the nearest open region once the bearer
- * token checks out here, so bad tokens never reach a region. The body is buffered so the request can
- * go to the next region when one does not connect; reads (GET) also move on after a 5xx, writes do
- * not (the region may have accepted them).
+ * Who may call: `user` routes (`/v1/rooms/...`) take a bearer token or a server API key; `server`
+ * routes (`/v1/broadcast`, `/v1/users/...`) take a server API key only.
  */
-export function roomApiRoute(deps: EdgeDeps) {
-  return async function roomApi(c: Context<EdgeEnv>): Promise<Response> {
+export type ApiCallers = 'user' | 'server';
+
+/**
+ * The contract's HTTP API (`/v1/rooms/...`) and the server API, forwarded to the nearest open region
+ * once the bearer token or the `x-api-key` checks out here, so bad credentials never reach a region
+ * (which checks them again). The body is buffered so the request can go to the next region when one
+ * does not connect; reads (GET) also move on after a 5xx, writes do not (the region may have
+ * accepted them).
+ */
+export function apiRoute(deps: EdgeDeps, callers: ApiCallers) {
+  return async function api(c: Context<EdgeEnv>): Promise<Response> {
+    const refused = await authenticate(c, callers);
+    if (refused) return refused;
     const config = c.get('config');
-    if (!config.jwtSecret)
-      return errorResponse(c, 'unavailable', 'edge misconfigured: JWT_SECRET is not set', 500);
-    const header = c.req.header('authorization') ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
-    try {
-      await verifyAccessToken(token, config.jwtSecret);
-    } catch (err) {
-      if (err instanceof ProtocolError) return errorResponse(c, err.code, err.message);
-      throw err;
-    }
     const reads = c.req.method === 'GET' || c.req.method === 'HEAD';
     let body: ArrayBuffer | undefined;
     if (!reads) {
@@ -56,6 +56,29 @@ export function roomApiRoute(deps: EdgeDeps) {
     if (!result.ok) return errorResponse(c, 'unavailable', 'no region answered');
     return passOn(result.response, result.target, forward.requestId);
   };
+}
+
+/** Checks the caller's credentials; returns the refusal, or undefined when they may go on. */
+async function authenticate(c: Context<EdgeEnv>, callers: ApiCallers): Promise<Response | undefined> {
+  const config = c.get('config');
+  const apiKey = c.req.header(SERVER_API_KEY_HEADER);
+  if (apiKey !== undefined || callers === 'server') {
+    if (await serverKeyMatches(apiKey, config.serverApiKeys)) return undefined;
+    const message =
+      apiKey === undefined ? 'this call needs a server API key (header x-api-key)' : 'invalid server API key';
+    return errorResponse(c, 'unauthorized', message);
+  }
+  if (!config.jwtSecret)
+    return errorResponse(c, 'unavailable', 'edge misconfigured: JWT_SECRET is not set', 500);
+  const header = c.req.header('authorization') ?? '';
+  const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
+  try {
+    await verifyAccessToken(token, config.jwtSecret);
+    return undefined;
+  } catch (err) {
+    if (err instanceof ProtocolError) return errorResponse(c, err.code, err.message);
+    throw err;
+  }
 }
 
 function tooLarge(c: Context<EdgeEnv>): Response {

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { roomApiRoute } from './api-route';
+import { apiRoute } from './api-route';
 import { registerDemoRoutes } from './demo';
 import { devToken } from './dev-token';
 import type { EdgeEnv } from './env';
@@ -31,7 +31,9 @@ export function createEdgeApp(options: Partial<EdgeDeps> = {}): Hono<EdgeEnv> {
 
   registerInfoRoutes(app, deps);
   app.get('/dev/token', devToken);
-  app.all('/v1/rooms/*', roomApiRoute(deps));
+  app.all('/v1/rooms/*', apiRoute(deps, 'user'));
+  app.all('/v1/broadcast', apiRoute(deps, 'server'));
+  app.all('/v1/users/*', apiRoute(deps, 'server'));
   app.all('/socket.io/*', socketIoRoute(deps));
   registerDemoRoutes(app);
 

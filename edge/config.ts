@@ -1,4 +1,5 @@
 import { parseRegistry, type RegionRegistry } from '../shared/regions';
+import { parseServerApiKeys } from '../shared/server-keys';
 
 /** The Worker's bindings: vars from wrangler.toml and secrets set with `wrangler secret put`. */
 export interface EdgeBindings {
@@ -14,6 +15,8 @@ export interface EdgeBindings {
   DIRECT_TO_NODES?: string;
   JWT_SECRET?: string;
   EDGE_SECRET?: string;
+  /** Server API keys (header `x-api-key`), comma-separated, each at least 32 characters. */
+  SERVER_API_KEYS?: string;
   UPSTASH_REDIS_REST_URL?: string;
   UPSTASH_REDIS_REST_TOKEN?: string;
 }
@@ -26,6 +29,8 @@ export interface EdgeConfig {
   directToNodes: boolean;
   jwtSecret: string | undefined;
   edgeSecret: string | undefined;
+  /** Empty: the server API answers `unauthorized` to every key. */
+  serverApiKeys: string[];
   upstash: { url: string; token: string } | undefined;
 }
 
@@ -48,6 +53,8 @@ export function edgeConfig(env: EdgeBindings | undefined): EdgeConfig {
   if (!Number.isFinite(cacheMs) || cacheMs < 0) {
     throw new EdgeConfigError('HEALTH_CACHE_MS must be a non-negative number of milliseconds');
   }
+  const serverKeys = parseServerApiKeys(bindings.SERVER_API_KEYS);
+  if (!serverKeys.ok) throw new EdgeConfigError(`SERVER_API_KEYS: ${serverKeys.message}`);
   const origins = (bindings.CORS_ORIGINS ?? '*')
     .split(',')
     .map((o) => o.trim())
@@ -60,6 +67,7 @@ export function edgeConfig(env: EdgeBindings | undefined): EdgeConfig {
     directToNodes: bindings.DIRECT_TO_NODES === '1',
     jwtSecret: bindings.JWT_SECRET || undefined,
     edgeSecret: bindings.EDGE_SECRET || undefined,
+    serverApiKeys: serverKeys.keys,
     upstash:
       bindings.UPSTASH_REDIS_REST_URL && bindings.UPSTASH_REDIS_REST_TOKEN
         ? { url: bindings.UPSTASH_REDIS_REST_URL, token: bindings.UPSTASH_REDIS_REST_TOKEN }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { MAX_DATA_BYTES } from '../shared';
+import { MAX_DATA_BYTES, parseServerApiKeys } from '../shared';
 
 const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' });
@@ -26,6 +26,18 @@ export const regionEnvSchema = z.object({
   DATABASE_REPLICA_URL: postgresUrl.optional(),
   JWT_SECRET: z.string().min(16, 'must be at least 16 characters'),
   EDGE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Server API keys (header `x-api-key`), comma-separated, each at least 32 characters; unset: no server API. */
+  SERVER_API_KEYS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const parsed = parseServerApiKeys(raw);
+      if (parsed.ok) return parsed.keys;
+      ctx.addIssue({ code: 'custom', message: parsed.message });
+      return z.NEVER;
+    }),
+  /** How long a server API revocation is kept: at least the longest lifetime of the tokens you issue. */
+  REVOCATION_TTL_S: positiveInt(7 * 24 * 3600),
   /** Largest `data` of one envelope, in bytes of JSON. */
   MAX_PAYLOAD_BYTES: positiveInt(MAX_DATA_BYTES),
   /** Publishes per second one connection may make (a token bucket with twice this burst). */
@@ -119,6 +131,8 @@ export interface RegionConfig {
   databaseReplicaUrl: string | undefined;
   jwtSecret: string;
   edgeSecret: string | undefined;
+  serverApiKeys: string[];
+  revocationTtlMs: number;
   limits: {
     maxPayloadBytes: number;
     publishRatePerConnection: number;
@@ -189,6 +203,8 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
     databaseReplicaUrl: e.DATABASE_REPLICA_URL,
     jwtSecret: e.JWT_SECRET,
     edgeSecret: e.EDGE_SECRET,
+    serverApiKeys: e.SERVER_API_KEYS,
+    revocationTtlMs: e.REVOCATION_TTL_S * 1000,
     limits: {
       maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
       publishRatePerConnection: e.PUBLISH_RATE_PER_CONNECTION,
@@ -231,7 +247,7 @@ export function regionEnvHelp(): string {
     const parsed = (schema as z.ZodType).safeParse(undefined);
     const note = !parsed.success
       ? 'required'
-      : parsed.data === undefined
+      : parsed.data === undefined || (Array.isArray(parsed.data) && parsed.data.length === 0)
         ? 'optional'
         : `default ${String(parsed.data)}`;
     lines.push(`  ${name.padEnd(28)} ${note}`);

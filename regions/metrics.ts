@@ -9,6 +9,11 @@ export class RegionMetrics {
     help: 'Socket.IO connections open on this node',
     registers: [this.registry],
   });
+  readonly connectionsMax = new Gauge({
+    name: 'rt_connections_max',
+    help: 'Connections this node accepts (MAX_CONNECTIONS_PER_NODE); more are refused unavailable',
+    registers: [this.registry],
+  });
   readonly rooms = new Gauge({
     name: 'rt_rooms',
     help: 'Rooms with at least one member on this node',

@@ -17,7 +17,8 @@ import { outboxGroups } from './bus/keys';
 import { RegionalOutbox } from './outbox';
 import { PresenceService, RegionalPresence } from './presence';
 import { Publisher, PublishIdempotency, RoomDelivery, type RegionIo } from './publish';
-import { connectRegionRedis, type RegionRedis } from './redis';
+import { connectRedis, connectRegionRedis, type RegionRedis } from './redis';
+import { UserControl } from './server-api/user-control';
 import { clientErrorMapper, noHistory, type RegionServices } from './services';
 import { registerSocketHandlers, type RegionSocket } from './socket/handlers';
 import { admitHandshake } from './socket/handshake';
@@ -59,6 +60,7 @@ export interface RegionNode {
 /** Starts one region node: HTTP API, Socket.IO with the regional Redis adapter, presence, limits. */
 export async function startRegionNode(config: RegionConfig, log: Logger): Promise<RegionNode> {
   const metrics = new RegionMetrics({ region: config.region, node: config.nodeId });
+  metrics.connectionsMax.set(config.limits.maxConnectionsPerNode);
   const deps = { log, metrics };
   const redis = await connectRegionRedis({ regional: config.redisUrl, global: config.globalRedisUrl }, deps);
   const outbox = new RegionalOutbox(
@@ -97,6 +99,15 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   const userLimits = new UserLimits(redis.command, config.nodeId, config.limits, deps);
   const delivery = new RoomDelivery(io, metrics);
   const presenceStore = new RegionalPresence(redis.command, config.region, config.nodeId, log);
+  const controlSubscriber = connectRedis(config.globalRedisUrl, 'user-control', deps);
+  const users = new UserControl({
+    io,
+    globalRedis: redis.global,
+    subscriber: controlSubscriber,
+    revocationTtlMs: config.revocationTtlMs,
+    log,
+    metrics,
+  });
   const services: RegionServices = {
     publisher: new Publisher({
       region: config.region,
@@ -110,6 +121,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     presence: new PresenceService(presenceStore, io, config.region, deps),
     recovery: noHistory,
     history: noHistory,
+    users,
     toClientError: clientErrorMapper(deps),
   };
 
@@ -121,6 +133,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
       config,
       userLimits,
       metrics,
+      revocations: users,
       unavailable: () => draining || io.engine.clientsCount > config.limits.maxConnectionsPerNode,
     }),
   );
@@ -135,6 +148,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     nodeId: config.nodeId,
     jwtSecret: config.jwtSecret,
     edgeSecret: config.edgeSecret,
+    serverApiKeys: config.serverApiKeys,
     maxPayloadBytes: config.limits.maxPayloadBytes,
     services,
     readiness: () => readiness.report(draining),
@@ -163,6 +177,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     ...deps,
   });
   await upkeep.start();
+  await users.start();
   const beacon = new HealthBeacon(
     redis.global,
     () => ({
@@ -181,7 +196,12 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   beacon.start();
   log.info({ port, region: config.region }, 'region node listening');
 
-  const closeHooks: (() => Promise<void> | void)[] = [];
+  const closeHooks: (() => Promise<void> | void)[] = [
+    async () => {
+      users.stop();
+      await controlSubscriber.quit().catch(() => controlSubscriber.disconnect());
+    },
+  ];
   let drained: Promise<void> | undefined;
   return {
     config,

@@ -3,6 +3,7 @@ import type { Logger } from './log';
 import type { RegionMetrics } from './metrics';
 import type { PresenceService } from './presence';
 import type { Publisher } from './publish';
+import type { Revocations } from './server-api/user-control';
 
 /**
  * What `join { since }` recovers: the envelopes of the room after `since`, in the order this region
@@ -43,6 +44,8 @@ export interface RegionServices {
   presence: PresenceService;
   recovery: MissedMessages;
   history: HistoryReader;
+  /** Server API powers over users in every region, and the revocations handshakes and `auth` check. */
+  users: UserControlApi;
   /** Maps any error to the `{ code, message }` a client may see; logs and counts the unexpected. */
   toClientError(err: unknown, context: Record<string, unknown>): ErrorBody;
 }
@@ -58,4 +61,9 @@ export function clientErrorMapper(deps: { log: Logger; metrics: RegionMetrics })
     deps.log.error({ err, ...context }, 'internal error');
     return { code: 'unavailable', message: 'internal error; retry later' };
   };
+}
+
+/** Disconnecting users everywhere (server API) and asking whether a token was revoked. */
+export interface UserControlApi extends Revocations {
+  disconnectUser(user: string, reason: string, revoke: boolean): Promise<void>;
 }

@@ -17,6 +17,7 @@ export const tokenClaimsSchema = z.object({
   sub: z.string().min(1).max(256),
   exp: z.number(),
   rooms: z.array(roomPatternSchema).max(256),
+  iat: z.number().optional(),
 });
 
 export type TokenClaims = z.infer<typeof tokenClaimsSchema>;
@@ -25,6 +26,8 @@ export type TokenClaims = z.infer<typeof tokenClaimsSchema>;
 export interface Principal {
   user: string;
   rooms: string[];
+  /** When the token was issued (`iat`, seconds), if it says; revocations compare against it. */
+  iat?: number | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -44,7 +47,7 @@ export async function verifyAccessToken(token: unknown, secret: string): Promise
     });
     const claims = tokenClaimsSchema.safeParse(payload);
     if (!claims.success) throw new ProtocolError('unauthorized', 'token claims are invalid');
-    return { user: claims.data.sub, rooms: claims.data.rooms };
+    return { user: claims.data.sub, rooms: claims.data.rooms, iat: claims.data.iat };
   } catch (err) {
     if (err instanceof ProtocolError) throw err;
     const message = err instanceof errors.JWTExpired ? 'token expired' : 'invalid token';

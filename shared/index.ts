@@ -4,5 +4,7 @@ export * from './errors';
 export * from './geo';
 export * from './protocol';
 export * from './rooms';
+export * from './server-api';
+export * from './server-keys';
 export * from './session';
 export * from './json-value';

@@ -92,6 +92,8 @@ export interface ServerEvents {
   message: (envelope: Envelope) => void;
   presence: (event: PresenceEvent) => void;
   drain: (info: { reason: string }) => void;
+  /** The server API disconnected this user (`POST /v1/users/:user/disconnect`); the socket closes next. */
+  disconnected: (info: { reason: string }) => void;
 }
 
 /** Turns a zod failure into the contract's `invalid` error with a readable message. */

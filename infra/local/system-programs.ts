@@ -32,6 +32,11 @@ export function ensureHaproxy(): void {
   ensureProgram('haproxy', 'haproxy', "each region's load balancer");
 }
 
+/** promtool (Debian's prometheus package): checks and unit-tests the alerting rules. */
+export function ensurePromtool(): void {
+  ensureProgram('promtool', 'prometheus', 'the tests of the alerting rules');
+}
+
 /** Debian's chromium, which the browser test drives with playwright-core (/usr/bin/chromium). */
 export function ensureChromium(): void {
   ensureProgram('chromium', 'chromium', 'the browser test of the demo page');

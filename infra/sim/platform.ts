@@ -100,6 +100,8 @@ export async function startPlatform(
     onStop('bus links between regions', () => peerLinks.close());
 
     const jwtSecret = randomBytes(24).toString('base64url');
+    // The server API key the application's backend would hold (docs/server-api.md).
+    const serverApiKey = randomBytes(32).toString('base64url');
     const edgeSecret = options.edgeSecret ? randomBytes(24).toString('base64url') : undefined;
     let nextPort = options.basePort;
     const port = async () => (options.basePort > 0 ? nextPort++ : freePort());
@@ -131,6 +133,7 @@ export async function startPlatform(
         ...(replicaIndex >= 0 ? { DATABASE_REPLICA_URL: pg.replicas[replicaIndex]!.url } : {}),
         JWT_SECRET: jwtSecret,
         ...(edgeSecret ? { EDGE_SECRET: edgeSecret } : {}),
+        SERVER_API_KEYS: serverApiKey,
         DRAIN_TIMEOUT_MS: '2000',
       };
       const nodes: SimState['regions'][number]['nodes'] = [];
@@ -186,6 +189,7 @@ export async function startPlatform(
       jwtSecret,
       ...(edgeSecret ? { edgeSecret } : {}),
       upstash: { url: upstash.url, token: upstash.token },
+      vars: { SERVER_API_KEYS: serverApiKey },
       logFile: join(logs, 'edge.log'),
     });
     onStop('edge (workerd)', () => edge.stop());
@@ -204,6 +208,7 @@ export async function startPlatform(
       edge: edge.url,
       jwtSecret,
       ...(edgeSecret ? { edgeSecret } : {}),
+      serverApiKey,
       startupMs: Date.now() - started,
       globalRedis: { url: globalRedis.url, pid: globalRedis.pid },
       postgres: {

@@ -4,6 +4,8 @@ export interface SimState {
   jwtSecret: string;
   /** Set when region nodes require `x-edge-secret` (`--edge-secret`). */
   edgeSecret?: string;
+  /** A key of `SERVER_API_KEYS` that the edge and every node accept (header `x-api-key`). */
+  serverApiKey: string;
   startupMs: number;
   globalRedis: { url: string; pid: number };
   postgres: {

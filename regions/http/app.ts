@@ -9,17 +9,22 @@ import {
   publishBody,
   roomAllowed,
   roomNameSchema,
+  SERVER_API_KEY_HEADER,
+  serverKeyMatches,
   verifyAccessToken,
   type ErrorBody,
   type Principal,
 } from '../../shared';
 import type { RegionServices } from '../services';
+import { SERVER_PRINCIPAL, registerServerApi, serverPublish, type ApiEnv } from './server-api';
 
 export interface HttpAppOptions {
   region: string;
   nodeId: string;
   jwtSecret: string;
   edgeSecret: string | undefined;
+  /** `SERVER_API_KEYS`: a request with one of them in `x-api-key` is the application's backend. */
+  serverApiKeys: readonly string[];
   maxPayloadBytes: number;
   services: RegionServices;
   /** Dependency states for `/readyz`; ready when critical dependencies are up and the node is not draining. */
@@ -27,7 +32,7 @@ export interface HttpAppOptions {
   metrics: () => Promise<{ contentType: string; body: string }>;
 }
 
-type Env = { Variables: { principal: Principal } };
+type Env = ApiEnv;
 
 /**
  * The region node's HTTP surface: the contract's room API (same paths as the edge) and the operator
@@ -63,9 +68,23 @@ export function createHttpApp(options: HttpAppOptions): Hono<Env> {
     if (options.edgeSecret && c.req.header('x-edge-secret') !== options.edgeSecret) {
       throw new ProtocolError('unauthorized', 'requests must come through the edge');
     }
+    const apiKey = c.req.header(SERVER_API_KEY_HEADER);
+    if (apiKey !== undefined) {
+      if (!(await serverKeyMatches(apiKey, options.serverApiKeys))) {
+        throw new ProtocolError('unauthorized', 'invalid server API key');
+      }
+      c.set('server', true);
+      c.set('principal', SERVER_PRINCIPAL);
+      return next();
+    }
     const header = c.req.header('authorization') ?? '';
     const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
-    c.set('principal', await verifyAccessToken(token, options.jwtSecret));
+    c.set('server', false);
+    const principal = await verifyAccessToken(token, options.jwtSecret);
+    if (services.users.isRevoked(principal.user, principal.iat)) {
+      throw new ProtocolError('unauthorized', 'token revoked');
+    }
+    c.set('principal', principal);
     await next();
   });
 
@@ -81,6 +100,7 @@ export function createHttpApp(options: HttpAppOptions): Hono<Env> {
       },
     }),
     async (c) => {
+      if (c.get('server')) return serverPublish(c, services);
       const name = room(c);
       const body = parsePayload(publishBody, await c.req.json().catch(() => invalidJson()));
       const ack = await services.publisher.publish({
@@ -113,6 +133,7 @@ export function createHttpApp(options: HttpAppOptions): Hono<Env> {
     return c.json({ members: await services.presence.members(name) });
   });
 
+  registerServerApi(app, { services, maxPayloadBytes: options.maxPayloadBytes });
   return app;
 }
 

@@ -19,7 +19,11 @@ export interface PublishRequest {
   room: string;
   data: JsonValue;
   id?: EnvelopeId | undefined;
-  transport: 'socket' | 'http';
+  transport: 'socket' | 'http' | 'server';
+  /** A server API call (with a key): no room grant and no per-user rate apply. */
+  server?: boolean | undefined;
+  /** Delivered live but never stored (pipeline semantics; carried through from every front end). */
+  ephemeral?: boolean | undefined;
   /** The publishing connection, which does not receive its own envelope. */
   exceptSocketId?: string | undefined;
 }
@@ -49,7 +53,7 @@ export class Publisher {
 
   async publish(req: PublishRequest): Promise<PublishAck> {
     const { principal, room } = req;
-    if (!roomAllowed(principal.rooms, room)) {
+    if (!req.server && !roomAllowed(principal.rooms, room)) {
       throw new ProtocolError('forbidden', `not allowed to publish to ${room}`);
     }
     const size = encodedSize(req.data);
@@ -59,7 +63,7 @@ export class Publisher {
         `data is ${size} bytes; the limit is ${this.deps.maxPayloadBytes}`,
       );
     }
-    if (!(await this.deps.userLimits.allowPublish(principal.user))) {
+    if (!req.server && !(await this.deps.userLimits.allowPublish(principal.user))) {
       throw new ProtocolError('rate_limited', 'too many publishes for this user; slow down');
     }
     const envelope: Envelope = {

@@ -3,6 +3,7 @@ import { ProtocolError, verifyAccessToken } from '../../shared';
 import type { RegionConfig } from '../config';
 import { TokenBucket, type UserLimits } from '../limits';
 import type { RegionMetrics } from '../metrics';
+import type { Revocations } from '../server-api/user-control';
 import type { RegionSocket } from './handlers';
 
 /**
@@ -14,6 +15,8 @@ export function admitHandshake(deps: {
   config: Pick<RegionConfig, 'jwtSecret' | 'limits'>;
   userLimits: UserLimits;
   metrics: RegionMetrics;
+  /** Tokens revoked through the server API are refused like invalid ones. */
+  revocations: Revocations;
   unavailable: () => boolean;
 }) {
   const { config, userLimits, metrics } = deps;
@@ -21,6 +24,9 @@ export function admitHandshake(deps: {
     if (deps.unavailable()) return next(new Error('unavailable'));
     try {
       const principal = await verifyAccessToken(socket.handshake.auth?.token, config.jwtSecret);
+      if (deps.revocations.isRevoked(principal.user, principal.iat)) {
+        throw new ProtocolError('unauthorized', 'token revoked');
+      }
       if (!(await userLimits.openConnection(principal.user, socket.id))) {
         throw new ProtocolError('rate_limited', 'too many connections for this user');
       }

@@ -43,6 +43,7 @@ describe('npm run region: configuration', () => {
     ['REGION', 'EU West'],
     ['EDGE_SECRET', 'tiny'],
     ['MAX_PAYLOAD_BYTES', '-1'],
+    ['SERVER_API_KEYS', `${'k'.repeat(40)},short-key`],
   ])('stops with exit code 2 naming %s when it is malformed', (variable, value) => {
     const result = runNode({ ...VALID, [variable]: value });
     expect(result.status).toBe(2);

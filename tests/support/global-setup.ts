@@ -1,6 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ensureChromium, ensureHaproxy, ensureRedisServer } from '../../infra/local/system-programs';
+import {
+  ensureChromium,
+  ensureHaproxy,
+  ensurePromtool,
+  ensureRedisServer,
+} from '../../infra/local/system-programs';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -12,6 +17,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 export default function setup(): void {
   ensureRedisServer();
   ensureHaproxy();
+  ensurePromtool();
   ensureChromium();
   execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'edge', 'demo', 'build.ts')], {
     cwd: ROOT,

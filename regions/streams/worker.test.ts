@@ -1,0 +1,154 @@
+import pino from 'pino';
+import { Counter, Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FailureStreak } from '../bus/failures';
+import type { GroupEntry, GroupStream } from './group-stream';
+import { MemoryStream } from './memory-stream';
+import { StreamWorker, type BatchPolicy, type StreamWorkerOptions, type WorkerLease } from './worker';
+
+const workers: StreamWorker<number>[] = [];
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+});
+
+/** A counter and a log that tests can read. */
+function failureStreak(component: string) {
+  const registry = new Registry();
+  const counter = new Counter({
+    name: 'failures_total',
+    help: 'x',
+    labelNames: ['component'] as const,
+    registers: [registry],
+  });
+  const lines: { level: number; msg: string }[] = [];
+  const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const count = async () =>
+    (await counter.get()).values.find((v) => v.labels.component === component)?.value ?? 0;
+  const warnings = () => lines.filter((l) => l.level === 40).length;
+  return { streak: new FailureStreak(component, counter, log), count, warnings };
+}
+
+function startWorker(
+  stream: GroupStream<number>,
+  policy: BatchPolicy<number>,
+  extra: Partial<StreamWorkerOptions<number>> = {},
+) {
+  const failures = failureStreak('test');
+  const worker = new StreamWorker<number>({
+    stream,
+    policy,
+    batchSize: 10,
+    blockMs: 50,
+    claimIdleMs: 100,
+    ack: 'await',
+    retry: { minMs: 10, maxMs: 40 },
+    callDeadlineMs: 200,
+    failures: failures.streak,
+    ...extra,
+  });
+  workers.push(worker);
+  worker.start();
+  return { worker, failures };
+}
+
+/** Records every value handled, in order. */
+function recorder(): BatchPolicy<number> & { seen: number[] } {
+  const seen: number[] = [];
+  return {
+    seen,
+    handle: async (entries: GroupEntry<number>[]) => void seen.push(...entries.map((e) => e.value!)),
+  };
+}
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 3_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('StreamWorker', () => {
+  it('handles new entries in order and acknowledges them after the batch', async () => {
+    const stream = new MemoryStream<number>();
+    const policy = recorder();
+    startWorker(stream.as('a'), policy);
+    for (let n = 0; n < 25; n++) stream.append(n);
+    await until(() => policy.seen.length === 25, 'every entry handled');
+    expect(policy.seen).toEqual(Array.from({ length: 25 }, (_, n) => n));
+    await until(() => stream.pendingIds().length === 0, 'every entry acknowledged');
+  });
+
+  it('retries a failing batch before anything newer, counting every failure and warning once per streak', async () => {
+    const stream = new MemoryStream<number>();
+    const seen: number[] = [];
+    let failuresLeft = 3;
+    const policy: BatchPolicy<number> = {
+      handle: async (entries) => {
+        if (failuresLeft-- > 0) throw new Error('downstream unavailable');
+        seen.push(...entries.map((e) => e.value!));
+      },
+    };
+    stream.append(1);
+    stream.append(2);
+    const { failures } = startWorker(stream.as('a'), policy);
+    await until(() => seen.length === 2, 'the batch handled after the failures');
+    stream.append(3);
+    await until(() => seen.length === 3, 'the next entry');
+    expect(seen).toEqual([1, 2, 3]);
+    expect(await failures.count()).toBe(3);
+    expect(failures.warnings()).toBe(1);
+  });
+
+  it('takes over entries a dead consumer left pending once they are idle, oldest first', async () => {
+    const stream = new MemoryStream<number>();
+    for (let n = 0; n < 3; n++) stream.append(n);
+    // Consumer "dead" reads them and never acknowledges.
+    await stream.as('dead').readNew({ count: 10, blockMs: 0, signal: new AbortController().signal });
+    stream.append(3);
+    const policy = recorder();
+    startWorker(stream.as('peer'), policy, { claimIdleMs: 100 });
+    await until(() => policy.seen.length === 4, 'the dead consumer entries and the new one');
+    expect(policy.seen.filter((n) => n < 3)).toEqual([0, 1, 2]);
+    expect(policy.seen.slice().sort()).toEqual([0, 1, 2, 3]);
+    await until(() => stream.pendingIds().length === 0, 'all acknowledged');
+  });
+
+  it('as the only consumer, takes over everything pending at once, before reading new entries', async () => {
+    const stream = new MemoryStream<number>();
+    for (let n = 0; n < 3; n++) stream.append(n);
+    await stream.as('previous').readNew({ count: 10, blockMs: 0, signal: new AbortController().signal });
+    stream.append(3);
+    const policy = recorder();
+    startWorker(stream.as('next'), policy, { exclusive: true, claimIdleMs: 60_000 });
+    await until(() => policy.seen.length === 4, 'pending and new entries');
+    expect(policy.seen).toEqual([0, 1, 2, 3]);
+  });
+
+  it('gives up on a call that never answers, counts it, and still stops at once', async () => {
+    const memory = new MemoryStream<number>();
+    const hung: GroupStream<number> = { ...memory.as('a'), readPending: () => new Promise(() => undefined) };
+    const { worker, failures } = startWorker(hung, recorder(), { callDeadlineMs: 50 });
+    await until(async () => (await failures.count()) >= 2, 'the hung call counted');
+    const started = Date.now();
+    await worker.stop();
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('handles nothing without the lease, and takes over what the previous holder left once it has it', async () => {
+    const stream = new MemoryStream<number>();
+    for (let n = 0; n < 3; n++) stream.append(n);
+    await stream.as('old-holder').readNew({ count: 2, blockMs: 0, signal: new AbortController().signal });
+    let free = false;
+    const lease: WorkerLease = { ttlMs: 300, acquire: async () => free, release: async () => undefined };
+    const held: boolean[] = [];
+    const policy = recorder();
+    startWorker(stream.as('successor'), policy, { lease, claimIdleMs: 60_000, onLease: (h) => held.push(h) });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(policy.seen).toEqual([]);
+    free = true;
+    await until(() => policy.seen.length === 3, 'the entries after the lease was gained');
+    expect(policy.seen).toEqual([0, 1, 2]);
+    expect(held).toEqual([true]);
+  });
+});
