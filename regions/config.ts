@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { MAX_DATA_BYTES, parseServerApiKeys } from '../shared';
+import type { RecentBounds } from './history/recent';
 
 const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' });
@@ -49,8 +50,16 @@ export const regionEnvSchema = z.object({
   MAX_CONNECTIONS_PER_NODE: positiveInt(20_000),
   /** How long a SIGTERM drain waits for clients to leave before closing. */
   DRAIN_TIMEOUT_MS: positiveInt(10_000),
-  /** How long a publish id is remembered for idempotent retries. */
-  IDEMPOTENCY_WINDOW_S: positiveInt(24 * 3600),
+  /** Ephemeral publishes per second one user may make in the region (counted apart from stored ones). */
+  EPHEMERAL_RATE_PER_USER: positiveInt(100),
+  /** How long a publish id is answered as a retry; ids (UUIDv7) older than this are refused. */
+  IDEMPOTENCY_WINDOW_S: positiveInt(600),
+  /** How far ahead of the node's clock an id's time may be. */
+  ENVELOPE_ID_FUTURE_S: positiveInt(60),
+  /** Bytes of envelopes a node holds in memory while the regional Redis is unreachable. */
+  OUTBOX_HOLD_BYTES: positiveInt(16 * 1024 * 1024),
+  /** How often each node trims the outbox below what every consumer group acknowledged. */
+  OUTBOX_TRIM_INTERVAL_MS: positiveInt(5_000),
   /** Envelopes the history writer inserts into Postgres in one statement. */
   HISTORY_BATCH_SIZE: positiveInt(200),
   /** How long a history entry may stay unacknowledged by a node before a peer takes it over. */
@@ -63,6 +72,14 @@ export const regionEnvSchema = z.object({
   HISTORY_DEAD_LETTER_MAXLEN: positiveInt(10_000),
   /** Envelopes kept per room in the regional Redis for fast reconnect recovery. */
   RECENT_HISTORY_LENGTH: positiveInt(500),
+  /** Bytes of envelopes kept per room in the recent-history buffer. */
+  RECENT_HISTORY_ROOM_BYTES: positiveInt(2 * 1024 * 1024),
+  /** Bytes of envelopes kept in all rooms' recent-history buffers of the region together. */
+  RECENT_HISTORY_BYTES: positiveInt(256 * 1024 * 1024),
+  /** Rooms with a recent-history buffer; the least recently active are dropped beyond it. */
+  RECENT_HISTORY_ROOMS: positiveInt(100_000),
+  /** A room's recent-history buffer expires this long after its last message. */
+  RECENT_HISTORY_TTL_S: positiveInt(3600),
   /** Most envelopes one `join { since }` answers with (the newest ones; older through `history`). */
   RECOVERY_LIMIT: positiveInt(1_000),
   /** WAL bytes the replica may be behind the primary before reads go to the primary. */
@@ -137,18 +154,21 @@ export interface RegionConfig {
     maxPayloadBytes: number;
     publishRatePerConnection: number;
     publishRatePerUser: number;
+    ephemeralRatePerUser: number;
     maxConnectionsPerUser: number;
     maxConnectionsPerNode: number;
   };
   drainTimeoutMs: number;
   idempotencyWindowS: number;
+  idFutureS: number;
+  outbox: { holdMaxBytes: number; trimIntervalMs: number };
   history: {
     batchSize: number;
     claimIdleMs: number;
     deadLetterMaxLen: number;
     postgresDeadlineMs: number;
     retentionDays: number | undefined;
-    recentLength: number;
+    recent: RecentBounds;
     recoveryLimit: number;
     replicaMaxLagBytes: number;
   };
@@ -209,18 +229,27 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
       maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
       publishRatePerConnection: e.PUBLISH_RATE_PER_CONNECTION,
       publishRatePerUser: e.PUBLISH_RATE_PER_USER,
+      ephemeralRatePerUser: e.EPHEMERAL_RATE_PER_USER,
       maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
       maxConnectionsPerNode: e.MAX_CONNECTIONS_PER_NODE,
     },
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     idempotencyWindowS: e.IDEMPOTENCY_WINDOW_S,
+    idFutureS: e.ENVELOPE_ID_FUTURE_S,
+    outbox: { holdMaxBytes: e.OUTBOX_HOLD_BYTES, trimIntervalMs: e.OUTBOX_TRIM_INTERVAL_MS },
     history: {
       batchSize: e.HISTORY_BATCH_SIZE,
       claimIdleMs: e.HISTORY_CLAIM_IDLE_MS,
       deadLetterMaxLen: e.HISTORY_DEAD_LETTER_MAXLEN,
       postgresDeadlineMs: e.POSTGRES_DEADLINE_MS,
       retentionDays: e.HISTORY_RETENTION_DAYS,
-      recentLength: e.RECENT_HISTORY_LENGTH,
+      recent: {
+        length: e.RECENT_HISTORY_LENGTH,
+        roomMaxBytes: e.RECENT_HISTORY_ROOM_BYTES,
+        totalMaxBytes: e.RECENT_HISTORY_BYTES,
+        maxRooms: e.RECENT_HISTORY_ROOMS,
+        ttlMs: e.RECENT_HISTORY_TTL_S * 1000,
+      },
       recoveryLimit: e.RECOVERY_LIMIT,
       replicaMaxLagBytes: e.REPLICA_MAX_LAG_BYTES,
     },

@@ -48,6 +48,11 @@ export class RegionMetrics {
     help: 'Envelopes held in memory while the regional Redis is unreachable',
     registers: [this.registry],
   });
+  readonly outboxHeldBytes = new Gauge({
+    name: 'rt_outbox_held_bytes',
+    help: 'Bytes of envelopes held in memory while the regional Redis is unreachable (bounded by OUTBOX_HOLD_BYTES)',
+    registers: [this.registry],
+  });
   readonly internalErrors = new Counter({
     name: 'rt_internal_errors_total',
     help: 'Internal errors (logged with context), by component',

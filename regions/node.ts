@@ -16,7 +16,7 @@ import { HealthBeacon } from './health/beacon';
 import { outboxGroups } from './bus/keys';
 import { RegionalOutbox } from './outbox';
 import { PresenceService, RegionalPresence } from './presence';
-import { Publisher, PublishIdempotency, RoomDelivery, type RegionIo } from './publish';
+import { Publisher, RedisPublishLog, RoomDelivery, type RegionIo } from './publish';
 import { connectRedis, connectRegionRedis, type RegionRedis } from './redis';
 import { UserControl } from './server-api/user-control';
 import { clientErrorMapper, noHistory, type RegionServices } from './services';
@@ -63,19 +63,19 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   metrics.connectionsMax.set(config.limits.maxConnectionsPerNode);
   const deps = { log, metrics };
   const redis = await connectRegionRedis({ regional: config.redisUrl, global: config.globalRedisUrl }, deps);
-  const outbox = new RegionalOutbox(
-    redis.command,
-    undefined,
-    (err, action) => {
-      metrics.internalErrors.inc({ component: `outbox:${action}` });
-      log.warn(
-        { err: err.message, action, held: outbox.heldCount },
-        'regional outbox unavailable: holding envelopes',
-      );
-    },
-    outboxGroups(config),
-  );
+  // The groups this configuration runs: the outbox is trimmed below them alone.
+  const outbox = new RegionalOutbox(redis.command, outboxGroups(config));
   await outbox.ensureGroups();
+  const publishLog = new RedisPublishLog(
+    redis.command,
+    {
+      publishRatePerUser: config.limits.publishRatePerUser,
+      ephemeralRatePerUser: config.limits.ephemeralRatePerUser,
+      idempotencyWindowMs: config.idempotencyWindowS * 1000,
+      idFutureMs: config.idFutureS * 1000,
+    },
+    { log, metrics, holdMaxBytes: config.outbox.holdMaxBytes },
+  );
 
   const httpServer = createServer();
   const edgeSecretOk = (header: string | string[] | undefined) =>
@@ -112,11 +112,10 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     publisher: new Publisher({
       region: config.region,
       maxPayloadBytes: config.limits.maxPayloadBytes,
-      userLimits,
-      idempotency: new PublishIdempotency(outbox, config.idempotencyWindowS, deps),
+      log: publishLog,
       delivery,
       metrics,
-      log,
+      logger: log,
     }),
     presence: new PresenceService(presenceStore, io, config.region, deps),
     recovery: noHistory,
@@ -154,7 +153,8 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     readiness: () => readiness.report(draining),
     async metrics() {
       metrics.connections.set(io.engine.clientsCount);
-      metrics.outboxHeld.set(outbox.heldCount);
+      metrics.outboxHeld.set(publishLog.heldCount);
+      metrics.outboxHeldBytes.set(publishLog.heldBytes);
       const adapter = io.of('/').adapter;
       metrics.rooms.set([...adapter.rooms.keys()].filter((room) => !adapter.sids.has(room)).length);
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
@@ -171,6 +171,8 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   const upkeep = new NodeUpkeep({
     io,
     outbox,
+    publishLog,
+    outboxTrimIntervalMs: config.outbox.trimIntervalMs,
     presenceStore,
     presence: services.presence,
     userLimits,
@@ -229,7 +231,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
         beacon,
         upkeep,
         closeHooks,
-        outbox,
+        publishLog,
         presenceStore,
         redis,
       });
@@ -252,11 +254,11 @@ async function drainNode(parts: {
   beacon: HealthBeacon;
   upkeep: NodeUpkeep;
   closeHooks: (() => Promise<void> | void)[];
-  outbox: RegionalOutbox;
+  publishLog: RedisPublishLog;
   presenceStore: RegionalPresence;
   redis: RegionRedis;
 }): Promise<void> {
-  const { io, log, outbox, config } = parts;
+  const { io, log, publishLog, config } = parts;
   log.info({ reason: parts.reason, clients: io.engine.clientsCount }, 'draining');
   await parts.beacon.beat();
   io.local.emit('drain', { reason: parts.reason });
@@ -270,9 +272,9 @@ async function drainNode(parts: {
   const remaining = io.engine.clientsCount;
   await new Promise<void>((resolve) => io.close(() => resolve()));
   for (const hook of parts.closeHooks) await hook();
-  await outbox.flush();
-  if (outbox.heldCount > 0) {
-    log.error({ held: outbox.heldCount }, 'regional Redis down at shutdown: held envelopes lost');
+  await publishLog.flush();
+  if (publishLog.heldCount > 0) {
+    log.error({ held: publishLog.heldCount }, 'regional Redis down at shutdown: held envelopes lost');
   }
   await parts.beacon.stop({ region: config.region, node: config.nodeId });
   await parts.presenceStore.removeNode().catch(() => undefined);

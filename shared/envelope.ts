@@ -18,6 +18,11 @@ export function newEnvelopeId(): EnvelopeId {
   return uuidv7() as EnvelopeId;
 }
 
+/** The time a UUIDv7 was made, in milliseconds since the epoch (its first 48 bits). */
+export function envelopeIdTime(id: EnvelopeId): number {
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}
+
 /** JSON value carried by an envelope. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -32,6 +37,8 @@ export interface Envelope {
   origin: string;
   /** Milliseconds since the epoch, set by the accepting node. */
   ts: number;
+  /** Present (true) on an ephemeral envelope: delivered live, never stored in any history. */
+  ephemeral?: true;
 }
 
 /** Bytes of `data` as UTF-8 JSON: what the payload limit is measured on. */

@@ -8,3 +8,4 @@ export * from './server-api';
 export * from './server-keys';
 export * from './session';
 export * from './json-value';
+export * from './wire';

@@ -31,6 +31,7 @@ export const envelopeSchema = z.object({
   user: z.string(),
   origin: z.string(),
   ts: z.number().int().nonnegative(),
+  ephemeral: z.literal(true).optional(),
 });
 
 export const roomNameSchema = z.string().regex(ROOM_NAME, 'room must match ^[A-Za-z0-9:_.-]{1,128}$');
@@ -43,6 +44,8 @@ export const publishPayload = z.strictObject({
   room: roomNameSchema,
   data: jsonData,
   id: envelopeIdSchema.optional(),
+  /** Delivered live in every region, never stored (history, `missed`). */
+  ephemeral: z.boolean().optional(),
 });
 export const historyPayload = z.strictObject({
   room: roomNameSchema,
@@ -52,7 +55,11 @@ export const historyPayload = z.strictObject({
 export const presencePayload = z.strictObject({ room: roomNameSchema });
 
 /** HTTP `POST /v1/rooms/:room/messages` body. */
-export const publishBody = z.strictObject({ data: jsonData, id: envelopeIdSchema.optional() });
+export const publishBody = z.strictObject({
+  data: jsonData,
+  id: envelopeIdSchema.optional(),
+  ephemeral: z.boolean().optional(),
+});
 
 export type JoinPayload = z.infer<typeof joinPayload>;
 export type LeavePayload = z.infer<typeof leavePayload>;

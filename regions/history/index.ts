@@ -14,7 +14,7 @@ import { HistoryRecovery } from './recovery';
 import { HistoryWriter } from './writer';
 
 export { HISTORY_GROUP, HistoryWriter } from './writer';
-export { RECENT_KEY_PREFIX, RecentHistory } from './recent';
+export { RecentHistory, type RecentBounds } from './recent';
 export { HistoryMetrics } from './metrics';
 
 /** Recent-history append failures are logged at most this often (each one is counted). */
@@ -69,7 +69,7 @@ export function attachHistory(node: RegionNode, config: RegionConfig, log: Logge
   const reads = new ReadRouting(primary, replica, config.history.replicaMaxLagBytes, deps);
 
   let appendErrorLoggedAt = 0;
-  const recent = new RecentHistory(node.redis, config.history.recentLength, (err) => {
+  const recent = new RecentHistory(node.redis, config.history.recent, (err) => {
     node.metrics.internalErrors.inc({ component: 'recent-history' });
     if (Date.now() - appendErrorLoggedAt < APPEND_ERROR_LOG_MS) return;
     appendErrorLoggedAt = Date.now();
@@ -78,7 +78,7 @@ export function attachHistory(node: RegionNode, config: RegionConfig, log: Logge
       'recent-history append failed (reconnect recovery falls back to Postgres)',
     );
   });
-  node.delivery.observe((envelope) => recent.append(envelope));
+  node.delivery.observe((delivered) => recent.append(delivered));
   const { retentionDays } = config.history;
   // The oldest id history answers: what retention removed (or is about to) is never answered.
   const floor = () => (retentionDays === undefined ? undefined : idFloor(retentionHorizonMs(retentionDays)));

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
-import { OUTBOX_STREAM, decodeEnvelope } from '../outbox';
+import { OUTBOX_STREAM } from '../outbox';
+import { decodeEntry, entryIsEphemeral } from '../../shared';
 import type { HistoryMetrics } from './metrics';
 import type { OutboxRow } from './dead-letters';
 import { RowWriter } from './row-writer';
@@ -130,22 +131,20 @@ export class HistoryWriter {
     const rows: OutboxRow[] = [];
     for (const [entry, fields] of entries) {
       const row = fields ? outboxRow(entry, fields) : undefined;
-      if (row) rows.push(row);
-      else this.options.log.error({ entry }, 'history writer: undecodable outbox entry skipped');
+      // Ephemeral envelopes are delivered live only, never stored.
+      if (row) {
+        if (!entryIsEphemeral(fields!)) rows.push(row);
+      } else this.options.log.error({ entry }, 'history writer: undecodable outbox entry skipped');
     }
     if (!(await this.rows.write(rows, () => this.stopping))) return; // left pending: see stop()
     await this.options.redis.xack(OUTBOX_STREAM, HISTORY_GROUP, ...entries.map(([id]) => id));
   }
 }
 
-/**
- * The row of an outbox entry: the envelope's fields (validated by `decodeEnvelope`) and its JSON text
- * exactly as the outbox holds it, which is what gets stored (validation rebuilds `data` and would drop
- * a `__proto__` key).
- */
+/** The row of an outbox entry: the envelope's fields and its JSON text exactly as the outbox holds it. */
 function outboxRow(outboxEntry: string, fields: string[]): OutboxRow | undefined {
-  const envelope = decodeEnvelope(fields);
-  const json = fields[fields.indexOf('e') + 1];
-  if (!envelope || json === undefined) return undefined;
+  const decoded = decodeEntry(fields);
+  if (!decoded) return undefined;
+  const { envelope, json } = decoded;
   return { outboxEntry, json, id: envelope.id, room: envelope.room, ts: envelope.ts };
 }

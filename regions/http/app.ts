@@ -108,6 +108,7 @@ export function createHttpApp(options: HttpAppOptions): Hono<Env> {
         room: name,
         data: body.data,
         id: body.id,
+        ephemeral: body.ephemeral,
         transport: 'http',
       });
       return c.json(ack, 202);

@@ -1,12 +1,7 @@
 import type { Redis } from 'ioredis';
+import { keys } from '../keyspace';
 import type { Logger } from '../log';
 import type { RegionMetrics } from '../metrics';
-
-// One second fixed window per user, shared by every node of the region through the regional Redis.
-const RATE_SCRIPT = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], 2000) end
-return n`;
 
 // Connections per user: a sorted set of `node/socket` scored by lease expiry, so a crashed node's
 // entries age out by themselves.
@@ -21,29 +16,17 @@ return 1`;
 export const CONNECTION_LEASE_MS = 30_000;
 
 /**
- * Limits that hold across all nodes of a region: publishes per second per user and open connections
- * per user. When the regional Redis is unreachable they fail open (the per-connection limit still
+ * Open connections per user, across all nodes of a region (the per-user publish rate is checked by
+ * the publish log, in the same step as the append). When the regional Redis is unreachable they fail open (the per-connection limit still
  * applies), and every such failure is logged and counted.
  */
 export class UserLimits {
   constructor(
     private readonly redis: Redis,
     private readonly nodeId: string,
-    private readonly limits: { publishRatePerUser: number; maxConnectionsPerUser: number },
+    private readonly limits: { maxConnectionsPerUser: number },
     private readonly deps: { log: Logger; metrics: RegionMetrics },
   ) {}
-
-  /** Counts one publish for `user`; false when over the per-user rate. */
-  async allowPublish(user: string): Promise<boolean> {
-    const window = Math.floor(Date.now() / 1000);
-    try {
-      const count = (await this.redis.eval(RATE_SCRIPT, 1, `rt:rate:${user}:${window}`)) as number;
-      return count <= this.limits.publishRatePerUser;
-    } catch (err) {
-      this.failOpen('publish-rate', err);
-      return true;
-    }
-  }
 
   /** Registers a connection lease for `user`; false when the user already has the maximum. */
   async openConnection(user: string, socketId: string): Promise<boolean> {
@@ -103,6 +86,4 @@ export class UserLimits {
   }
 }
 
-function connectionsKey(user: string): string {
-  return `rt:conns:${user}`;
-}
+const connectionsKey = keys.connections;

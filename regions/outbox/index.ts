@@ -1,9 +1,10 @@
 export {
   OUTBOX_GROUPS,
   OUTBOX_STREAM,
+  OutboxReader,
   RegionalOutbox,
   compareIds,
   decodeEnvelope,
-  type IdClaim,
+  type OutboxEntry,
   type OutboxGroup,
 } from './outbox';

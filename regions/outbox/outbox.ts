@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
-import { envelopeSchema, type Envelope } from '../../shared';
+import { decodeEntry, type Envelope } from '../../shared';
+import { keys } from '../keyspace';
 
 /** The region's durable queue: a Redis stream in the regional Redis. */
-export const OUTBOX_STREAM = 'rt:outbox';
+export const OUTBOX_STREAM = keys.outbox();
 
 /**
  * Consumer groups that always read the outbox; the node adds one per peer region the bus forwards
@@ -12,142 +13,66 @@ export const OUTBOX_STREAM = 'rt:outbox';
 export const OUTBOX_GROUPS = ['history'] as const;
 export type OutboxGroup = string;
 
-/** Envelopes a node holds in memory while the regional Redis is down, before refusing publishes. */
-export const DEFAULT_HOLD_CAPACITY = 10_000;
-
-/** The publish-id claim that goes with an append: `SET key value EX ttlS NX`. */
-export interface IdClaim {
-  key: string;
-  value: string;
-  ttlS: number;
-}
-
-// Claim the id and append the envelope in one step, so a crash can never leave a claimed id without
-// its envelope (a retry would be acked but the message lost) or an envelope without its claim.
-const APPEND_ONCE_SCRIPT = `
-if redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then
-  redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
-  return false
-end
-return redis.call('GET', KEYS[1])`;
+/** One outbox entry as Redis returns it: stream id and flat field list. */
+export type OutboxEntry = [streamId: string, fields: string[]];
 
 /**
- * Every envelope accepted in this region is appended here before it is emitted or acked, so the
- * sender's ack means "stored in the regional Redis". Consumers read it through their consumer group:
- * `forwarder` moves envelopes to the global bus, `history` writes them to Postgres. Both survive an
- * outage of what they feed, because entries stay here until acknowledged.
+ * The region's outbox: every envelope accepted in this region is appended here (by the publish log,
+ * in the same step as its id claim) before it is emitted or acked. Consumers read it through their
+ * consumer group with `reader`: `forward:{peer}` moves envelopes to a peer region, `history` writes
+ * them to Postgres; each survives an outage of what it feeds, because entries stay until acknowledged.
  *
- * While the regional Redis itself is down, the node holds accepted envelopes in memory (bounded by
- * `holdCapacity`; beyond it `append` throws and the publish is refused as `unavailable`) and appends
- * them, in order, as soon as Redis is back; local delivery goes on meanwhile. Envelopes held by a node
- * that crashes during such an outage are lost to other regions and to history (documented).
+ * The groups are the ones this node's configuration runs (`history`, plus one per bus peer), and
+ * `trimAcknowledged` trims below what all of them acknowledged, so a region without the bus
+ * (`GLOBAL_BUS=off`) is trimmed by its history writer's progress alone.
  */
 export class RegionalOutbox {
-  private readonly held: { envelope: Envelope; claim: IdClaim }[] = [];
-  private flushing: Promise<void> | undefined;
+  private readonly groups: readonly OutboxGroup[];
 
   constructor(
     private readonly redis: Redis,
-    private readonly holdCapacity = DEFAULT_HOLD_CAPACITY,
-    private readonly onError: (err: Error, action: string) => void = () => undefined,
-    private readonly groups: readonly OutboxGroup[] = OUTBOX_GROUPS,
+    groups: readonly OutboxGroup[] = OUTBOX_GROUPS,
   ) {
-    // A restarted Redis may come back empty: re-create the groups, then append what was held.
-    redis.on('ready', () => {
-      void this.ensureGroups()
-        .then(() => this.flush())
-        .catch((err: Error) => this.onError(err, 'recover'));
-    });
+    this.groups = [...groups];
+    // A restarted Redis may come back empty: re-create the groups.
+    redis.on('ready', () => void this.ensureGroups().catch(() => undefined));
   }
 
-  /** Envelopes accepted while the regional Redis was unreachable and not yet appended. */
-  get heldCount(): number {
-    return this.held.length;
-  }
-
-  /** Creates the stream and the consumer groups if missing (idempotent). */
+  /** Creates the stream and every configured group if missing (idempotent). */
   async ensureGroups(): Promise<void> {
-    for (const group of this.groups) {
-      try {
-        await this.redis.xgroup('CREATE', OUTBOX_STREAM, group, '0', 'MKSTREAM');
-      } catch (err) {
-        if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
-      }
-    }
+    for (const group of this.groups) await this.createGroup(group);
   }
 
-  /**
-   * Appends `envelope` unless its id was claimed already, atomically with the claim. Returns the
-   * existing claim's value for a duplicate, or null when the envelope was appended, or held because
-   * the regional Redis is unreachable (held envelopes are appended with the same check later, so a
-   * duplicate accepted meanwhile by another node is dropped then). Throws when the hold is full.
-   */
-  async appendOnce(envelope: Envelope, claim: IdClaim): Promise<string | null> {
-    // Once anything is held, later envelopes queue behind it so the outbox keeps acceptance order.
-    if (this.held.length === 0) {
-      try {
-        return await this.appendWithClaim(envelope, claim);
-      } catch (err) {
-        this.onError(err as Error, 'append');
-      }
-    }
-    if (this.held.length >= this.holdCapacity) {
-      throw new Error(`regional Redis unavailable and ${this.held.length} envelopes already held`);
-    }
-    this.held.push({ envelope, claim });
-    return null;
-  }
-
-  private async appendWithClaim(envelope: Envelope, claim: IdClaim): Promise<string | null> {
-    const existing = await this.redis.eval(
-      APPEND_ONCE_SCRIPT,
-      2,
-      claim.key,
-      OUTBOX_STREAM,
-      claim.value,
-      claim.ttlS,
-      JSON.stringify(envelope),
-    );
-    return typeof existing === 'string' ? existing : null;
-  }
-
-  /** Appends held envelopes in order; stops at the first failure and tries again on the next call. */
-  flush(): Promise<void> {
-    // Cleared in `.finally`, which runs after the assignment even when nothing is held.
-    this.flushing ??= this.appendHeld().finally(() => {
-      this.flushing = undefined;
-    });
-    return this.flushing;
-  }
-
-  private async appendHeld(): Promise<void> {
+  private async createGroup(group: OutboxGroup): Promise<void> {
     try {
-      while (this.held.length > 0) {
-        const { envelope, claim } = this.held[0]!;
-        await this.appendWithClaim(envelope, claim);
-        this.held.shift();
-      }
+      await this.redis.xgroup('CREATE', OUTBOX_STREAM, group, '0', 'MKSTREAM');
     } catch (err) {
-      this.onError(err as Error, 'flush');
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
     }
   }
 
+  /** The read side of `group` for `consumer`; blocking reads go through `connection` (a dedicated one). */
+  reader(group: OutboxGroup, consumer: string, connection: Redis = this.redis): OutboxReader {
+    return new OutboxReader(this.redis, connection, group, consumer);
+  }
+
   /**
-   * Trims entries every group has acknowledged: below the smallest of each group's oldest pending
-   * entry and next undelivered entry. Returns how many entries were removed.
+   * Trims entries every configured group has acknowledged: below the smallest of each group's oldest
+   * pending entry and next undelivered entry (nothing while a group is missing, e.g. just after a
+   * Redis restart). Groups of other configurations (a peer no longer configured) do not hold it back.
+   * Returns how many entries were removed.
    */
   async trimAcknowledged(): Promise<number> {
+    const existing = await this.groupInfo();
     let floor: string | undefined;
     for (const group of this.groups) {
+      const info = existing.find((g) => g.name === group);
+      if (!info) return 0;
       const pending = (await this.redis.xpending(OUTBOX_STREAM, group)) as [
         number,
         string | null,
-        string | null,
-        unknown,
+        ...unknown[],
       ];
-      const groups = (await this.redis.xinfo('GROUPS', OUTBOX_STREAM)) as unknown[][];
-      const info = groups.map(toRecord).find((g) => g.name === group);
-      if (!info) return 0;
       // Entries up to last-delivered-id were handed out; those still pending stay.
       const candidate = pending[0] > 0 && pending[1] ? pending[1] : nextId(String(info['last-delivered-id']));
       if (floor === undefined || compareIds(candidate, floor) < 0) floor = candidate;
@@ -158,23 +83,82 @@ export class RegionalOutbox {
 
   /** Entries not yet delivered to `group` plus those delivered but not acknowledged. */
   async depth(group: OutboxGroup): Promise<number> {
-    const groups = (await this.redis.xinfo('GROUPS', OUTBOX_STREAM)) as unknown[][];
-    const info = groups.map(toRecord).find((g) => g.name === group);
+    const info = (await this.groupInfo()).find((g) => g.name === group);
     if (!info) return 0;
     return Number(info.lag ?? 0) + Number(info.pending ?? 0);
   }
+
+  /** Entries in the stream. */
+  async length(): Promise<number> {
+    return this.redis.xlen(OUTBOX_STREAM);
+  }
+
+  private async groupInfo(): Promise<Record<string, unknown>[]> {
+    try {
+      const groups = (await this.redis.xinfo('GROUPS', OUTBOX_STREAM)) as unknown[][];
+      return groups.map(toRecord);
+    } catch (err) {
+      if (String((err as Error).message).includes('no such key')) return [];
+      throw err;
+    }
+  }
 }
 
-/** Decodes an outbox or bus entry's fields (`e` holds the envelope JSON). */
-export function decodeEnvelope(fields: string[]): Envelope | undefined {
-  const index = fields.indexOf('e');
-  if (index < 0 || index + 1 >= fields.length) return undefined;
-  try {
-    const parsed = envelopeSchema.safeParse(JSON.parse(fields[index + 1]!));
-    return parsed.success ? (parsed.data as Envelope) : undefined;
-  } catch {
-    return undefined;
+/** One consumer's read side of an outbox group: read new, read own pending, claim idle, ack. */
+export class OutboxReader {
+  constructor(
+    private readonly redis: Redis,
+    private readonly connection: Redis,
+    readonly group: OutboxGroup,
+    readonly consumer: string,
+  ) {}
+
+  /** Entries not yet handed to the group, waiting up to `blockMs` (0: do not wait). */
+  async readNew(count: number, blockMs = 0): Promise<OutboxEntry[]> {
+    const block = blockMs > 0 ? ['BLOCK', blockMs] : [];
+    return this.read(this.connection, count, [...block, 'STREAMS', OUTBOX_STREAM, '>']);
   }
+
+  /** Entries handed to this consumer and not acknowledged (after a failure or a restart). */
+  async readOwnPending(count: number): Promise<OutboxEntry[]> {
+    return this.read(this.redis, count, ['STREAMS', OUTBOX_STREAM, '0']);
+  }
+
+  /** Takes over entries pending to any consumer of the group for at least `minIdleMs`. */
+  async claimIdle(minIdleMs: number, count: number): Promise<OutboxEntry[]> {
+    const reply = (await this.redis.xautoclaim(
+      OUTBOX_STREAM,
+      this.group,
+      this.consumer,
+      minIdleMs,
+      '0-0',
+      'COUNT',
+      count,
+    )) as [string, (OutboxEntry | null)[]];
+    return reply[1].filter((entry): entry is OutboxEntry => entry !== null);
+  }
+
+  async ack(streamIds: readonly string[]): Promise<void> {
+    if (streamIds.length > 0) await this.redis.xack(OUTBOX_STREAM, this.group, ...streamIds);
+  }
+
+  private async read(client: Redis, count: number, tail: (string | number)[]): Promise<OutboxEntry[]> {
+    const reply = (await client.call(
+      'XREADGROUP',
+      'GROUP',
+      this.group,
+      this.consumer,
+      'COUNT',
+      count,
+      ...tail,
+    )) as [string, OutboxEntry[]][] | null;
+    return reply?.[0]?.[1] ?? [];
+  }
+}
+
+/** Decodes an outbox or bus entry's fields (see `shared/wire.ts`). */
+export function decodeEnvelope(fields: readonly string[]): Envelope | undefined {
+  return decodeEntry(fields)?.envelope;
 }
 
 function toRecord(flat: unknown[]): Record<string, unknown> {

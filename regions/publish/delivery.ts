@@ -1,8 +1,17 @@
 import type { Server } from 'socket.io';
-import type { ClientEvents, Envelope, ServerEvents } from '../../shared';
+import {
+  encodeEnvelope,
+  type ClientEvents,
+  type EncodedEnvelope,
+  type Envelope,
+  type ServerEvents,
+} from '../../shared';
 import type { RegionMetrics } from '../metrics';
 
 export type RegionIo = Server<ClientEvents, ServerEvents>;
+
+/** Called after each emit with the envelope and its JSON (encoded once, shared by every observer). */
+export type DeliveryObserver = (delivered: EncodedEnvelope) => void;
 
 /**
  * Emits envelopes to a room region-wide through the Redis adapter: every member on every node of this
@@ -10,7 +19,7 @@ export type RegionIo = Server<ClientEvents, ServerEvents>;
  * regions, so there is exactly one path to clients.
  */
 export class RoomDelivery {
-  private readonly observers: ((envelope: Envelope) => void)[] = [];
+  private readonly observers: DeliveryObserver[] = [];
 
   constructor(
     private readonly io: RegionIo,
@@ -18,11 +27,13 @@ export class RoomDelivery {
   ) {}
 
   /** Calls `observer` after each emit, in this node's delivery order (feeds the recent-history buffer). */
-  observe(observer: (envelope: Envelope) => void): void {
+  observe(observer: DeliveryObserver): void {
     this.observers.push(observer);
   }
 
-  deliver(envelope: Envelope, source: 'local' | 'bus', exceptSocketId?: string): void {
+  /** Emits `delivered` (an envelope, or one already encoded by the publish log) to its room. */
+  deliver(delivered: Envelope | EncodedEnvelope, source: 'local' | 'bus', exceptSocketId?: string): void {
+    const envelope = 'json' in delivered ? delivered.envelope : delivered;
     const target = exceptSocketId
       ? this.io.to(envelope.room).except(exceptSocketId)
       : this.io.to(envelope.room);
@@ -32,6 +43,8 @@ export class RoomDelivery {
       { origin: envelope.origin },
       Math.max(0, Date.now() - envelope.ts) / 1000,
     );
-    for (const observer of this.observers) observer(envelope);
+    if (this.observers.length === 0) return;
+    const encoded = 'json' in delivered ? delivered : encodeEnvelope(delivered);
+    for (const observer of this.observers) observer(encoded);
   }
 }

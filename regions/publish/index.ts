@@ -1,3 +1,14 @@
-export { RoomDelivery, type RegionIo } from './delivery';
-export { PublishIdempotency, type PublishRecord } from './idempotency';
-export { Publisher, type PublishAck, type PublishRequest } from './publisher';
+export { RoomDelivery, type DeliveryObserver, type RegionIo } from './delivery';
+export {
+  answerRetry,
+  checkIdWindow,
+  claimTtlMs,
+  type AcceptOptions,
+  type AcceptResult,
+  type PublishAck,
+  type PublishLog,
+  type PublishLogRules,
+} from './log';
+export { MemoryPublishLog } from './memory-log';
+export { RedisPublishLog } from './redis-log';
+export { Publisher, type PublishRequest } from './publisher';

@@ -8,11 +8,10 @@ import {
   type JsonValue,
   type Principal,
 } from '../../shared';
-import type { UserLimits } from '../limits';
 import type { Logger } from '../log';
 import type { RegionMetrics } from '../metrics';
 import type { RoomDelivery } from './delivery';
-import type { PublishIdempotency } from './idempotency';
+import type { PublishAck, PublishLog } from './log';
 
 export interface PublishRequest {
   principal: Principal;
@@ -28,26 +27,20 @@ export interface PublishRequest {
   exceptSocketId?: string | undefined;
 }
 
-export interface PublishAck {
-  id: EnvelopeId;
-  ts: number;
-}
-
 /**
- * The publish path shared by the socket event and the HTTP API: authorize, check size and per-user
- * rate, claim the id and append to the regional outbox in one step (a retry gets the first ack and no
- * second delivery), emit region-wide, ack.
+ * The publish path shared by the socket event and the HTTP API: authorize and check the size here,
+ * then one call to the publish log (per-user rate, id claim and outbox append in one step; a retry
+ * gets the first ack and no second delivery), emit region-wide, ack.
  */
 export class Publisher {
   constructor(
     private readonly deps: {
       region: string;
       maxPayloadBytes: number;
-      userLimits: UserLimits;
-      idempotency: PublishIdempotency;
+      log: PublishLog;
       delivery: RoomDelivery;
       metrics: RegionMetrics;
-      log: Logger;
+      logger: Logger;
     },
   ) {}
 
@@ -63,9 +56,6 @@ export class Publisher {
         `data is ${size} bytes; the limit is ${this.deps.maxPayloadBytes}`,
       );
     }
-    if (!req.server && !(await this.deps.userLimits.allowPublish(principal.user))) {
-      throw new ProtocolError('rate_limited', 'too many publishes for this user; slow down');
-    }
     const envelope: Envelope = {
       id: req.id ?? newEnvelopeId(),
       room,
@@ -74,23 +64,19 @@ export class Publisher {
       origin: this.deps.region,
       ts: Date.now(),
     };
-    const record = { id: envelope.id, ts: envelope.ts, room, user: principal.user };
+    if (req.ephemeral) envelope.ephemeral = true;
     let accepted;
     try {
-      accepted = await this.deps.idempotency.accept(record, envelope);
+      // The server API (with a key) is not held to a user's rate.
+      accepted = await this.deps.log.accept(envelope, { rateLimited: !req.server });
     } catch (err) {
-      this.deps.metrics.internalErrors.inc({ component: 'publish-queue' });
-      this.deps.log.error({ err: (err as Error).message, id: envelope.id }, 'could not queue envelope');
-      throw new ProtocolError('unavailable', 'could not queue the message; retry with the same id');
+      if (err instanceof ProtocolError) throw err;
+      this.deps.metrics.internalErrors.inc({ component: 'publish-log' });
+      this.deps.logger.error({ err: (err as Error).message, id: envelope.id }, 'could not store envelope');
+      throw new ProtocolError('unavailable', 'could not store the message; retry with the same id');
     }
-    if (!accepted.fresh) {
-      const { record: first } = accepted;
-      if (first.room !== room || first.user !== principal.user) {
-        throw new ProtocolError('invalid', 'this id was already used for another message');
-      }
-      return { id: envelope.id, ts: first.ts };
-    }
-    this.deps.delivery.deliver(envelope, 'local', req.exceptSocketId);
+    if (!accepted.fresh) return accepted.firstAck;
+    this.deps.delivery.deliver(accepted.encoded, 'local', req.exceptSocketId);
     this.deps.metrics.messagesIn.inc({ transport: req.transport });
     return { id: envelope.id, ts: envelope.ts };
   }

@@ -91,8 +91,16 @@ export function registerSocketHandlers(
     services,
     'publish',
     publishPayload,
-    (s, { room, data, id }) =>
-      services.publisher.publish({ principal, room, data, id, transport: 'socket', exceptSocketId: s.id }),
+    (s, { room, data, id, ephemeral }) =>
+      services.publisher.publish({
+        principal,
+        room,
+        data,
+        id,
+        ephemeral,
+        transport: 'socket',
+        exceptSocketId: s.id,
+      }),
     (s, payload) => {
       if (!s.data.publishBucket.take()) {
         throw new ProtocolError('rate_limited', 'too many publishes on this connection; slow down');

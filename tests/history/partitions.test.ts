@@ -141,7 +141,11 @@ describe('partitioned history', () => {
     const redis = new Redis(redisServer.url);
     try {
       const recovery = new HistoryRecovery(
-        new RecentHistory(redis, 10, () => undefined),
+        new RecentHistory(
+          redis,
+          { length: 10, roomMaxBytes: 1 << 20, totalMaxBytes: 1 << 24, maxRooms: 100, ttlMs: 60_000 },
+          () => undefined,
+        ),
         reads,
         100,
         {

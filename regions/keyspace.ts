@@ -1,0 +1,295 @@
+/**
+ * Every Redis key family the platform uses, declared once: its name builder, its Redis type, which
+ * Redis holds it, what bounds it and which configuration sets that bound. `docs/architecture.md`
+ * carries this list as the keyspace table (a test checks the two agree).
+ *
+ * Every name is built by `familyKey`, so a Redis Cluster hash tag can be added in that one place.
+ * Families whose keys one script touches together carry the same `slot` group: the publish log's
+ * script uses `ack`, `seen`, `rate`, `ephemeralRate` and `outbox` in one call, so in a cluster they
+ * must hash to one slot (a tag per region, or one outbox per slot); the recent-history script uses
+ * `recent`, `recentRooms` and `recentBytes` together (and deletes other rooms' buffers by name).
+ */
+
+export type KeyStore = 'regional' | 'global';
+export type KeyType = 'string' | 'stream' | 'zset' | 'hash' | 'set' | 'pubsub';
+
+export interface KeyFamily {
+  /** The key or its pattern as it appears in Redis (`{x}` marks a variable part). */
+  readonly pattern: string;
+  readonly type: KeyType;
+  readonly store: KeyStore;
+  /** What keeps the family from growing without bound. */
+  readonly bound: string;
+  /** Variables that set the bound (empty: fixed by code). */
+  readonly config: readonly string[];
+  /** The component that writes it. */
+  readonly owner: string;
+  /** Families one script touches together share a slot group (Redis Cluster: same hash slot). */
+  readonly slot?: string;
+}
+
+const PREFIX = 'rt';
+
+/** Builds a key of `family` from its variable parts: the one place names are assembled. */
+function familyKey(family: string, ...parts: (string | number)[]): string {
+  return [PREFIX, family, ...parts].join(':');
+}
+
+/** Key builders, by family. */
+export const keys = {
+  /** A publish id's claim and first ack (the publish log). */
+  ack: (id: string) => familyKey('ack', id),
+  /** A remote envelope's dedup mark in this region (the bus consumer); the publish log reads it. */
+  seen: (id: string) => familyKey('seen', id),
+  /** Per-user publish counter of one second. */
+  rate: (user: string, second: number) => familyKey('rate', user, second),
+  /** Per-user ephemeral publish counter of one second. */
+  ephemeralRate: (user: string, second: number) => familyKey('erate', user, second),
+  /** Connection leases of one user. */
+  connections: (user: string) => familyKey('conns', user),
+  /** The region's durable queue of accepted envelopes. */
+  outbox: () => familyKey('outbox'),
+  /** A room's recent-history buffer. */
+  recent: (room: string) => familyKey('recent', room),
+  /** Rooms that have a recent-history buffer, scored by last append (the total bound). */
+  recentRooms: () => familyKey('recent-rooms'),
+  /** Bytes held by each room's recent-history buffer, and their total. */
+  recentBytes: () => familyKey('recent-bytes'),
+  /** Live nodes of the region, scored by lease expiry. */
+  nodes: () => familyKey('nodes'),
+  /** Members of a room in this region. */
+  presence: (room: string) => familyKey('presence', room),
+  /** Rooms a node has members in. */
+  nodeRooms: (nodeId: string) => familyKey('node-rooms', nodeId),
+  /** Who cleans up after a dead node. */
+  reaping: (nodeId: string) => familyKey('reaping', nodeId),
+  /** Which node of the region consumes inbound shard `n`. */
+  shardLease: (shard: number) => familyKey('bus', 'lease', shard),
+  /** Which node of the region forwards its outbox to `peer`. */
+  forwarderLease: (peer: string) => familyKey('bus', 'lease', 'forward', peer),
+  /** Inbound shard `n` of a region: other regions' envelopes for rooms hashed to `n`, in order. */
+  inbound: (shard: number) => familyKey('inbound', shard),
+  /** The greatest id trimming removed from inbound shard `n`. */
+  inboundTrimmed: (shard: number) => familyKey('inbound', shard, 'trimmed'),
+  /** Outbox entries Postgres refused, with their error. */
+  historyDeadLetters: () => familyKey('history', 'dead-letters'),
+  /** The Socket.IO Redis adapter's channel prefix. */
+  adapterChannel: () => familyKey('sio'),
+  /** Node health read by the edge. */
+  health: () => familyKey('health'),
+  /** A room's presence lists of every region. */
+  globalPresence: (room: string) => familyKey('gpresence', room),
+  /** Presence transitions across regions. */
+  presenceEvents: () => familyKey('presence-events'),
+} as const;
+
+export type KeyFamilyName = keyof typeof keys;
+
+/** The keyspace table: every family with its type, store, bound and owner. */
+export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
+  ack: {
+    pattern: 'rt:ack:{id}',
+    type: 'string',
+    store: 'regional',
+    bound: 'TTL: until the id leaves the idempotency window (at most the window plus the future skew)',
+    config: ['IDEMPOTENCY_WINDOW_S', 'ENVELOPE_ID_FUTURE_S'],
+    owner: 'publish log',
+    slot: 'publish',
+  },
+  seen: {
+    pattern: 'rt:seen:{id}',
+    type: 'string',
+    store: 'regional',
+    bound: 'TTL: the bus dedup window',
+    config: ['BUS_DEDUP_WINDOW_S'],
+    owner: 'bus consumer',
+    slot: 'publish',
+  },
+  rate: {
+    pattern: 'rt:rate:{user}:{second}',
+    type: 'string',
+    store: 'regional',
+    bound: 'TTL 2 s; one per user publishing in that second',
+    config: [],
+    owner: 'publish log',
+    slot: 'publish',
+  },
+  ephemeralRate: {
+    pattern: 'rt:erate:{user}:{second}',
+    type: 'string',
+    store: 'regional',
+    bound: 'TTL 2 s; one per user publishing ephemeral envelopes in that second',
+    config: [],
+    owner: 'publish log',
+    slot: 'publish',
+  },
+  connections: {
+    pattern: 'rt:conns:{user}',
+    type: 'zset',
+    store: 'regional',
+    bound: 'at most MAX_CONNECTIONS_PER_USER members; TTL 60 s after the last renewal',
+    config: ['MAX_CONNECTIONS_PER_USER'],
+    owner: 'user limits',
+  },
+  outbox: {
+    pattern: 'rt:outbox',
+    type: 'stream',
+    store: 'regional',
+    bound:
+      'trimmed every few seconds below what every configured consumer group (history, one per peer) acknowledged',
+    config: ['OUTBOX_TRIM_INTERVAL_MS'],
+    owner: 'publish log (append), outbox (trim)',
+    slot: 'publish',
+  },
+  recent: {
+    pattern: 'rt:recent:{room}',
+    type: 'stream',
+    store: 'regional',
+    bound:
+      'per room RECENT_HISTORY_LENGTH entries and RECENT_HISTORY_ROOM_BYTES; all rooms together RECENT_HISTORY_BYTES and RECENT_HISTORY_ROOMS; TTL RECENT_HISTORY_TTL_S',
+    config: [
+      'RECENT_HISTORY_LENGTH',
+      'RECENT_HISTORY_ROOM_BYTES',
+      'RECENT_HISTORY_BYTES',
+      'RECENT_HISTORY_ROOMS',
+      'RECENT_HISTORY_TTL_S',
+    ],
+    owner: 'recent history',
+    slot: 'recent',
+  },
+  recentRooms: {
+    pattern: 'rt:recent-rooms',
+    type: 'zset',
+    store: 'regional',
+    bound: 'at most RECENT_HISTORY_ROOMS members (the least recently appended room is dropped)',
+    config: ['RECENT_HISTORY_ROOMS'],
+    owner: 'recent history',
+    slot: 'recent',
+  },
+  recentBytes: {
+    pattern: 'rt:recent-bytes',
+    type: 'hash',
+    store: 'regional',
+    bound: 'one field per room in rt:recent-rooms, plus the total',
+    config: ['RECENT_HISTORY_ROOMS'],
+    owner: 'recent history',
+    slot: 'recent',
+  },
+  nodes: {
+    pattern: 'rt:nodes',
+    type: 'zset',
+    store: 'regional',
+    bound: "one member per live node; a dead node's member is reaped after its lease",
+    config: [],
+    owner: 'presence',
+  },
+  presence: {
+    pattern: 'rt:presence:{room}',
+    type: 'hash',
+    store: 'regional',
+    bound: 'members of live nodes; removed when the room empties or its node is reaped',
+    config: [],
+    owner: 'presence',
+  },
+  nodeRooms: {
+    pattern: 'rt:node-rooms:{node}',
+    type: 'set',
+    store: 'regional',
+    bound: 'rooms a live node has members in; deleted when it is reaped',
+    config: [],
+    owner: 'presence',
+  },
+  reaping: {
+    pattern: 'rt:reaping:{node}',
+    type: 'string',
+    store: 'regional',
+    bound: 'TTL 30 s',
+    config: [],
+    owner: 'presence',
+  },
+  shardLease: {
+    pattern: 'rt:bus:lease:{shard}',
+    type: 'string',
+    store: 'regional',
+    bound: 'one per inbound shard; TTL BUS_LEASE_MS',
+    config: ['BUS_SHARDS', 'BUS_LEASE_MS'],
+    owner: 'bus',
+  },
+  forwarderLease: {
+    pattern: 'rt:bus:lease:forward:{peer}',
+    type: 'string',
+    store: 'regional',
+    bound: 'one per peer region; TTL BUS_LEASE_MS',
+    config: ['BUS_PEERS', 'BUS_LEASE_MS'],
+    owner: 'bus',
+  },
+  inbound: {
+    pattern: 'rt:inbound:{shard}',
+    type: 'stream',
+    store: 'regional',
+    bound: 'BUS_MAXLEN entries and BUS_MAX_AGE_S per shard, trimmed every few seconds',
+    config: ['BUS_SHARDS', 'BUS_MAXLEN', 'BUS_MAX_AGE_S'],
+    owner: "peer regions' forwarders (append), bus (trim)",
+  },
+  inboundTrimmed: {
+    pattern: 'rt:inbound:{shard}:trimmed',
+    type: 'string',
+    store: 'regional',
+    bound: 'one per shard',
+    config: ['BUS_SHARDS'],
+    owner: 'bus',
+  },
+  historyDeadLetters: {
+    pattern: 'rt:history:dead-letters',
+    type: 'stream',
+    store: 'regional',
+    bound: 'HISTORY_DEAD_LETTER_MAXLEN entries',
+    config: ['HISTORY_DEAD_LETTER_MAXLEN'],
+    owner: 'history writer',
+  },
+  adapterChannel: {
+    pattern: 'rt:sio#…',
+    type: 'pubsub',
+    store: 'regional',
+    bound: 'channels only, nothing stored',
+    config: [],
+    owner: 'Socket.IO Redis adapter',
+  },
+  health: {
+    pattern: 'rt:health',
+    type: 'hash',
+    store: 'global',
+    bound: 'one field per node; a stopped node removes its field, a crashed one goes stale',
+    config: [],
+    owner: 'health beacon',
+  },
+  globalPresence: {
+    pattern: 'rt:gpresence:{room}',
+    type: 'hash',
+    store: 'global',
+    bound: 'one field per region; expires after PRESENCE_MIRROR_TTL_MS without a refresh',
+    config: ['PRESENCE_MIRROR_TTL_MS'],
+    owner: 'presence mirror',
+  },
+  presenceEvents: {
+    pattern: 'rt:presence-events',
+    type: 'pubsub',
+    store: 'global',
+    bound: 'channel only, nothing stored',
+    config: [],
+    owner: 'presence mirror',
+  },
+};
+
+/** The keyspace table as Markdown, as `docs/architecture.md` shows it. */
+export function keyspaceTable(): string {
+  const rows = Object.values(keyFamilies).map((f) => {
+    const config = f.config.length > 0 ? f.config.map((c) => `\`${c}\``).join(', ') : '-';
+    return `| \`${f.pattern}\` | ${f.type} | ${f.store} | ${f.bound} | ${config} | ${f.owner} |`;
+  });
+  return [
+    '| key | type | Redis | bound | set by | written by |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
+}

@@ -1,0 +1,106 @@
+import { isEnvelopeId, type Envelope, type EnvelopeId } from './envelope';
+
+/**
+ * Records that cross processes, each with one versioned codec imported by every writer and reader.
+ * A reader accepts the versions it knows (including records written before versions existed) and
+ * answers `undefined` for anything else, so a rolling upgrade never crashes a consumer.
+ *
+ * Envelopes inside the platform were validated once, when they were published; readers of internal
+ * streams check only their shape (no schema walk over `data`), so an envelope is encoded once at
+ * the accepting node and decoded once per reader.
+ */
+
+/** Version of the stream entry that carries an envelope (regional outbox, global bus). */
+export const ENTRY_VERSION = '1';
+
+/** An envelope encoded once, with its JSON kept so later hops pass the bytes on unchanged. */
+export interface EncodedEnvelope {
+  readonly envelope: Envelope;
+  readonly json: string;
+}
+
+export function encodeEnvelope(envelope: Envelope): EncodedEnvelope {
+  return { envelope, json: JSON.stringify(envelope) };
+}
+
+/**
+ * The fields of a stream entry carrying an envelope: `e` the envelope JSON, `v` the entry version,
+ * and `x` = `1` for an ephemeral envelope (so a history writer can skip it without decoding).
+ */
+export function entryFields(encoded: EncodedEnvelope): string[] {
+  // `e` first: readers of entries written before versions existed look for it there.
+  const fields = ['e', encoded.json, 'v', ENTRY_VERSION];
+  if (encoded.envelope.ephemeral) fields.push('x', '1');
+  return fields;
+}
+
+/** The envelope of an outbox or bus entry, or undefined when the entry is not one this code knows. */
+export function decodeEntry(fields: readonly string[]): EncodedEnvelope | undefined {
+  let json: string | undefined;
+  let version: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === 'e') json = fields[i + 1];
+    else if (fields[i] === 'v') version = fields[i + 1];
+  }
+  // Entries written before versions existed have only `e`, in the same shape as version 1.
+  if (json === undefined || (version !== undefined && version !== ENTRY_VERSION)) return undefined;
+  const envelope = parseEnvelope(json);
+  return envelope ? { envelope, json } : undefined;
+}
+
+/** Whether an entry's fields mark an ephemeral envelope (no decoding). */
+export function entryIsEphemeral(fields: readonly string[]): boolean {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'x') return fields[i + 1] === '1';
+  return false;
+}
+
+/** Parses envelope JSON from an internal stream, checking its shape only. */
+export function parseEnvelope(json: string): Envelope | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const e = value as Record<string, unknown>;
+  if (
+    !isEnvelopeId(e.id) ||
+    typeof e.room !== 'string' ||
+    typeof e.user !== 'string' ||
+    typeof e.origin !== 'string' ||
+    typeof e.ts !== 'number' ||
+    !('data' in e) ||
+    (e.ephemeral !== undefined && e.ephemeral !== true)
+  ) {
+    return undefined;
+  }
+  return value as Envelope;
+}
+
+/** Version of the ack record a publish id's claim holds. */
+export const ACK_VERSION = 1;
+
+/** What a publish retry is answered with, and who the first publish belonged to. */
+export interface AckRecord {
+  id: EnvelopeId;
+  ts: number;
+  room: string;
+  user: string;
+}
+
+export function encodeAckRecord(record: AckRecord): string {
+  return JSON.stringify({ v: ACK_VERSION, ...record });
+}
+
+export function decodeAckRecord(text: string): AckRecord | undefined {
+  try {
+    const value = JSON.parse(text) as Record<string, unknown>;
+    if ((value.v ?? ACK_VERSION) !== ACK_VERSION) return undefined;
+    if (!isEnvelopeId(value.id) || typeof value.ts !== 'number') return undefined;
+    if (typeof value.room !== 'string' || typeof value.user !== 'string') return undefined;
+    return { id: value.id, ts: value.ts, room: value.room, user: value.user };
+  } catch {
+    return undefined;
+  }
+}
