@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: this platform against the baseline (every node on one shared Socket.IO Redis
- * adapter in us-east, no edge, no bus), over real processes with the simulation's WAN delays.
+ * `npm run bench`: this platform against the peers (`seeds`: plain Socket.IO with the Redis adapter;
+ * `streams`: with the Redis Streams adapter and connection state recovery; every peer node on one
+ * shared Redis in us-east), over real processes with the simulation's WAN delays.
  * See docs/benchmarks.md for the method.
  */
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -13,9 +14,13 @@ import { BENCH_NODE_ENV, HOME_REGION, startWorld } from './platforms';
 import { renderMarkdown, type BenchResult } from './report';
 import type { ScenarioContext } from './scenarios/context';
 import { measureFanout } from './scenarios/fanout';
+import { measureFootprint } from './scenarios/footprint';
 import { measureHandshakes } from './scenarios/handshake';
-import { measureLatency, wanOverhead } from './scenarios/latency';
+import { measureHostile } from './scenarios/hostile';
+import { measureEphemeralLatency, measureLatency, wanOverhead } from './scenarios/latency';
 import { measureMemory } from './scenarios/memory';
+import { measurePresenceJoin } from './scenarios/presence';
+import { measureSaturation } from './scenarios/saturation';
 import { waitForSteadyBus } from './settle';
 
 export { HELP, parseBenchOptions, UsageError, type BenchOptions } from './options';
@@ -30,7 +35,7 @@ export interface BenchOutput {
   logDir: string;
 }
 
-/** Runs every scenario, both platforms, and writes `<date>.json` and `latest.md` (quick: `-quick`). */
+/** Runs every scenario on the three systems, and writes `<date>.json` and `latest.md` (quick: `-quick`). */
 export async function runBench(
   options: BenchOptions,
   say: (line: string) => void,
@@ -62,23 +67,47 @@ export async function runBench(
     const latency = await step('latency', 'scenario 1 and 5: publish-to-receipt latency', () =>
       measureLatency(ctx),
     );
+    const ephemeral = await step('ephemeral', 'scenario 1: ephemeral publishes', () =>
+      measureEphemeralLatency(ctx),
+    );
     const handshake = await step('handshake', 'scenario 4: handshake latency through the edge', () =>
       measureHandshakes(ctx),
     );
     const fanout = await step('fanout', 'scenario 2: fan-out throughput', () => measureFanout(ctx));
+    const saturation = await step('saturation', 'scenario 6: saturation of one node', () =>
+      measureSaturation(ctx),
+    );
+    const presence = await step('presence', 'scenario 8: presence join cost', () => measurePresenceJoin(ctx));
     const memory = await step('memory', 'scenario 3: memory per idle connection', () => measureMemory(ctx));
+    const footprint = await step('footprint', 'scenario 9: steady-state footprint (ours)', () =>
+      measureFootprint(ctx),
+    );
+    // Last: what a hostile client leaves in our regional Redis must not reach another scenario.
+    const hostile = await step('hostile', 'scenario 7: a hostile client beside a well-behaved one', () =>
+      measureHostile(ctx),
+    );
     const wanOneWayMs: Record<string, number> = {};
     for (const a of options.regions)
       for (const b of options.regions) if (a < b) wanOneWayMs[`${a}<>${b}`] = world.wanMs(a, b);
     result = {
-      schema: 1,
+      schema: 2,
       date: new Date(started).toISOString(),
       mode: options.mode,
       durationS: Math.round((Date.now() - started) / 1000),
       machine,
       versions: keyVersions(),
       settings: { options, nodeEnv: BENCH_NODE_ENV, homeRegion: HOME_REGION, wanOneWayMs },
-      scenarios: { latency, fanout, memory, handshake, wanOverhead: wanOverhead(latency) },
+      scenarios: {
+        latency: [...latency, ...ephemeral],
+        fanout,
+        saturation,
+        hostile,
+        presence,
+        memory,
+        handshake,
+        wanOverhead: wanOverhead(latency),
+        footprint,
+      },
     };
   } finally {
     await load.stop();

@@ -1,6 +1,17 @@
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['latency', 'handshake', 'fanout', 'memory'] as const;
+export const SCENARIOS = [
+  'latency',
+  'ephemeral',
+  'handshake',
+  'fanout',
+  'saturation',
+  'presence',
+  'memory',
+  'footprint',
+  // Last: what a hostile client does to our regional Redis must not reach another scenario.
+  'hostile',
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Everything a bench run does; `--quick` and the full run are two presets of it. */
@@ -10,7 +21,10 @@ export interface BenchOptions {
   scenarios: Scenario[];
   regions: string[];
   nodesPerRegion: number;
-  /** Measured repetitions of each scenario, per platform, alternating ours and baseline. */
+  /**
+   * Measured repetitions of each scenario, per system, alternating ours, seeds and streams (memory,
+   * saturation and presence have their own count, which `--repetitions` also sets).
+   */
   repetitions: number;
   latency: {
     /** Regions that publish (each with receivers on its node, its other node and one node per other region). */
@@ -19,8 +33,43 @@ export interface BenchOptions {
     warmup: number;
     ratePerSecond: number;
   };
+  /** The latency paths of one origin again, publishing with `ephemeral: true`. */
+  ephemeral: { origin: string; count: number; warmup: number; ratePerSecond: number };
   fanout: { regions: string[]; roomSizes: number[]; window: number; warmupMs: number; durationMs: number };
-  memory: { region: string; connections: number[]; settleMs: number };
+  saturation: {
+    region: string;
+    roomSize: number;
+    timedMembers: number;
+    /** Offered publish rates, tried in order until one does not hold. */
+    rates: number[];
+    stepMs: number;
+    p99LimitMs: number;
+    repetitions: number;
+  };
+  hostile: {
+    region: string;
+    calmClients: number;
+    calmRatePerClient: number;
+    quietMs: number;
+    hostileMs: number;
+    hostile: {
+      publishesPerSecond: number;
+      joinsPerSecond: number;
+      historyPerSecond: number;
+      payloadBytes: number;
+    };
+  };
+  presence: { region: string; members: number; joins: number; repetitions: number };
+  memory: { region: string; connections: number[]; settleMs: number; repetitions: number };
+  footprint: {
+    perRegion: number;
+    rooms: number;
+    window: number;
+    dataBytes: number;
+    /** Wait for the idempotency and dedup windows to pass before reading memory (full run). */
+    waitForWindows: boolean;
+    historyDeadlineMs: number;
+  };
   handshake: { regions: string[]; count: number; warmup: number };
   /** The cross-region path scenario 5 reports first. */
   headlinePath: { from: string; to: string };
@@ -29,17 +78,20 @@ export interface BenchOptions {
 
 export const HELP = `Usage: npm run bench [-- options]
 
-Measures this platform against the baseline (every region node on one shared Socket.IO Redis adapter
-in us-east, no edge, no bus) in the same run, over real processes with the simulation's WAN delays:
-publish-to-receipt latency, fan-out throughput, memory per idle connection, the edge's added handshake
-latency, and cross-region latency over the WAN delay. Prints a markdown table and writes
-<out>/<date>.json and <out>/latest.md.
+Measures this platform against two peers, plain Socket.IO servers with @socket.io/redis-adapter
+(seeds) and with @socket.io/redis-streams-adapter and connection state recovery (streams), every peer
+node of every region on one shared Redis in us-east, in the same run over real processes with the
+simulation's WAN delays: publish-to-receipt latency (and ephemeral publishes), fan-out, saturation,
+a hostile neighbour, presence join cost, memory per idle connection, the edge's added handshake
+latency, cross-region latency over the WAN delay, and our steady-state footprint. Prints markdown
+tables and writes <out>/<date>.json and <out>/latest.md.
 
 Options:
-  --quick          a smoke run (< about a minute, small counts, one repetition): checks that every
+  --quick          a smoke run (about a minute, small counts, one repetition): checks that every
                    scenario runs and reports; its figures are not the benchmark's
   --out DIR        results folder (default bench-results)
-  --repetitions N  measured repetitions per scenario (default 3, quick 1)
+  --repetitions N  measured repetitions per scenario (default 3, and 2 for memory, 1 for saturation
+                   and presence; quick 1)
   --only LIST      comma-separated scenarios to run: ${SCENARIOS.join(', ')} (default all;
                    cross-region over WAN comes with latency)
   -h, --help       this text
@@ -59,14 +111,41 @@ const FULL: Omit<BenchOptions, 'outDir'> = {
   nodesPerRegion: 2,
   repetitions: 3,
   latency: { origins: ['eu-west', 'us-east'], count: 1000, warmup: 100, ratePerSecond: 100 },
+  ephemeral: { origin: 'us-east', count: 500, warmup: 50, ratePerSecond: 100 },
   fanout: {
     regions: ['eu-west', 'us-east'],
     roomSizes: [10, 100, 1000],
     window: 32,
-    warmupMs: 1_000,
-    durationMs: 3_000,
+    warmupMs: 700,
+    durationMs: 2_000,
   },
-  memory: { region: 'us-east', connections: [1_000, 5_000, 10_000], settleMs: 1_000 },
+  saturation: {
+    region: 'us-east',
+    roomSize: 100,
+    timedMembers: 10,
+    rates: [100, 140, 200, 280, 400, 560, 800, 1100, 1600, 2200, 3200, 4500, 6400, 9000],
+    stepMs: 2_000,
+    p99LimitMs: 100,
+    repetitions: 1,
+  },
+  hostile: {
+    region: 'us-east',
+    calmClients: 5,
+    calmRatePerClient: 10,
+    quietMs: 8_000,
+    hostileMs: 8_000,
+    hostile: { publishesPerSecond: 20, joinsPerSecond: 5, historyPerSecond: 5, payloadBytes: 64 * 1024 },
+  },
+  presence: { region: 'us-east', members: 1_000, joins: 50, repetitions: 1 },
+  memory: { region: 'us-east', connections: [1_000, 5_000, 10_000], settleMs: 1_000, repetitions: 2 },
+  footprint: {
+    perRegion: 34_000,
+    rooms: 20,
+    window: 16,
+    dataBytes: 64,
+    waitForWindows: true,
+    historyDeadlineMs: 120_000,
+  },
   handshake: { regions: ['eu-west', 'us-east'], count: 100, warmup: 10 },
   headlinePath: { from: 'eu-west', to: 'ap-southeast' },
 };
@@ -78,8 +157,35 @@ const QUICK: Omit<BenchOptions, 'outDir'> = {
   nodesPerRegion: 2,
   repetitions: 1,
   latency: { origins: ['eu-west'], count: 150, warmup: 20, ratePerSecond: 200 },
+  ephemeral: { origin: 'eu-west', count: 60, warmup: 10, ratePerSecond: 200 },
   fanout: { regions: ['eu-west'], roomSizes: [10, 100, 1000], window: 16, warmupMs: 300, durationMs: 700 },
-  memory: { region: 'us-east', connections: [100, 300, 500], settleMs: 300 },
+  saturation: {
+    region: 'us-east',
+    roomSize: 100,
+    timedMembers: 5,
+    rates: [50, 400],
+    stepMs: 500,
+    p99LimitMs: 100,
+    repetitions: 1,
+  },
+  hostile: {
+    region: 'us-east',
+    calmClients: 2,
+    calmRatePerClient: 10,
+    quietMs: 1_000,
+    hostileMs: 1_000,
+    hostile: { publishesPerSecond: 20, joinsPerSecond: 5, historyPerSecond: 5, payloadBytes: 64 * 1024 },
+  },
+  presence: { region: 'us-east', members: 30, joins: 5, repetitions: 1 },
+  memory: { region: 'us-east', connections: [100, 300, 500], settleMs: 300, repetitions: 1 },
+  footprint: {
+    perRegion: 300,
+    rooms: 5,
+    window: 8,
+    dataBytes: 64,
+    waitForWindows: false,
+    historyDeadlineMs: 20_000,
+  },
   handshake: { regions: ['eu-west'], count: 10, warmup: 2 },
   headlinePath: { from: 'eu-west', to: 'us-east' },
 };
@@ -114,10 +220,15 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     if (!(SCENARIOS as readonly string[]).includes(name))
       throw new UsageError(`--only: unknown scenario ${name} (known: ${SCENARIOS.join(', ')})`);
   }
+  const own = <T extends { repetitions: number }>(part: T): T =>
+    values.repetitions === undefined ? part : { ...part, repetitions };
   return {
     ...preset,
     scenarios: scenarios as Scenario[],
     repetitions,
+    memory: own(preset.memory),
+    saturation: own(preset.saturation),
+    presence: own(preset.presence),
     outDir: values.out ?? 'bench-results',
   };
 }

@@ -15,12 +15,16 @@ import { REGION_CATALOG } from '../infra/sim/catalog';
 
 const ROOT = join(import.meta.dirname, '..');
 
-/** Where the global Redis (ours), the shared Redis (baseline) and the Postgres primary are. */
+/** Where the global Redis (ours), the peers' shared Redis and the Postgres primary are. */
 export const HOME_REGION = 'us-east';
 
+/** Idempotency and dedup windows of our bench nodes, in seconds (see BENCH_NODE_ENV). */
+export const FOOTPRINT_WINDOW_S = 60;
+
 /**
- * Limits a benchmark must not run into (a rate limit would measure the limiter): every bench node
- * gets them, on both platforms.
+ * Limits a benchmark must not run into (a rate limit would measure the limiter): every one of our
+ * bench nodes gets them (the peers have no limits). The idempotency and dedup windows are shortened
+ * so that the footprint scenario can read the Redis memory once they have passed.
  */
 export const BENCH_NODE_ENV: Record<string, string> = {
   PUBLISH_RATE_PER_CONNECTION: '1000000',
@@ -28,10 +32,14 @@ export const BENCH_NODE_ENV: Record<string, string> = {
   MAX_CONNECTIONS_PER_USER: '1000000',
   MAX_CONNECTIONS_PER_NODE: '50000',
   DRAIN_TIMEOUT_MS: '1000',
+  IDEMPOTENCY_WINDOW_S: String(FOOTPRINT_WINDOW_S),
+  BUS_DEDUP_WINDOW_S: String(FOOTPRINT_WINDOW_S),
   LOG_LEVEL: 'warn',
 };
 
-export type PlatformName = 'ours' | 'baseline';
+/** The systems every scenario compares, in the order each repetition measures them. */
+export const SYSTEMS = ['ours', 'seeds', 'streams'] as const;
+export type PlatformName = (typeof SYSTEMS)[number];
 
 export interface BenchNode {
   id: string;
@@ -41,18 +49,23 @@ export interface BenchNode {
   stop(): Promise<void>;
 }
 
-/** One platform under test: its nodes by region, and how to start one more node wired the same way. */
+/** One system under test: its nodes by region, and how to start one more node wired the same way. */
 export interface BenchPlatform {
   name: PlatformName;
   regions: { id: string; nodes: BenchNode[]; balancerUrl?: string }[];
   node(region: string, index: number): BenchNode;
   startNode(region: string, id: string): Promise<BenchNode>;
+  /** The Redis servers this system keeps its state in, by name (ours: each region's and the global). */
+  redis: Record<string, LocalRedis>;
 }
 
-/** Both platforms, side by side on this machine, sharing only the Postgres primary and the load. */
+/** The three systems, side by side on this machine, sharing only the Postgres primary and the load. */
 export interface BenchWorld {
   ours: BenchPlatform;
-  baseline: BenchPlatform;
+  seeds: BenchPlatform;
+  streams: BenchPlatform;
+  /** Our Postgres primary (history), for the footprint scenario's row count. */
+  databaseUrl: string;
   /** The edge (workerd) in front of our regions' balancers. */
   edge: string;
   jwtSecret: string;
@@ -64,8 +77,9 @@ export interface BenchWorld {
 /**
  * Starts, from the simulation's parts: a Postgres primary in the home region; OUR platform (a Redis
  * per region, a global Redis in the home region reached through WAN relays, the bus on, a balancer
- * per region, the edge); and the BASELINE (the same node program with `GLOBAL_BUS=off`, every region's
- * `REDIS_URL` and `GLOBAL_REDIS_URL` the one shared Redis in the home region, through WAN relays).
+ * per region, the edge); and the two PEERS, `seeds` and `streams` (bench/peers/: plain Socket.IO
+ * servers, every node of every region on one shared Redis per peer in the home region, reached
+ * through the same WAN relays).
  */
 export async function startWorld(
   options: { regions: string[]; nodesPerRegion: number; logDir: string },
@@ -105,36 +119,48 @@ export async function startWorld(
       startBenchNode({ ...env, JWT_SECRET: jwtSecret, REGION: region, NODE_ID: id }, options.logDir, stack);
 
     const globalRedis = await redis('global');
-    const shared = await redis('shared');
+    const sharedSeeds = await redis('seeds');
+    const sharedStreams = await redis('streams');
     const envFor = new Map<string, Record<string, string>>();
-    const regionalRedis = new Map<string, LocalRedis>();
-    for (const region of options.regions) regionalRedis.set(region, await redis(region));
+    const ourRedis: Record<string, LocalRedis> = { global: globalRedis };
+    for (const region of options.regions) ourRedis[region] = await redis(region);
     const peerLinks = await startPeerLinks(
-      options.regions.map((id) => ({ id, redisPort: regionalRedis.get(id)!.port })),
+      options.regions.map((id) => ({ id, redisPort: ourRedis[id]!.port })),
       wanMs,
     );
     stack.push(() => peerLinks.close());
     for (const region of options.regions) {
-      const regional = regionalRedis.get(region)!;
+      const regional = ourRedis[region]!;
       const globalUrl = `redis://127.0.0.1:${await reach(region, globalRedis.port)}`;
-      const sharedUrl = `redis://127.0.0.1:${await reach(region, shared.port)}`;
-      const db = await databaseUrl(region);
       envFor.set(`ours/${region}`, {
         REDIS_URL: regional.url,
         BUS_PEERS: peerLinks.busPeers(region),
         GLOBAL_REDIS_URL: globalUrl,
-        DATABASE_URL: db,
+        DATABASE_URL: await databaseUrl(region),
       });
-      envFor.set(`baseline/${region}`, {
-        REDIS_URL: sharedUrl,
-        GLOBAL_REDIS_URL: sharedUrl,
-        DATABASE_URL: db,
-        GLOBAL_BUS: 'off',
+      envFor.set(`seeds/${region}`, {
+        REDIS_URL: `redis://127.0.0.1:${await reach(region, sharedSeeds.port)}`,
+      });
+      envFor.set(`streams/${region}`, {
+        REDIS_URL: `redis://127.0.0.1:${await reach(region, sharedStreams.port)}`,
       });
     }
+    const redisOf: Record<PlatformName, Record<string, LocalRedis>> = {
+      ours: ourRedis,
+      seeds: { shared: sharedSeeds },
+      streams: { shared: sharedStreams },
+    };
 
     const platform = async (name: PlatformName): Promise<BenchPlatform> => {
-      const startNode = (region: string, id: string) => launch(envFor.get(`${name}/${region}`)!, region, id);
+      const startNode = (region: string, id: string) =>
+        name === 'ours'
+          ? launch(envFor.get(`ours/${region}`)!, region, id)
+          : startPeerNode(
+              name,
+              { ...envFor.get(`${name}/${region}`)!, JWT_SECRET: jwtSecret, REGION: region, NODE_ID: id },
+              options.logDir,
+              stack,
+            );
       const regions = await Promise.all(
         options.regions.map(async (id) => ({
           id,
@@ -148,11 +174,15 @@ export async function startWorld(
         if (!found) throw new Error(`${name} has no node ${index + 1} in ${region}`);
         return found;
       };
-      return { name, regions, node, startNode };
+      return { name, regions, node, startNode, redis: redisOf[name] };
     };
-    const [ours, baseline] = await Promise.all([platform('ours'), platform('baseline')]);
+    const [ours, seeds, streams] = (await Promise.all(SYSTEMS.map(platform))) as [
+      BenchPlatform,
+      BenchPlatform,
+      BenchPlatform,
+    ];
     say(
-      `nodes: ${options.regions.length} regions x ${options.nodesPerRegion} per platform, ours and baseline`,
+      `nodes: ${options.regions.length} regions x ${options.nodesPerRegion} per system: ${SYSTEMS.join(', ')}`,
     );
 
     for (const region of ours.regions) {
@@ -174,7 +204,7 @@ export async function startWorld(
     });
     stack.push(() => edge.stop());
     say(`edge (workerd) on ${edge.url}`);
-    return { ours, baseline, edge: edge.url, jwtSecret, wanMs, stop };
+    return { ours, seeds, streams, databaseUrl: pg.primary.url, edge: edge.url, jwtSecret, wanMs, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -185,7 +215,26 @@ export async function startWorld(
  * One region node (`regions/main.ts`) as operators run it, plus a bench-only preload that collects
  * garbage on SIGUSR2, so memory can be read after a full collection.
  */
-async function startBenchNode(
+function startBenchNode(
+  env: Record<string, string>,
+  logDir: string,
+  stack: (() => Promise<void>)[],
+): Promise<BenchNode> {
+  return startNodeProgram(join(ROOT, 'regions', 'main.ts'), { ...BENCH_NODE_ENV, ...env }, logDir, stack);
+}
+
+/** A peer node (bench/peers/), with the same GC preload as ours. */
+function startPeerNode(
+  name: Exclude<PlatformName, 'ours'>,
+  env: Record<string, string>,
+  logDir: string,
+  stack: (() => Promise<void>)[],
+): Promise<BenchNode> {
+  return startNodeProgram(join(import.meta.dirname, 'peers', `${name}-server.ts`), env, logDir, stack);
+}
+
+async function startNodeProgram(
+  program: string,
   env: Record<string, string>,
   logDir: string,
   stack: (() => Promise<void>)[],
@@ -193,19 +242,11 @@ async function startBenchNode(
   const port = await freePort();
   const proc: ServerProcess = startServerProcess(
     process.execPath,
-    [
-      '--expose-gc',
-      '--import',
-      'tsx',
-      '--import',
-      join(import.meta.dirname, 'gc-on-signal.ts'),
-      join(ROOT, 'regions', 'main.ts'),
-    ],
+    ['--expose-gc', '--import', 'tsx', '--import', join(import.meta.dirname, 'gc-on-signal.ts'), program],
     {
       cwd: ROOT,
       env: {
         ...(process.env as Record<string, string>),
-        ...BENCH_NODE_ENV,
         ...env,
         HOST: '127.0.0.1',
         PORT: String(port),

@@ -1,89 +1,129 @@
+import { SYSTEMS, type PlatformName } from './platforms';
 import type { BenchResult } from './report';
+import type { Compared } from './scenarios/context';
 import { fmt } from './stats';
 
 /** Within this fraction of each other, two medians are called even: repetitions spread more than that. */
 const EVEN = 0.05;
+const PEERS = SYSTEMS.filter((n): n is Exclude<PlatformName, 'ours'> => n !== 'ours');
 
 interface Comparison {
   what: string;
-  ours: number;
-  baseline: number;
+  figures: Compared<number>;
   unit: string;
   lowerIsBetter: boolean;
 }
 
+const medianOf = (c: Record<PlatformName, { median: number }>): Compared<number> =>
+  Object.fromEntries(SYSTEMS.map((n) => [n, c[n].median])) as Compared<number>;
+
 function comparisons(r: BenchResult): Comparison[] {
-  const { latency, fanout, memory, handshake } = r.scenarios;
+  const { latency, fanout, memory, saturation } = r.scenarios;
   return [
-    ...latency.flatMap((p) =>
-      (['p50', 'p99'] as const).map((q) => ({
-        what: `latency ${p.path} ${q}`,
-        ours: p.figures.ours[q].median,
-        baseline: p.figures.baseline[q].median,
-        unit: ' ms',
-        lowerIsBetter: true,
-      })),
-    ),
+    ...latency
+      .filter((p) => SYSTEMS.every((n) => !p.figures[n].refused))
+      .flatMap((p) =>
+        (['p50', 'p99'] as const).map((q) => ({
+          what: `latency ${p.path} ${q}`,
+          figures: Object.fromEntries(SYSTEMS.map((n) => [n, p.figures[n][q].median])) as Compared<number>,
+          unit: ' ms',
+          lowerIsBetter: true,
+        })),
+      ),
     ...fanout.map((f) => ({
       what: `fan-out ${f.region}, room of ${f.roomSize}`,
-      ours: f.deliveriesPerSecond.ours.median,
-      baseline: f.deliveriesPerSecond.baseline.median,
+      figures: medianOf(f.deliveriesPerSecond),
       unit: ' deliveries/s',
       lowerIsBetter: false,
     })),
-    ...memory.map((m) => ({
-      what: `memory at ${fmt(m.connections)} idle connections`,
-      ours: m.rssKiBPerConnection.ours.median,
-      baseline: m.rssKiBPerConnection.baseline.median,
-      unit: ' KiB RSS per connection',
-      lowerIsBetter: true,
+    ...saturation.map((x) => ({
+      what: `saturation ${x.region}, room of ${x.roomSize}`,
+      figures: medianOf(x.heldPerSecond),
+      unit: ' publishes/s',
+      lowerIsBetter: false,
     })),
-    ...handshake.map((h) => ({
-      what: `handshake in ${h.region}, ours through the edge vs baseline straight to its node`,
-      ours: h.p50['ours: edge'].median,
-      baseline: h.p50['baseline: node'].median,
-      unit: ' ms',
+    ...memory.map((m) => ({
+      what: `heap at ${fmt(m.connections)} idle connections`,
+      figures: medianOf(m.heapKiBPerConnection),
+      unit: ' KiB per connection',
       lowerIsBetter: true,
     })),
   ];
 }
 
-function sentence(c: Comparison): string {
-  const better = c.lowerIsBetter ? c.baseline / c.ours : c.ours / c.baseline;
-  const verdict =
-    Math.abs(better - 1) <= EVEN
-      ? 'even'
-      : better > 1
-        ? `ours ${fmt(better)}x ${c.lowerIsBetter ? 'lower' : 'higher'}`
-        : `baseline ${fmt(1 / better)}x ${c.lowerIsBetter ? 'lower' : 'higher'}`;
-  return `${c.what}: ours ${fmt(c.ours)}${c.unit}, baseline ${fmt(c.baseline)}${c.unit} (${verdict})`;
+/** > 1 when ours is better than `peer`. */
+function advantage(c: Comparison, peer: PlatformName): number {
+  return c.lowerIsBetter ? c.figures[peer] / c.figures.ours : c.figures.ours / c.figures[peer];
 }
 
-/** The run's comparisons in plain words, split into where we lead and where the baseline wins or ties. */
+function sentence(c: Comparison): string {
+  const versus = PEERS.map((peer) => {
+    const a = advantage(c, peer);
+    const how =
+      Math.abs(a - 1) <= EVEN
+        ? 'even'
+        : a > 1
+          ? `ours ${fmt(a)}x ${c.lowerIsBetter ? 'lower' : 'higher'}`
+          : `${peer} ${fmt(1 / a)}x ${c.lowerIsBetter ? 'lower' : 'higher'}`;
+    return `${peer} ${fmt(c.figures[peer])}${c.unit} (${how})`;
+  });
+  return `${c.what}: ours ${fmt(c.figures.ours)}${c.unit}; ${versus.join(', ')}`;
+}
+
+function goals(r: BenchResult): string[] {
+  const lines: string[] = [];
+  const { memory, handshake, hostile, saturation, wanOverhead } = r.scenarios;
+  const mark = (ok: boolean) => (ok ? 'met' : 'not met');
+  const last = memory.at(-1);
+  if (last) {
+    const heap = last.heapKiBPerConnection.ours.median;
+    lines.push(
+      `heap per idle connection at ${fmt(last.connections)}: ${fmt(heap)} KiB (goal at most 8: ${mark(heap <= 8)})`,
+    );
+  }
+  for (const h of handshake) {
+    const added = h.edgeAddedP50Ms.median;
+    lines.push(
+      `edge added to a handshake in ${h.region}: ${fmt(added)} ms p50 (goal under 2: ${mark(added < 2)})`,
+    );
+  }
+  for (const x of hostile) {
+    const ratio = x.p99Ratio.ours.median;
+    lines.push(
+      `hostile neighbour, ours p99 under hostile / quiet: ${fmt(ratio)} (goal at most 2: ${mark(ratio <= 2)})`,
+    );
+  }
+  for (const x of saturation) {
+    const ratio = x.heldPerSecond.ours.median / x.heldPerSecond.seeds.median;
+    lines.push(`saturation, ours / seeds: ${fmt(ratio)}x (goal at least 1.5: ${mark(ratio >= 1.5)})`);
+  }
+  for (const w of wanOverhead) {
+    const p50 = w.ratioP50.ours * w.wanMs;
+    lines.push(
+      `${w.path} p50 ${fmt(p50)} ms against the direct ${w.wanMs} ms (goal at most ${fmt(w.goalP50Ms)}: ${mark(p50 <= w.goalP50Ms)})`,
+    );
+  }
+  return lines;
+}
+
+/** The run's comparisons in plain words: where ours leads both peers, where a peer wins or ties, goals. */
 export function renderVerdict(r: BenchResult): string {
-  const all = comparisons(r).filter((c) => c.ours > 0 && c.baseline > 0);
-  const ahead = all.filter((c) => (c.lowerIsBetter ? c.baseline / c.ours : c.ours / c.baseline) > 1 + EVEN);
+  const all = comparisons(r).filter((c) => SYSTEMS.every((n) => c.figures[n] > 0));
+  const ahead = all.filter((c) => PEERS.every((peer) => advantage(c, peer) > 1 + EVEN));
   const rest = all.filter((c) => !ahead.includes(c));
-  const list = (items: Comparison[]) =>
-    items.length ? items.map((c) => `- ${sentence(c)}`).join('\n') : '- none';
-  const edge = r.scenarios.handshake.map((h) => `${h.region} ${fmt(h.edgeAddedP50Ms.median)} ms`).join(', ');
-  const wan = r.scenarios.wanOverhead
-    .map(
-      (w) =>
-        `${w.path} (${w.route}, ${w.wanMs} ms one way): ours ${fmt(w.ratioP50.ours)}x, baseline ${fmt(w.ratioP50.baseline)}x`,
-    )
-    .join('; ');
+  const list = (items: string[]) => (items.length ? items.map((line) => `- ${line}`).join('\n') : '- none');
   return `## In plain words
 
-Where ours is ahead:
+Where ours is ahead of both peers:
 
-${list(ahead)}
+${list(ahead.map(sentence))}
 
-Where the baseline is ahead or even (within ${EVEN * 100}%):
+Where a peer is ahead or even (within ${EVEN * 100}%):
 
-${list(rest)}
+${list(rest.map(sentence))}
 
-The edge adds ${edge || 'n/a'} to a handshake (p50, through workerd and the region balancer, against straight to a node).
-Cross-region p50 over the one-way WAN delay: ${wan || 'n/a'}.
+Against the goals of the performance issue:
+
+${list(goals(r))}
 `;
 }

@@ -2,8 +2,16 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { MAX_DATA_BYTES, parseServerApiKeys } from '../shared';
 import type { RecentBounds } from './history/recent';
+import { parseRedisTarget } from './redis';
 
-const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
+// One server (`redis://`, `rediss://`) or a Redis Cluster by its seeds (`redis+cluster://h1:p1,h2:p2`).
+const redisUrl = z.string().superRefine((url, ctx) => {
+  try {
+    parseRedisTarget(url);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' });
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -109,8 +117,9 @@ export const regionEnvSchema = z.object({
     .default('')
     .transform((value, ctx) => {
       const peers: { region: string; url: string }[] = [];
+      // A comma starts the next peer only before `region=`: a peer's cluster URL lists its seeds with commas.
       for (const item of value
-        .split(',')
+        .split(/,(?=\s*[a-z0-9-]{1,64}=)/)
         .map((part) => part.trim())
         .filter(Boolean)) {
         const [region = '', url = ''] = item.split(/=(.*)/s);

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
-import { createAdapter } from '@socket.io/redis-adapter';
-import type { Redis } from 'ioredis';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { Server } from 'socket.io';
 import { formatSessionId } from '../shared';
 import type { RegionConfig } from './config';
@@ -17,7 +16,7 @@ import { outboxGroups } from './bus/keys';
 import { RegionalOutbox } from './outbox';
 import { PresenceService, RegionalPresence } from './presence';
 import { Publisher, RedisPublishLog, RoomDelivery, type RegionIo } from './publish';
-import { connectRedis, connectRegionRedis, type RegionRedis } from './redis';
+import { connectRedis, connectRegionRedis, type RedisClient, type RegionRedis } from './redis';
 import { UserControl } from './server-api/user-control';
 import { clientErrorMapper, noHistory, type RegionServices } from './services';
 import { registerSocketHandlers, type RegionSocket } from './socket/handlers';
@@ -36,9 +35,9 @@ export interface RegionNode {
   readonly services: RegionServices;
   readonly metrics: RegionMetrics;
   /** The regional Redis command client, for components attached after start (bus, history). */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** The global Redis command client (bus, health beacon). */
-  readonly globalRedis: Redis;
+  readonly globalRedis: RedisClient;
   /** The region's durable queue; every accepted envelope is in it before it is emitted. */
   readonly outbox: RegionalOutbox;
   /** The single path envelopes take to a room region-wide (local publishes and the bus). */
@@ -81,7 +80,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   const edgeSecretOk = (header: string | string[] | undefined) =>
     !config.edgeSecret || header === config.edgeSecret;
   const io: RegionIo = new Server(httpServer, {
-    adapter: createAdapter(redis.adapterPub, redis.adapterSub, { key: 'rt:sio' }),
+    adapter: socketAdapter(redis),
     allowRequest: (req, callback) => {
       const ok = edgeSecretOk(req.headers['x-edge-secret']);
       callback(ok ? null : 'forbidden', ok);
@@ -281,6 +280,21 @@ async function drainNode(parts: {
   parts.httpServer.closeAllConnections();
   await parts.redis.close();
   log.info({ remaining }, 'drained');
+}
+
+/**
+ * Cross-node fan-out within the region. On a Redis Cluster: Redis 7 sharded pub/sub, one channel per
+ * room (`subscriptionMode: 'dynamic'`), so a room's traffic goes only to the shard that owns its
+ * channel and only to nodes with members in it (docs/scaling.md, "Redis Cluster"). On one server:
+ * the classic adapter, one channel for the namespace.
+ */
+function socketAdapter(redis: RegionRedis) {
+  return redis.regionalIsCluster
+    ? createShardedAdapter(redis.adapterPub, redis.adapterSub, {
+        channelPrefix: 'rt:sio',
+        subscriptionMode: 'dynamic',
+      })
+    : createAdapter(redis.adapterPub, redis.adapterSub, { key: 'rt:sio' });
 }
 
 function listen(server: HttpServer, port: number, host: string): Promise<void> {

@@ -40,6 +40,15 @@ export async function runLatency(task: LatencyTask, token: Token): Promise<Laten
   );
 
   try {
+    // A build that does not know a publish option refuses it: say so rather than time nothing.
+    for (const o of origins) {
+      const ack = await o.sender.request<{ ok: boolean; error?: { code: string } }>('publish', {
+        room: `${o.room}.probe`,
+        data: { probe: true },
+        ...(task.ephemeral ? { ephemeral: true } : {}),
+      });
+      if (!ack.ok) return { samples, lost: {}, refused: ack.error?.code ?? 'refused' };
+    }
     const intervalMs = 1000 / task.ratePerSecond;
     const started = performance.now();
     for (let seq = 0; seq < total; seq++) {
@@ -48,7 +57,11 @@ export async function runLatency(task: LatencyTask, token: Token): Promise<Laten
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       for (const o of origins) {
         o.sentAt[seq] = performance.now();
-        o.sender.send('publish', { room: o.room, data: { s: seq } });
+        o.sender.send('publish', {
+          room: o.room,
+          data: { s: seq },
+          ...(task.ephemeral ? { ephemeral: true } : {}),
+        });
       }
     }
     // Wait for stragglers: every receiver complete, or a few seconds after the last publish.

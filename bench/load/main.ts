@@ -5,12 +5,15 @@
  */
 import { SignJWT } from 'jose';
 import { runLatency } from './latency-task';
+import { runFootprint, runPresenceJoin } from './steady-tasks';
+import { runHostile, runSaturation } from './stress-tasks';
 import type {
   FanoutResult,
   FanoutTask,
   HandshakeTask,
   LoadInit,
   LoadRequest,
+  LoadTask,
   OpenResult,
   OpenTask,
 } from './protocol';
@@ -116,23 +119,36 @@ function close(name: string): { closed: number } {
   return { closed: group?.sockets.length ?? 0 };
 }
 
+function work(task: LoadTask): Promise<unknown> {
+  switch (task.kind) {
+    case 'latency':
+      return runLatency(task, token);
+    case 'open':
+      return open(task);
+    case 'fanout':
+      return fanout(task);
+    case 'handshake':
+      return handshakes(task);
+    case 'saturation':
+      return runSaturation(task, token);
+    case 'hostile':
+      return runHostile(task, token);
+    case 'footprint':
+      return runFootprint(task, token);
+    case 'presence-join':
+      return runPresenceJoin(task, token);
+    case 'close':
+      return Promise.resolve(close(task.group));
+  }
+}
+
 process.on('message', (message: LoadRequest | LoadInit) => {
   if ('jwtSecret' in message) {
     secret = new TextEncoder().encode(message.jwtSecret);
     return;
   }
   const { id, task } = message;
-  const work: Promise<unknown> =
-    task.kind === 'latency'
-      ? runLatency(task, token)
-      : task.kind === 'open'
-        ? open(task)
-        : task.kind === 'fanout'
-          ? fanout(task)
-          : task.kind === 'handshake'
-            ? handshakes(task)
-            : Promise.resolve(close(task.group));
-  work.then(
+  work(task).then(
     (result) => process.send!({ id, result }),
     (err: Error) => process.send!({ id, error: err.message }),
   );

@@ -12,6 +12,8 @@ export interface LatencyTask {
   count: number;
   warmup: number;
   ratePerSecond: number;
+  /** Publish with `ephemeral: true` (live only, never stored). */
+  ephemeral?: boolean;
 }
 
 export interface LatencyResult {
@@ -19,6 +21,92 @@ export interface LatencyResult {
   samples: Record<string, number[]>;
   /** Publishes a receiver never got, by path name. */
   lost: Record<string, number>;
+  /** Set when the system refused the first publish (its error code): nothing was measured. */
+  refused?: string;
+}
+
+/** Saturation: raise an open-loop publish rate into one room until p99 passes a limit. */
+export interface SaturationTask {
+  kind: 'saturation';
+  url: string;
+  roomSize: number;
+  /** Members that time what they receive (the rest only count), to keep the load process light. */
+  timedMembers: number;
+  rates: number[];
+  stepMs: number;
+  p99LimitMs: number;
+}
+
+export interface SaturationStep {
+  rate: number;
+  /** Publishes per second actually sent. */
+  sentPerSecond: number;
+  p50: number;
+  p99: number;
+  /** Share of the step's envelopes the timed members received. */
+  delivered: number;
+  held: boolean;
+}
+
+/** Hostile: well-behaved clients' publish acks, quiet and beside a hostile client on the same node. */
+export interface HostileTask {
+  kind: 'hostile';
+  url: string;
+  /** Well-behaved publishers, each its own user and room. */
+  calmClients: number;
+  calmRatePerClient: number;
+  quietMs: number;
+  hostileMs: number;
+  /** The hostile client's rates: 64 KiB worst-case publishes, rejoins with `since`, history pages. */
+  hostile: {
+    publishesPerSecond: number;
+    joinsPerSecond: number;
+    historyPerSecond: number;
+    payloadBytes: number;
+  };
+}
+
+export interface HostileResult {
+  quiet: number[];
+  underHostile: number[];
+  /** What the hostile client's requests got: ack code (or `ok`, or `no ack`) -> count. */
+  hostileAnswers: Record<string, number>;
+  /** Well-behaved publishes that were refused or not acked within 5 s. */
+  calmFailures: number;
+}
+
+/** Footprint: a steady, closed-loop stream of publishes from one publisher per region. */
+export interface FootprintTask {
+  kind: 'footprint';
+  publishers: { region: string; url: string }[];
+  /** Rooms are `<roomPrefix><region>.<n>`. */
+  roomPrefix: string;
+  perRegion: number;
+  rooms: number;
+  window: number;
+  dataBytes: number;
+}
+
+export interface FootprintResult {
+  /** Publishes acked `ok`, by region. */
+  accepted: Record<string, number>;
+  refused: Record<string, number>;
+  seconds: number;
+}
+
+/** Presence join cost: join acks into a room of `members` distinct users, and into an empty room. */
+export interface PresenceJoinTask {
+  kind: 'presence-join';
+  url: string;
+  members: number;
+  joins: number;
+}
+
+export interface PresenceJoinResult {
+  emptyRoomMs: number[];
+  fullRoomMs: number[];
+  /** Presence events the members received during the measured joins. */
+  presenceEvents: number;
 }
 
 export interface OpenTask {
@@ -71,10 +159,23 @@ export interface CloseTask {
   group: string;
 }
 
-export type LoadTask = LatencyTask | OpenTask | FanoutTask | HandshakeTask | CloseTask;
+export type LoadTask =
+  | LatencyTask
+  | OpenTask
+  | FanoutTask
+  | HandshakeTask
+  | CloseTask
+  | SaturationTask
+  | HostileTask
+  | FootprintTask
+  | PresenceJoinTask;
 
 export interface LoadResults {
   latency: LatencyResult;
+  saturation: SaturationStep[];
+  hostile: HostileResult;
+  footprint: FootprintResult;
+  'presence-join': PresenceJoinResult;
   open: OpenResult;
   fanout: FanoutResult;
   /** Handshake durations in milliseconds. */

@@ -76,6 +76,11 @@ export class WireSocket {
     if (!this.closed) this.ws.send(`42${JSON.stringify([event, payload])}`);
   }
 
+  /** Sends a Socket.IO packet already encoded (e.g. `42["publish",{...}]`), without an ack. */
+  sendRaw(packet: string): void {
+    if (!this.closed) this.ws.send(packet);
+  }
+
   /** Emits `event` and resolves with the server's ack payload. */
   request<T = { ok: boolean }>(event: string, payload: unknown, timeoutMs = 30_000): Promise<T> {
     const id = this.nextAck++;

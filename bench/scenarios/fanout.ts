@@ -1,6 +1,7 @@
 import { spread } from '../stats';
 import type { Compared, ScenarioContext } from './context';
-import { platforms } from './context';
+import { perSystem, platforms } from './context';
+import type { PlatformName } from '../platforms';
 
 /** Scenario 2: deliveries per second of one node to one room, publisher on the same node. */
 export interface FanoutRow {
@@ -35,10 +36,7 @@ export async function measureFanout(ctx: ScenarioContext): Promise<FanoutRow[]> 
           concurrency: 50,
         });
       }
-      const runs = {
-        ours: { d: [] as number[], p: [] as number[] },
-        baseline: { d: [] as number[], p: [] as number[] },
-      };
+      const runs = perSystem(() => ({ d: [] as number[], p: [] as number[] }));
       for (let rep = 1; rep <= repetitions; rep++) {
         for (const platform of platforms(ctx.world)) {
           const group = groups.get(platform.name)!;
@@ -62,8 +60,8 @@ export async function measureFanout(ctx: ScenarioContext): Promise<FanoutRow[]> 
       rows.push({
         region,
         roomSize,
-        deliveriesPerSecond: { ours: spread(runs.ours.d), baseline: spread(runs.baseline.d) },
-        publishesPerSecond: { ours: spread(runs.ours.p), baseline: spread(runs.baseline.p) },
+        deliveriesPerSecond: perSystem((n: PlatformName) => spread(runs[n].d)),
+        publishesPerSecond: perSystem((n: PlatformName) => spread(runs[n].p)),
       });
     }
   }

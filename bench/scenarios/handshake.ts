@@ -3,7 +3,16 @@ import { percentile, spread, type Spread } from '../stats';
 import type { ScenarioContext } from './context';
 
 /** How a handshake reaches a node. */
-export type HandshakeWay = 'ours: node' | 'ours: region balancer' | 'ours: edge' | 'baseline: node';
+export type HandshakeWay =
+  'ours: node' | 'ours: region balancer' | 'ours: edge' | 'seeds: node' | 'streams: node';
+
+export const HANDSHAKE_WAYS: HandshakeWay[] = [
+  'ours: node',
+  'ours: region balancer',
+  'ours: edge',
+  'seeds: node',
+  'streams: node',
+];
 
 /** Scenario 4: Socket.IO handshake time (WebSocket open to CONNECT ack) by way in, in one region. */
 export interface HandshakeRow {
@@ -18,7 +27,7 @@ export interface HandshakeRow {
  * Sequential handshakes from a client in the region (no WAN between the client and its region, nor
  * between the edge and the region, as in the simulation): straight to a node, through the region's
  * balancer, through the edge in workerd (geo of the region, so it routes there; it passes through to
- * the balancer), and straight to a baseline node of the same region.
+ * the balancer), and straight to a `seeds` and a `streams` node of the same region.
  */
 export async function measureHandshakes(ctx: ScenarioContext): Promise<HandshakeRow[]> {
   const { handshake, repetitions } = ctx.options;
@@ -32,7 +41,8 @@ export async function measureHandshakes(ctx: ScenarioContext): Promise<Handshake
         url: ctx.world.ours.regions.find((r) => r.id === region)!.balancerUrl!,
       },
       { way: 'ours: edge', url: ctx.world.edge, query: { geo: `${lat},${lon}` } },
-      { way: 'baseline: node', url: ctx.world.baseline.node(region, 0).url },
+      { way: 'seeds: node', url: ctx.world.seeds.node(region, 0).url },
+      { way: 'streams: node', url: ctx.world.streams.node(region, 0).url },
     ];
     const p50 = new Map<HandshakeWay, number[]>();
     const p99 = new Map<HandshakeWay, number[]>();

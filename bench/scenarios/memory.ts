@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import type { BenchNode } from '../platforms';
+import type { BenchNode, PlatformName } from '../platforms';
 import { spread } from '../stats';
 import type { Compared, ScenarioContext } from './context';
-import { platforms } from './context';
+import { perSystem, platforms } from './context';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Scenario 3: what one more idle connection costs a node, at a given number of connections. */
@@ -28,7 +28,8 @@ interface Reading {
  * settle pause; RSS comes from /proc/PID/status, the heap from the node's /metrics.
  */
 export async function measureMemory(ctx: ScenarioContext): Promise<MemoryRow[]> {
-  const { memory, repetitions } = ctx.options;
+  const { memory } = ctx.options;
+  const { repetitions } = memory;
   const counts = memory.connections;
   const runs = new Map<string, { rss: number[]; heap: number[]; total: number[] }>();
   for (let rep = 1; rep <= repetitions; rep++) {
@@ -65,14 +66,19 @@ export async function measureMemory(ctx: ScenarioContext): Promise<MemoryRow[]> 
     }
   }
   return counts.map((connections) => {
-    const of = (name: 'ours' | 'baseline') => runs.get(`${name}/${connections}`)!;
+    const of = (name: PlatformName) => runs.get(`${name}/${connections}`)!;
     return {
       connections,
-      rssKiBPerConnection: { ours: spread(of('ours').rss), baseline: spread(of('baseline').rss) },
-      heapKiBPerConnection: { ours: spread(of('ours').heap), baseline: spread(of('baseline').heap) },
-      rssMiB: { ours: spread(of('ours').total), baseline: spread(of('baseline').total) },
+      rssKiBPerConnection: perSystem((n) => spread(of(n).rss)),
+      heapKiBPerConnection: perSystem((n) => spread(of(n).heap)),
+      rssMiB: perSystem((n) => spread(of(n).total)),
     };
   });
+}
+
+/** The node's V8 heap in use after a full GC, in bytes. */
+export async function heapAfterGc(node: BenchNode, settleMs: number): Promise<number> {
+  return (await settledReading(node, settleMs)).heap;
 }
 
 async function settledReading(node: BenchNode, settleMs: number): Promise<Reading> {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { Logger } from '../log';
 import type { RoomDelivery } from '../publish';
 import { BusGroupMissingError, groupStanding, type InboundBus } from './bus';
@@ -20,7 +20,7 @@ export interface ShardConsumerDeps {
   /** This region's inbound shards, in its own Redis. */
   bus: InboundBus;
   /** Regional Redis: the dedup marks `rt:seen:{id}`. */
-  redis: Redis;
+  redis: RedisClient;
   delivery: RoomDelivery;
   metrics: BusMetrics;
   log: Logger;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log';
 import { setAside, type OutboxRow } from './dead-letters';
@@ -12,7 +12,7 @@ const RETRY_MAX_MS = 5_000;
 
 export interface RowWriterOptions {
   /** The regional Redis, where refused rows are set aside. */
-  redis: Redis;
+  redis: RedisClient;
   /** The primary, behind its deadline. */
   primary: PgClient;
   deadLetterMaxLen: number;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { Logger } from '../log';
 import { OUTBOX_STREAM } from '../outbox';
 import { decodeEntry, entryIsEphemeral } from '../../shared';
@@ -20,7 +20,7 @@ type StreamEntry = [id: string, fields: string[] | null];
 
 export interface HistoryWriterOptions {
   /** A connection of its own: blocking reads would hold up every other command on a shared one. */
-  redis: Redis;
+  redis: RedisClient;
   /** The primary, behind its deadline. */
   primary: PgClient;
   /** This node's consumer name in the group. */

@@ -38,6 +38,8 @@ describe('npm run region: configuration', () => {
   it.each([
     ['PORT', 'eighty'],
     ['REDIS_URL', 'http://127.0.0.1:6379'],
+    ['REDIS_URL', 'redis+cluster://127.0.0.1'],
+    ['GLOBAL_REDIS_URL', 'rediss+cluster://a:7000,b'],
     ['DATABASE_URL', 'mysql://x'],
     ['JWT_SECRET', 'short'],
     ['REGION', 'EU West'],
