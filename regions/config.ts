@@ -128,6 +128,8 @@ export const regionEnvSchema = z.object({
   HISTORY_BATCH_SIZE: positiveInt(200),
   /** How long a history entry may stay unacknowledged by a node before a peer takes it over. */
   HISTORY_CLAIM_IDLE_MS: positiveInt(15_000),
+  /** History older than this many days is never answered and dropped by whole partitions; unset keeps all. */
+  HISTORY_RETENTION_DAYS: z.coerce.number().int().positive().optional(),
   /** Deadline of every Postgres query (statement_timeout and a client timer for a hung server). */
   POSTGRES_DEADLINE_MS: positiveInt(3_000),
   /** Envelopes Postgres refused kept in the regional dead-letter stream (the oldest are dropped). */
@@ -192,6 +194,12 @@ export const regionEnvSchema = z.object({
       }
       return peers;
     }),
+  /** How long a member whose last connection went stays listed; a reconnect inside it sends no leave/join. */
+  PRESENCE_LEAVE_GRACE_MS: z.coerce.number().int().nonnegative().default(5_000),
+  /** A node that stopped heartbeating this long counts as dead: its connections are taken off presence. */
+  PRESENCE_NODE_LEASE_MS: positiveInt(15_000),
+  /** Most members one presence answer lists (`count` is always exact). */
+  PRESENCE_MEMBERS_CAP: positiveInt(1_000),
   /** `off`: no cross-region bus on this node (a single-region deployment, or the benchmark's baseline). */
   GLOBAL_BUS: z.enum(['on', 'off']).default('on'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -240,6 +248,7 @@ export interface RegionConfig {
     claimIdleMs: number;
     deadLetterMaxLen: number;
     postgresDeadlineMs: number;
+    retentionDays: number | undefined;
     recent: RecentBounds;
     recoveryLimit: number;
     replicaMaxLagBytes: number;
@@ -256,6 +265,7 @@ export interface RegionConfig {
     claimIdleMs: number;
     presenceMirrorTtlMs: number;
   };
+  presence: { leaveGraceMs: number; nodeLeaseMs: number; membersCap: number };
   /** False with `GLOBAL_BUS=off`: the node serves its region only. */
   globalBus: boolean;
   logLevel: RegionEnv['LOG_LEVEL'];
@@ -332,6 +342,7 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
       claimIdleMs: e.HISTORY_CLAIM_IDLE_MS,
       deadLetterMaxLen: e.HISTORY_DEAD_LETTER_MAXLEN,
       postgresDeadlineMs: e.POSTGRES_DEADLINE_MS,
+      retentionDays: e.HISTORY_RETENTION_DAYS,
       recent: {
         length: e.RECENT_HISTORY_LENGTH,
         roomMaxBytes: e.RECENT_HISTORY_ROOM_BYTES,
@@ -352,6 +363,11 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
       blockMs: e.BUS_BLOCK_MS,
       claimIdleMs: e.BUS_CLAIM_IDLE_MS,
       presenceMirrorTtlMs: e.PRESENCE_MIRROR_TTL_MS,
+    },
+    presence: {
+      leaveGraceMs: e.PRESENCE_LEAVE_GRACE_MS,
+      nodeLeaseMs: e.PRESENCE_NODE_LEASE_MS,
+      membersCap: e.PRESENCE_MEMBERS_CAP,
     },
     globalBus: e.GLOBAL_BUS === 'on',
     logLevel: e.LOG_LEVEL,

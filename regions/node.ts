@@ -9,6 +9,7 @@ import type { RegionConfig } from './config';
 import { createHttpApp, type HttpAppOptions } from './http/app';
 import { serveOperatorEndpoints } from './http/operator-server';
 import { Readiness } from './http/readiness';
+import { keys } from './keyspace';
 import { UserLimits } from './limits';
 import type { Logger } from './log';
 import { RegionMetrics } from './metrics';
@@ -112,7 +113,13 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
 
   const userLimits = new UserLimits(redis.command, config.nodeId, config.limits, deps);
   const delivery = new RoomDelivery(io, metrics);
-  const presenceStore = new RegionalPresence(redis.command, config.region, config.nodeId, log);
+  const presenceStore = new RegionalPresence(
+    redis.command,
+    config.region,
+    config.nodeId,
+    config.presence,
+    log,
+  );
   const controlSubscriber = connectRedis(config.globalRedisUrl, 'user-control', deps);
   const users = new UserControl({
     io,
@@ -131,7 +138,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
       metrics,
       logger: log,
     }),
-    presence: new PresenceService(presenceStore, io, config.region, deps),
+    presence: new PresenceService(presenceStore, io, config.region, config.presence.membersCap, deps),
     recovery: noHistory,
     history: noHistory,
     users,
@@ -214,6 +221,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     presenceStore,
     presence: services.presence,
     userLimits,
+    presenceTiming: config.presence,
     ...deps,
   });
   await upkeep.start();
@@ -332,10 +340,10 @@ async function drainNode(parts: {
 function socketAdapter(redis: RegionRedis) {
   return redis.regionalIsCluster
     ? createShardedAdapter(redis.adapterPub, redis.adapterSub, {
-        channelPrefix: 'rt:sio',
+        channelPrefix: keys.adapterChannel(),
         subscriptionMode: 'dynamic',
       })
-    : createAdapter(redis.adapterPub, redis.adapterSub, { key: 'rt:sio' });
+    : createAdapter(redis.adapterPub, redis.adapterSub, { key: keys.adapterChannel() });
 }
 
 function listen(server: HttpServer, port: number, host: string): Promise<void> {
