@@ -128,6 +128,8 @@ export const regionEnvSchema = z.object({
   HISTORY_BATCH_SIZE: positiveInt(200),
   /** How long a history entry may stay unacknowledged by a node before a peer takes it over. */
   HISTORY_CLAIM_IDLE_MS: positiveInt(15_000),
+  /** History older than this many days is never answered and dropped by whole partitions; unset keeps all. */
+  HISTORY_RETENTION_DAYS: z.coerce.number().int().positive().optional(),
   /** Deadline of every Postgres query (statement_timeout and a client timer for a hung server). */
   POSTGRES_DEADLINE_MS: positiveInt(3_000),
   /** Envelopes Postgres refused kept in the regional dead-letter stream (the oldest are dropped). */
@@ -240,6 +242,7 @@ export interface RegionConfig {
     claimIdleMs: number;
     deadLetterMaxLen: number;
     postgresDeadlineMs: number;
+    retentionDays: number | undefined;
     recent: RecentBounds;
     recoveryLimit: number;
     replicaMaxLagBytes: number;
@@ -332,6 +335,7 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
       claimIdleMs: e.HISTORY_CLAIM_IDLE_MS,
       deadLetterMaxLen: e.HISTORY_DEAD_LETTER_MAXLEN,
       postgresDeadlineMs: e.POSTGRES_DEADLINE_MS,
+      retentionDays: e.HISTORY_RETENTION_DAYS,
       recent: {
         length: e.RECENT_HISTORY_LENGTH,
         roomMaxBytes: e.RECENT_HISTORY_ROOM_BYTES,

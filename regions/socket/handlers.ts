@@ -116,9 +116,12 @@ export function socketHandlers(deps: {
       // Join first, then read what was missed: a message delivered in between is then both live and
       // in `missed` (the SDK drops the repeat by id) instead of in neither.
       if (!already) await s.join(room);
-      const read = since ? await services.recovery.missedSince(room, since) : [];
+      const answer = since ? await services.recovery.missedSince(room, since) : undefined;
+      const read = answer?.missed ?? [];
       const missed = newestWithin(read, limits.maxAnswerBytes);
-      const recovered = missed.length === read.length && read.length < limits.recoveryLimit;
+      // Not recovered: history could not say (retention, Postgres down) or the answer was cut.
+      const recovered =
+        (answer?.complete ?? true) && missed.length === read.length && read.length < limits.recoveryLimit;
       // Rejoining a room one is in changes nothing and announces nothing.
       if (!already) await services.presence.joined(room, s.id, s.data.principal.user);
       return { room, missed, recovered };
