@@ -16,7 +16,7 @@ export const busKeys = {
   shardLease: keys.shardLease,
   /** Which node of the region forwards its outbox to `peer`. */
   forwarderLease: keys.forwarderLease,
-  /** An envelope id already emitted in this region. */
+  /** An envelope id already emitted in this region (the publish log refuses it as a new id). */
   seen: keys.seen,
 } as const;
 
