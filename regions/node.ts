@@ -8,6 +8,7 @@ import { createTokenVerifier, formatSessionId } from '../shared';
 import type { RegionConfig } from './config';
 import { createHttpApp } from './http/app';
 import { Readiness } from './http/readiness';
+import { keys } from './keyspace';
 import { UserLimits } from './limits';
 import type { Logger } from './log';
 import { RegionMetrics } from './metrics';
@@ -313,10 +314,10 @@ async function drainNode(parts: {
 function socketAdapter(redis: RegionRedis) {
   return redis.regionalIsCluster
     ? createShardedAdapter(redis.adapterPub, redis.adapterSub, {
-        channelPrefix: 'rt:sio',
+        channelPrefix: keys.adapterChannel(),
         subscriptionMode: 'dynamic',
       })
-    : createAdapter(redis.adapterPub, redis.adapterSub, { key: 'rt:sio' });
+    : createAdapter(redis.adapterPub, redis.adapterSub, { key: keys.adapterChannel() });
 }
 
 function listen(server: HttpServer, port: number, host: string): Promise<void> {
