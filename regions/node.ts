@@ -136,10 +136,18 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
       unavailable: () => draining || io.engine.clientsCount > config.limits.maxConnectionsPerNode,
     }),
   );
+  // Memory per idle connection (https://socket.io/docs/v4/memory-usage/): once the Socket.IO connect
+  // is admitted (the middleware has read what it needs from the handshake), the Engine.IO session
+  // drops its reference to the first HTTP request; and the listener that frees the user's connection
+  // slot is one function for every socket, not a closure per socket.
+  function releaseConnectionSlot(this: RegionSocket): void {
+    void userLimits.closeConnection(this.data.principal.user, this.id);
+  }
   io.on('connection', (socket: RegionSocket) => {
+    (socket.conn as { request: unknown }).request = null;
     socket.emit('session', { region: config.region, node: config.nodeId });
     registerSocketHandlers(socket, services, config.limits);
-    socket.on('disconnect', () => void userLimits.closeConnection(socket.data.principal.user, socket.id));
+    socket.on('disconnect', releaseConnectionSlot);
   });
 
   const app = createHttpApp({
