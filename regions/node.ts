@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
-import { createAdapter } from '@socket.io/redis-adapter';
-import type { Redis } from 'ioredis';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { Server } from 'socket.io';
-import { formatSessionId } from '../shared';
+import { createTokenVerifier, formatSessionId } from '../shared';
 import type { RegionConfig } from './config';
 import { createHttpApp } from './http/app';
 import { Readiness } from './http/readiness';
@@ -17,10 +16,11 @@ import { outboxGroups } from './bus/keys';
 import { RegionalOutbox } from './outbox';
 import { PresenceService, RegionalPresence } from './presence';
 import { Publisher, RedisPublishLog, RoomDelivery, type RegionIo } from './publish';
-import { connectRedis, connectRegionRedis, type RegionRedis } from './redis';
+import { connectRedis, connectRegionRedis, type RedisClient, type RegionRedis } from './redis';
 import { UserControl } from './server-api/user-control';
 import { clientErrorMapper, noHistory, type RegionServices } from './services';
-import { registerSocketHandlers, type RegionSocket } from './socket/handlers';
+import { SessionExpiry } from './socket/expiry';
+import { socketHandlers, type RegionSocket } from './socket/handlers';
 import { admitHandshake } from './socket/handshake';
 import { NodeUpkeep } from './upkeep';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,9 +36,9 @@ export interface RegionNode {
   readonly services: RegionServices;
   readonly metrics: RegionMetrics;
   /** The regional Redis command client, for components attached after start (bus, history). */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** The global Redis command client (bus, health beacon). */
-  readonly globalRedis: Redis;
+  readonly globalRedis: RedisClient;
   /** The region's durable queue; every accepted envelope is in it before it is emitted. */
   readonly outbox: RegionalOutbox;
   /** The single path envelopes take to a room region-wide (local publishes and the bus). */
@@ -81,7 +81,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   const edgeSecretOk = (header: string | string[] | undefined) =>
     !config.edgeSecret || header === config.edgeSecret;
   const io: RegionIo = new Server(httpServer, {
-    adapter: createAdapter(redis.adapterPub, redis.adapterSub, { key: 'rt:sio' }),
+    adapter: socketAdapter(redis),
     allowRequest: (req, callback) => {
       const ok = edgeSecretOk(req.headers['x-edge-secret']);
       callback(ok ? null : 'forbidden', ok);
@@ -90,6 +90,8 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     // A packet is refused (the connection closed) above the largest `data` plus room for the event
     // name, the other fields and the framing; before, 1 MB packets were parsed and only then refused.
     maxHttpBufferSize: config.limits.maxPayloadBytes + PACKET_ENVELOPE_BYTES,
+    // An Engine.IO session that never completes the Socket.IO connect is closed after this.
+    connectTimeout: config.limits.connectTimeoutMs,
   });
   // Session ids name their region and node (shared/session.ts), so the edge and a region's load
   // balancer can send every long-polling request of a session to the node that holds it.
@@ -127,40 +129,54 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   let draining = false;
   const readiness = new Readiness();
   readiness.add('redis', () => (redis.regionalReady() ? 'up' : 'down'), true);
+  const verifyToken = createTokenVerifier(config.tokens);
+  // Only sockets that completed the authenticated connect count as load (capacity, health beacon).
+  const connectedSockets = () => io.of('/').sockets.size;
   io.use(
     admitHandshake({
       config,
+      verifyToken,
       userLimits,
       metrics,
       revocations: users,
-      unavailable: () => draining || io.engine.clientsCount > config.limits.maxConnectionsPerNode,
+      unavailable: () => draining || connectedSockets() >= config.limits.maxConnectionsPerNode,
     }),
   );
+  const expiry = new SessionExpiry((socket, exp) => {
+    socket.emit('expired', { exp });
+    socket.disconnect(true);
+  });
+  expiry.start();
+  const attachHandlers = socketHandlers({
+    services,
+    limits: { ...config.limits, recoveryLimit: config.history.recoveryLimit },
+    verifyToken,
+    expiry,
+  });
+  const closeUserConnection = function (this: RegionSocket) {
+    void userLimits.closeConnection(this.data.principal.user, this.id);
+  };
   // Memory per idle connection (https://socket.io/docs/v4/memory-usage/): once the Socket.IO connect
   // is admitted (the middleware has read what it needs from the handshake), the Engine.IO session
-  // drops its reference to the first HTTP request; and the listener that frees the user's connection
-  // slot is one function for every socket, not a closure per socket.
-  function releaseConnectionSlot(this: RegionSocket): void {
-    void userLimits.closeConnection(this.data.principal.user, this.id);
-  }
+  // drops its reference to the first HTTP request.
   io.on('connection', (socket: RegionSocket) => {
     (socket.conn as { request: unknown }).request = null;
     socket.emit('session', { region: config.region, node: config.nodeId });
-    registerSocketHandlers(socket, services, config.limits);
-    socket.on('disconnect', releaseConnectionSlot);
+    attachHandlers(socket);
+    socket.on('disconnect', closeUserConnection);
   });
 
   const app = createHttpApp({
     region: config.region,
     nodeId: config.nodeId,
-    jwtSecret: config.jwtSecret,
+    verifyToken,
     edgeSecret: config.edgeSecret,
     serverApiKeys: config.serverApiKeys,
     maxPayloadBytes: config.limits.maxPayloadBytes,
     services,
     readiness: () => readiness.report(draining),
     async metrics() {
-      metrics.connections.set(io.engine.clientsCount);
+      metrics.connections.set(connectedSockets());
       metrics.outboxHeld.set(publishLog.heldCount);
       metrics.outboxHeldBytes.set(publishLog.heldBytes);
       const adapter = io.of('/').adapter;
@@ -194,7 +210,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
       region: config.region,
       node: config.nodeId,
       url: config.publicUrl ?? `http://127.0.0.1:${port}`,
-      connections: io.engine.clientsCount,
+      connections: connectedSockets(),
       capacity: config.limits.maxConnectionsPerNode,
       draining,
     }),
@@ -207,6 +223,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   log.info({ port, region: config.region }, 'region node listening');
 
   const closeHooks: (() => Promise<void> | void)[] = [
+    () => expiry.stop(),
     async () => {
       users.stop();
       await controlSubscriber.quit().catch(() => controlSubscriber.disconnect());
@@ -289,6 +306,21 @@ async function drainNode(parts: {
   parts.httpServer.closeAllConnections();
   await parts.redis.close();
   log.info({ remaining }, 'drained');
+}
+
+/**
+ * Cross-node fan-out within the region. On a Redis Cluster: Redis 7 sharded pub/sub, one channel per
+ * room (`subscriptionMode: 'dynamic'`), so a room's traffic goes only to the shard that owns its
+ * channel and only to nodes with members in it (docs/scaling.md, "Redis Cluster"). On one server:
+ * the classic adapter, one channel for the namespace.
+ */
+function socketAdapter(redis: RegionRedis) {
+  return redis.regionalIsCluster
+    ? createShardedAdapter(redis.adapterPub, redis.adapterSub, {
+        channelPrefix: 'rt:sio',
+        subscriptionMode: 'dynamic',
+      })
+    : createAdapter(redis.adapterPub, redis.adapterSub, { key: 'rt:sio' });
 }
 
 function listen(server: HttpServer, port: number, host: string): Promise<void> {

@@ -1,23 +1,122 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions } from 'ioredis';
 import type { Logger } from './log';
 import type { RegionMetrics } from './metrics';
 
 /**
- * An ioredis client that reconnects forever, logs its state changes once, and reports them in
- * `rt_redis_up{client=name}`. ioredis resubscribes pub/sub channels by itself after a reconnect.
+ * A connection to one Redis server or to a Redis Cluster. Both share ioredis's command interface;
+ * code that takes one must keep every script, MULTI and pipeline within one hash slot (the keyspace's
+ * hash tags), which a single server does not check and a cluster refuses otherwise (CROSSSLOT).
+ */
+export type RedisClient = Redis | Cluster;
+
+/** What `REDIS_URL` / `GLOBAL_REDIS_URL` name: one server, or a cluster by its seed nodes. */
+export type RedisTarget =
+  | { kind: 'server'; url: string }
+  | {
+      kind: 'cluster';
+      tls: boolean;
+      seeds: { host: string; port: number }[];
+      username?: string;
+      password?: string;
+    };
+
+const CLUSTER_URL = /^(rediss?)\+cluster:\/\/(?:([^@/]*)@)?([^/?#]+)\/?$/;
+const SEED = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/**
+ * Parses a Redis URL: `redis://` / `rediss://` for one server, or
+ * `redis+cluster://host1:port1,host2:port2` (`rediss+cluster://` for TLS, optional `user:password@`
+ * before the seeds) for a Redis Cluster. Throws with the reason on anything else.
+ */
+export function parseRedisTarget(url: string): RedisTarget {
+  const cluster = CLUSTER_URL.exec(url);
+  if (cluster) {
+    const [, scheme, auth, hosts] = cluster as unknown as [string, string, string | undefined, string];
+    const seeds = hosts.split(',').map((seed) => {
+      const match = SEED.exec(seed);
+      const port = Number(match?.[2]);
+      if (!match || port < 1 || port > 65_535) throw new Error(`seed "${seed}" is not host:port`);
+      return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+    });
+    const target: RedisTarget = { kind: 'cluster', tls: scheme === 'rediss', seeds };
+    if (auth) {
+      const colon = auth.indexOf(':');
+      const username = decodeURIComponent(colon < 0 ? '' : auth.slice(0, colon));
+      const password = decodeURIComponent(colon < 0 ? auth : auth.slice(colon + 1));
+      if (username) target.username = username;
+      if (password) target.password = password;
+    }
+    return target;
+  }
+  if (/\+cluster:/.test(url)) throw new Error('must be redis+cluster://host:port,host:port,...');
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  if (!parsed || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || !parsed.hostname) {
+    throw new Error('must be a redis:// or rediss:// URL, or redis+cluster://host:port,host:port');
+  }
+  return { kind: 'server', url };
+}
+
+/** Per-connection behaviour the callers choose; the same meaning on a server and on a cluster. */
+export interface ConnectionOptions {
+  /** Queue commands while (re)connecting instead of failing them at once. Default true. */
+  enableOfflineQueue?: boolean;
+  /** Attempts of one command across reconnects before it fails. */
+  maxRetriesPerRequest?: number | null;
+  /** A command without a reply after this long fails. */
+  commandTimeout?: number;
+  /** Use Redis 7 sharded pub/sub (SSUBSCRIBE); on a cluster one subscriber connection per master. */
+  shardedSubscriber?: boolean;
+}
+
+// Cap the back-off so recovery after an outage is quick.
+const retryStrategy = (attempt: number) => Math.min(100 * attempt, 2_000);
+
+/** Creates (without the logging of `connectRedis`) a client for `target`. */
+export function createRedisClient(
+  target: RedisTarget,
+  name: string,
+  options: ConnectionOptions = {},
+): RedisClient {
+  const { enableOfflineQueue, shardedSubscriber, ...perConnection } = options;
+  if (target.kind === 'server') {
+    return new Redis(target.url, {
+      connectionName: name,
+      retryStrategy,
+      ...perConnection,
+      ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+    });
+  }
+  const clusterOptions: ClusterOptions = {
+    clusterRetryStrategy: retryStrategy,
+    // After a failover the new master is found from the MOVED replies and a refreshed slot map.
+    slotsRefreshTimeout: 2_000,
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    shardedSubscribers: shardedSubscriber ?? false,
+    redisOptions: {
+      connectionName: name,
+      ...perConnection,
+      ...(target.tls ? { tls: {} } : {}),
+      ...(target.username ? { username: target.username } : {}),
+      ...(target.password ? { password: target.password } : {}),
+    },
+    ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+  };
+  return new Cluster(target.seeds, clusterOptions);
+}
+
+/**
+ * A client for `url` (one server or a cluster) that reconnects forever, logs its state changes once,
+ * and reports them in `rt_redis_up{client=name}`. ioredis resubscribes pub/sub channels by itself
+ * after a reconnect (on a cluster, on the node that serves each channel now).
  */
 export function connectRedis(
   url: string,
   name: string,
   deps: { log: Logger; metrics: RegionMetrics },
-  options: RedisOptions = {},
-): Redis {
-  const client = new Redis(url, {
-    connectionName: name,
-    // Cap the back-off so recovery after an outage is quick.
-    retryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
-    ...options,
-  });
+  options: ConnectionOptions = {},
+): RedisClient {
+  const client = createRedisClient(parseRedisTarget(url), name, options);
   const log = deps.log.child({ redis: name });
   let ready = false;
   deps.metrics.redisUp.set({ client: name }, 0);
@@ -39,18 +138,43 @@ export function connectRedis(
   return client;
 }
 
-export function isReady(client: Redis): boolean {
+/**
+ * Another connection (or, on a cluster, another set of node connections) to what `client` talks to,
+ * for a blocking read (XREADGROUP BLOCK), which holds its connection until it returns.
+ */
+export function duplicateClient(
+  client: RedisClient,
+  name: string,
+  options: ConnectionOptions = {},
+): RedisClient {
+  const { enableOfflineQueue, shardedSubscriber: _unused, ...perConnection } = options;
+  if (client instanceof Cluster) {
+    return client.duplicate([], {
+      redisOptions: { ...client.options.redisOptions, connectionName: name, ...perConnection },
+      ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+    });
+  }
+  return client.duplicate({
+    connectionName: name,
+    ...perConnection,
+    ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+  });
+}
+
+export function isReady(client: RedisClient): boolean {
   return client.status === 'ready';
 }
 
 /** The node's Redis connections: regional commands, the adapter's pub/sub pair, and the global Redis. */
 export interface RegionRedis {
   /** Regional commands (limits, presence, outbox): fail fast while Redis is down. */
-  readonly command: Redis;
-  readonly adapterPub: Redis;
-  readonly adapterSub: Redis;
+  readonly command: RedisClient;
+  readonly adapterPub: RedisClient;
+  readonly adapterSub: RedisClient;
   /** The global Redis (bus, health): may be far away or down, so nothing waits for it. */
-  readonly global: Redis;
+  readonly global: RedisClient;
+  /** Whether the regional Redis is a cluster (the adapter then uses sharded pub/sub). */
+  readonly regionalIsCluster: boolean;
   /** Whether every regional connection is ready (the node's critical dependency). */
   regionalReady(): boolean;
   /** Closes every connection. */
@@ -68,8 +192,11 @@ export async function connectRegionRedis(
     // A command written just as the connection drops may otherwise wait for its reply forever.
     commandTimeout: 3_000,
   });
+  const regionalIsCluster = parseRedisTarget(urls.regional).kind === 'cluster';
   const adapterPub = connectRedis(urls.regional, 'adapter-pub', deps, { enableOfflineQueue: false });
-  const adapterSub = connectRedis(urls.regional, 'adapter-sub', deps);
+  const adapterSub = connectRedis(urls.regional, 'adapter-sub', deps, {
+    shardedSubscriber: regionalIsCluster,
+  });
   guardAdapterPublishes(adapterPub, deps);
   const global = connectRedis(urls.global, 'global', deps, {
     enableOfflineQueue: false,
@@ -82,6 +209,7 @@ export async function connectRegionRedis(
     adapterPub,
     adapterSub,
     global,
+    regionalIsCluster,
     regionalReady: () => regional.every(isReady),
     close: async () => {
       await Promise.all([...regional, global].map((c) => c.quit().catch(() => c.disconnect())));
@@ -94,20 +222,23 @@ export async function connectRegionRedis(
  * unhandled rejection. While the regional Redis is down, cross-node fan-out fails fast (offline queue
  * off), local members are still served, and each failure is counted and logged here.
  */
-function guardAdapterPublishes(client: Redis, deps: { log: Logger; metrics: RegionMetrics }): void {
-  const publish = client.publish.bind(client) as (
-    channel: string,
-    message: string | Buffer,
-  ) => Promise<number>;
-  (client as unknown as { publish: typeof publish }).publish = (channel, message) =>
-    publish(channel, message).catch((err: Error) => {
-      deps.metrics.internalErrors.inc({ component: 'adapter-publish' });
-      deps.log.warn({ err: err.message }, 'cross-node fan-out failed: regional Redis unavailable');
-      return 0;
-    });
+function guardAdapterPublishes(client: RedisClient, deps: { log: Logger; metrics: RegionMetrics }): void {
+  // PUBLISH for the classic adapter, SPUBLISH for the sharded one (on a cluster).
+  for (const command of ['publish', 'spublish'] as const) {
+    const send = client[command].bind(client) as (
+      channel: string,
+      message: string | Buffer,
+    ) => Promise<number>;
+    (client as unknown as Record<typeof command, typeof send>)[command] = (channel, message) =>
+      send(channel, message).catch((err: Error) => {
+        deps.metrics.internalErrors.inc({ component: 'adapter-publish' });
+        deps.log.warn({ err: err.message }, 'cross-node fan-out failed: regional Redis unavailable');
+        return 0;
+      });
+  }
 }
 
-function whenReady(client: Redis): Promise<void> {
+function whenReady(client: RedisClient): Promise<void> {
   return new Promise((resolve) => {
     if (isReady(client)) resolve();
     else client.once('ready', () => resolve());

@@ -25,6 +25,8 @@ export function ensureProgram(program: string, debianPackage: string, why: strin
 
 export function ensureRedisServer(): void {
   ensureProgram('redis-server', 'redis-server', 'the regional and global Redis servers');
+  // Debian's redis-server depends on redis-tools, which has redis-cli; a Redis built elsewhere may not.
+  ensureProgram('redis-cli', 'redis-tools', 'creating the local Redis Cluster (redis-cli --cluster create)');
 }
 
 /** Debian's HAProxy: each region's load balancer in the simulation and in the deploy files. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import { busKeys } from './keys';
 import type { RegionLease } from './lease';
 
@@ -30,7 +30,7 @@ export class LeaseLostError extends Error {
  * Returns, per id, whether it was new (to be emitted) or seen before (a duplicate).
  */
 export async function markNewUnderLease(
-  redis: Redis,
+  redis: RedisClient,
   lease: Pick<RegionLease, 'key' | 'holder' | 'ttlMs'>,
   ids: readonly string[],
   windowS: number,

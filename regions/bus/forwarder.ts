@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { Envelope } from '../../shared';
 import type { Logger } from '../log';
 import { OUTBOX_STREAM, decodeEnvelope, type RegionalOutbox } from '../outbox';
@@ -17,9 +17,9 @@ export interface ForwarderDeps {
   /** The outbox consumer group of this destination (`forward:{peer}`). */
   group: string;
   /** Regional Redis for non-blocking commands. */
-  redis: Redis;
+  redis: RedisClient;
   /** A dedicated regional connection for the blocking outbox read. */
-  reader: Redis;
+  reader: RedisClient;
   outbox: RegionalOutbox;
   /** The destination region's inbound shards, in its Redis. */
   bus: InboundBus;

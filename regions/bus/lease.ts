@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 
 // Takes the lease when free, renews it when already ours; 1 when held afterwards.
 const ACQUIRE_SCRIPT = `
@@ -26,7 +26,7 @@ return 0`;
  */
 export class RegionLease {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly key: string,
     readonly holder: string,
     readonly ttlMs: number,

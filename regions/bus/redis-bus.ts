@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient } from '../redis';
 import type { Envelope } from '../../shared';
 import { decodeEnvelope } from '../outbox';
 import { busKeys } from './keys';
@@ -63,11 +63,11 @@ export interface RedisStreamsBusOptions {
 export class RedisStreamsBus implements InboundBus {
   readonly shardCount: number;
   private readonly retention: BusRetention;
-  private readonly readers = new Map<number, Redis>();
+  private readonly readers = new Map<number, RedisClient>();
 
   /** `client` stays owned by the caller; the bus closes only the read connections it made. */
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     options: RedisStreamsBusOptions,
   ) {
     this.shardCount = options.shardCount;
@@ -226,11 +226,10 @@ export class RedisStreamsBus implements InboundBus {
     this.readers.clear();
   }
 
-  private reader(shard: number): Redis {
+  private reader(shard: number): RedisClient {
     let reader = this.readers.get(shard);
     if (!reader) {
-      reader = this.client.duplicate({
-        connectionName: `inbound-reader-${shard}`,
+      reader = duplicateClient(this.client, `inbound-reader-${shard}`, {
         enableOfflineQueue: true,
         maxRetriesPerRequest: 1,
         // Blocking reads outlast a command client's deadline; `readNew` keeps its own.

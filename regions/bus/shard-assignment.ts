@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { Logger } from '../log';
 import type { FailureStreak } from './failures';
 import { busKeys } from './keys';
@@ -9,7 +9,7 @@ import type { ShardConsumer } from './shard-consumer';
 export interface ShardAssignmentDeps {
   nodeId: string;
   /** Regional Redis: shard leases and the node liveness set `rt:nodes`. */
-  redis: Redis;
+  redis: RedisClient;
   shardCount: number;
   leaseMs: number;
   metrics: BusMetrics;

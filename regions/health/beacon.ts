@@ -1,5 +1,5 @@
 import { loadavg, cpus } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 
 /** The global Redis hash the edge reads (over Upstash REST) to route around unhealthy regions. */
 export const HEALTH_KEY = 'rt:health';
@@ -32,7 +32,7 @@ export class HealthBeacon {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly globalRedis: Redis,
+    private readonly globalRedis: RedisClient,
     private readonly snapshot: () => Omit<NodeHealth, 'expiresAt' | 'load'>,
     private readonly onError: (err: Error) => void,
   ) {}

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import postgres from 'postgres';
 
 /**
@@ -35,7 +35,12 @@ export interface OutboxRow {
 }
 
 /** Appends a refused row with its error; the stream is capped (approximately) at `maxLen`. */
-export async function setAside(redis: Redis, row: OutboxRow, err: unknown, maxLen: number): Promise<void> {
+export async function setAside(
+  redis: RedisClient,
+  row: OutboxRow,
+  err: unknown,
+  maxLen: number,
+): Promise<void> {
   await redis.xadd(
     DEAD_LETTER_STREAM,
     'MAXLEN',
@@ -56,7 +61,7 @@ export async function setAside(redis: Redis, row: OutboxRow, err: unknown, maxLe
 }
 
 /** Up to `count` dead letters, oldest first, starting after `after` (an entry id, exclusive). */
-export async function listDeadLetters(redis: Redis, count: number, after = '-'): Promise<DeadLetter[]> {
+export async function listDeadLetters(redis: RedisClient, count: number, after = '-'): Promise<DeadLetter[]> {
   const start = after === '-' ? '-' : `(${after}`;
   const entries = (await redis.xrange(DEAD_LETTER_STREAM, start, '+', 'COUNT', count)) as [
     string,
@@ -79,6 +84,6 @@ export async function listDeadLetters(redis: Redis, count: number, after = '-'):
 }
 
 /** Removes replayed dead letters. */
-export async function removeDeadLetters(redis: Redis, entries: readonly string[]): Promise<void> {
+export async function removeDeadLetters(redis: RedisClient, entries: readonly string[]): Promise<void> {
   if (entries.length > 0) await redis.xdel(DEAD_LETTER_STREAM, ...entries);
 }

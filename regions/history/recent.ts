@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { EncodedEnvelope, EnvelopeId } from '../../shared';
 import { keys } from '../keyspace';
 import { decodeEnvelope } from '../outbox';
@@ -92,16 +92,16 @@ const READ_PAGE = 100;
  * that node's delivery order; they never wait on or fail a delivery.
  */
 export class RecentHistory {
-  private readonly redis: Redis & AppendCommand;
+  private readonly redis: RedisClient & AppendCommand;
   private queued: EncodedEnvelope[] = [];
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly bounds: RecentBounds,
     private readonly onError: (err: Error) => void,
   ) {
     redis.defineCommand('rtRecentAppend', { numberOfKeys: 3, lua: APPEND_SCRIPT });
-    this.redis = redis as Redis & AppendCommand;
+    this.redis = redis as RedisClient & AppendCommand;
   }
 
   /** Queues a delivered envelope for its room's buffer (a failure is reported through `onError`). */
@@ -114,7 +114,7 @@ export class RecentHistory {
     const batch = this.queued;
     this.queued = [];
     const { length, roomMaxBytes, totalMaxBytes, maxRooms, ttlMs } = this.bounds;
-    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & AppendCommand;
+    const pipeline = this.redis.pipeline() as ReturnType<RedisClient['pipeline']> & AppendCommand;
     const now = Date.now();
     for (const { envelope, json } of batch) {
       void pipeline.rtRecentAppend(

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import { keys } from '../keyspace';
 import type { Logger } from '../log';
 import type { RegionMetrics } from '../metrics';
@@ -22,7 +22,7 @@ export const CONNECTION_LEASE_MS = 30_000;
  */
 export class UserLimits {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly nodeId: string,
     private readonly limits: { maxConnectionsPerUser: number },
     private readonly deps: { log: Logger; metrics: RegionMetrics },

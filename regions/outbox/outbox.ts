@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import { decodeEntry, type Envelope } from '../../shared';
 import { keys } from '../keyspace';
 
@@ -13,7 +13,7 @@ export const OUTBOX_STREAM = keys.outbox();
 export const OUTBOX_GROUPS = ['history'] as const;
 export type OutboxGroup = string;
 
-/** One outbox entry as Redis returns it: stream id and flat field list. */
+/** One outbox entry as RedisClient returns it: stream id and flat field list. */
 export type OutboxEntry = [streamId: string, fields: string[]];
 
 /**
@@ -30,7 +30,7 @@ export class RegionalOutbox {
   private readonly groups: readonly OutboxGroup[];
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     groups: readonly OutboxGroup[] = OUTBOX_GROUPS,
   ) {
     this.groups = [...groups];
@@ -52,7 +52,7 @@ export class RegionalOutbox {
   }
 
   /** The read side of `group` for `consumer`; blocking reads go through `connection` (a dedicated one). */
-  reader(group: OutboxGroup, consumer: string, connection: Redis = this.redis): OutboxReader {
+  reader(group: OutboxGroup, consumer: string, connection: RedisClient = this.redis): OutboxReader {
     return new OutboxReader(this.redis, connection, group, consumer);
   }
 
@@ -107,8 +107,8 @@ export class RegionalOutbox {
 /** One consumer's read side of an outbox group: read new, read own pending, claim idle, ack. */
 export class OutboxReader {
   constructor(
-    private readonly redis: Redis,
-    private readonly connection: Redis,
+    private readonly redis: RedisClient,
+    private readonly connection: RedisClient,
     readonly group: OutboxGroup,
     readonly consumer: string,
   ) {}
@@ -142,7 +142,7 @@ export class OutboxReader {
     if (streamIds.length > 0) await this.redis.xack(OUTBOX_STREAM, this.group, ...streamIds);
   }
 
-  private async read(client: Redis, count: number, tail: (string | number)[]): Promise<OutboxEntry[]> {
+  private async read(client: RedisClient, count: number, tail: (string | number)[]): Promise<OutboxEntry[]> {
     const reply = (await client.call(
       'XREADGROUP',
       'GROUP',

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { PresenceEvent, PresenceMember } from '../../shared';
 import type { Logger } from '../log';
 import type { RegionMetrics } from '../metrics';
@@ -17,9 +17,9 @@ interface RegionEntry {
 
 export interface GlobalPresenceDeps {
   region: string;
-  globalRedis: Redis;
+  globalRedis: RedisClient;
   /** A dedicated global connection for the subscription (it reconnects and resubscribes by itself). */
-  subscriber: Redis;
+  subscriber: RedisClient;
   presence: PresenceService;
   io: RegionIo;
   /** How long a region's mirrored member list stays valid without a refresh. */

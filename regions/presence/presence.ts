@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { PresenceMember } from '../../shared';
 import type { Logger } from '../log';
 
@@ -30,7 +30,7 @@ export const NODE_LEASE_MS = 15_000;
  */
 export class RegionalPresence {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly region: string,
     private readonly nodeId: string,
     private readonly log: Logger,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import {
   ProtocolError,
   decodeAckRecord,
@@ -79,7 +79,7 @@ interface HeldEnvelope {
  * other regions and to history (docs/delivery.md).
  */
 export class RedisPublishLog implements PublishLog {
-  private readonly redis: Redis & AcceptCommand;
+  private readonly redis: RedisClient & AcceptCommand;
   private readonly held: HeldEnvelope[] = [];
   private heldBytesTotal = 0;
   private readonly localAcks = new Map<string, AckRecord>();
@@ -87,12 +87,12 @@ export class RedisPublishLog implements PublishLog {
   private failing = false;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly rules: PublishLogRules,
     private readonly deps: { log: Logger; metrics: RegionMetrics; holdMaxBytes: number },
   ) {
     redis.defineCommand('rtAccept', { numberOfKeys: 4, lua: ACCEPT_SCRIPT });
-    this.redis = redis as Redis & AcceptCommand;
+    this.redis = redis as RedisClient & AcceptCommand;
     // A restarted or unfrozen Redis: append what was held.
     redis.on('ready', () => void this.flush());
   }

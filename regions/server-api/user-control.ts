@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { Logger } from '../log';
 import type { RegionMetrics } from '../metrics';
 import type { RegionIo } from '../publish';
@@ -30,9 +30,9 @@ export interface Revocations {
 export interface UserControlDeps {
   io: RegionIo;
   /** The global Redis command client. */
-  globalRedis: Redis;
+  globalRedis: RedisClient;
   /** A dedicated global connection for the subscription (ioredis resubscribes after a reconnect). */
-  subscriber: Redis;
+  subscriber: RedisClient;
   /** How long a revocation is kept: the longest lifetime of a token the application issues. */
   revocationTtlMs: number;
   log: Logger;
