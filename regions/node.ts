@@ -8,6 +8,7 @@ import { createTokenVerifier, formatSessionId } from '../shared';
 import type { RegionConfig } from './config';
 import { createHttpApp } from './http/app';
 import { Readiness } from './http/readiness';
+import { keys } from './keyspace';
 import { UserLimits } from './limits';
 import type { Logger } from './log';
 import { RegionMetrics } from './metrics';
@@ -100,7 +101,13 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
 
   const userLimits = new UserLimits(redis.command, config.nodeId, config.limits, deps);
   const delivery = new RoomDelivery(io, metrics);
-  const presenceStore = new RegionalPresence(redis.command, config.region, config.nodeId, log);
+  const presenceStore = new RegionalPresence(
+    redis.command,
+    config.region,
+    config.nodeId,
+    config.presence,
+    log,
+  );
   const controlSubscriber = connectRedis(config.globalRedisUrl, 'user-control', deps);
   const users = new UserControl({
     io,
@@ -119,7 +126,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
       metrics,
       logger: log,
     }),
-    presence: new PresenceService(presenceStore, io, config.region, deps),
+    presence: new PresenceService(presenceStore, io, config.region, config.presence.membersCap, deps),
     recovery: noHistory,
     history: noHistory,
     users,
@@ -200,6 +207,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     presenceStore,
     presence: services.presence,
     userLimits,
+    presenceTiming: config.presence,
     ...deps,
   });
   await upkeep.start();
@@ -317,10 +325,10 @@ async function drainNode(parts: {
 function socketAdapter(redis: RegionRedis) {
   return redis.regionalIsCluster
     ? createShardedAdapter(redis.adapterPub, redis.adapterSub, {
-        channelPrefix: 'rt:sio',
+        channelPrefix: keys.adapterChannel(),
         subscriptionMode: 'dynamic',
       })
-    : createAdapter(redis.adapterPub, redis.adapterSub, { key: 'rt:sio' });
+    : createAdapter(redis.adapterPub, redis.adapterSub, { key: keys.adapterChannel() });
 }
 
 function listen(server: HttpServer, port: number, host: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { duplicateClient, type RedisClient } from '../redis';
-import type { Envelope } from '../../shared';
+import { encodeEnvelope, entryFields, type EncodedEnvelope, type Envelope } from '../../shared';
 import { decodeEnvelope } from '../outbox';
 import { busKeys } from './keys';
 import {
@@ -78,16 +78,18 @@ export class RedisStreamsBus implements InboundBus {
     return shardOfRoom(room, this.shardCount);
   }
 
-  async publish(envelopes: readonly Envelope[]): Promise<BusEntryId[]> {
-    if (envelopes.length === 0) return [];
+  /** Envelopes already encoded (read from the outbox) are appended with their bytes unchanged. */
+  async publish(appended: readonly (Envelope | EncodedEnvelope)[]): Promise<BusEntryId[]> {
+    if (appended.length === 0) return [];
     const pipeline = this.client.pipeline();
-    for (const envelope of envelopes) {
-      const key = inboundStreamKey(this.shardOf(envelope.room));
-      pipeline.xadd(key, '*', 'e', JSON.stringify(envelope));
+    for (const item of appended) {
+      const encoded = 'json' in item ? item : encodeEnvelope(item);
+      const key = inboundStreamKey(this.shardOf(encoded.envelope.room));
+      pipeline.xadd(key, '*', ...entryFields(encoded));
     }
     const results = (await pipeline.exec()) ?? [];
     return results.map(([err, id], i) => {
-      if (err) throw new Error(`bus append ${i + 1}/${envelopes.length} failed: ${err.message}`);
+      if (err) throw new Error(`inbound append ${i + 1}/${appended.length} failed: ${err.message}`);
       return String(id);
     });
   }
