@@ -1,22 +1,23 @@
 import type { RegionConfig } from '../config';
+import { keys } from '../keyspace';
 import { OUTBOX_GROUPS } from '../outbox';
 
 /**
- * Every Redis key and consumer-group name of the bus, in one place (Redis Cluster hash tags are
- * added here). All of them live in a region's own Redis: the inbound shards that peers append to,
+ * Every Redis key and consumer-group name of the bus, in one place (the names, with their Redis Cluster
+ * hash tags, come from the keyspace module). All of them live in a region's own Redis: the inbound shards that peers append to,
  * and the leases and dedup marks of the region's nodes.
  */
 export const busKeys = {
   /** Inbound shard `n` of a region: envelopes of other regions for rooms hashed to `n`, in order. */
-  inbound: (shard: number) => `rt:inbound:${shard}`,
+  inbound: keys.inbound,
   /** The greatest id trimming removed from inbound shard `n` (Redis keeps none for trims). */
-  inboundTrimmed: (shard: number) => `rt:inbound:${shard}:trimmed`,
-  /** Which node of the region consumes inbound shard `n`. */
-  shardLease: (shard: number) => `rt:bus:lease:${shard}`,
+  inboundTrimmed: keys.inboundTrimmed,
+  /** Which node of the region consumes inbound shard `n` (in the dedup marks' slot: one script sets both). */
+  shardLease: keys.shardLease,
   /** Which node of the region forwards its outbox to `peer`. */
-  forwarderLease: (peer: string) => `rt:bus:lease:forward:${peer}`,
+  forwarderLease: keys.forwarderLease,
   /** An envelope id already emitted in this region. */
-  seen: (envelopeId: string) => `rt:seen:${envelopeId}`,
+  seen: keys.seen,
 } as const;
 
 /** The outbox consumer group that forwards this region's envelopes to `peer`. */

@@ -80,16 +80,30 @@ export class RedisStreamsBus implements InboundBus {
 
   async publish(envelopes: readonly Envelope[]): Promise<BusEntryId[]> {
     if (envelopes.length === 0) return [];
-    const pipeline = this.client.pipeline();
-    for (const envelope of envelopes) {
-      const key = inboundStreamKey(this.shardOf(envelope.room));
-      pipeline.xadd(key, '*', 'e', JSON.stringify(envelope));
-    }
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([err, id], i) => {
-      if (err) throw new Error(`bus append ${i + 1}/${envelopes.length} failed: ${err.message}`);
-      return String(id);
+    // One pipeline per shard: on a Redis Cluster each shard's stream is in its own slot, and a
+    // pipeline must stay in one. Each shard's appends keep their order.
+    const byShard = new Map<number, number[]>();
+    envelopes.forEach((envelope, i) => {
+      const shard = this.shardOf(envelope.room);
+      const indexes = byShard.get(shard);
+      if (indexes) indexes.push(i);
+      else byShard.set(shard, [i]);
     });
+    const ids: string[] = new Array<string>(envelopes.length);
+    await Promise.all(
+      [...byShard].map(async ([shard, indexes]) => {
+        const pipeline = this.client.pipeline();
+        for (const i of indexes)
+          pipeline.xadd(inboundStreamKey(shard), '*', 'e', JSON.stringify(envelopes[i]));
+        const results = (await pipeline.exec()) ?? [];
+        results.forEach(([err, id], n) => {
+          const i = indexes[n]!;
+          if (err) throw new Error(`bus append ${i + 1}/${envelopes.length} failed: ${err.message}`);
+          ids[i] = String(id);
+        });
+      }),
+    );
+    return ids;
   }
 
   async ensureGroup(shard: number, group: string, from: 'all' | 'new'): Promise<void> {

@@ -6,9 +6,10 @@ import type { Logger } from '../log';
 // rt:node-rooms:{node} set  rooms                         where a node has members (for crash cleanup)
 // rt:nodes            zset  node -> lease expiry (ms)     which nodes are alive
 
+// KEYS[1] is one room's hash only, so on a Redis Cluster the script stays in that room's slot; the
+// node's room set (another slot) is written before it, by `add`.
 const ADD_SCRIPT = `
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[3])
 local n = 0
 for _, u in ipairs(redis.call('HVALS', KEYS[1])) do if u == ARGV[2] then n = n + 1 end end
 return n`;
@@ -38,15 +39,10 @@ export class RegionalPresence {
 
   /** Records a member; true when this is the user's first connection in the room in this region. */
   async add(room: string, socketId: string, user: string): Promise<boolean> {
-    const count = await this.redis.eval(
-      ADD_SCRIPT,
-      2,
-      roomKey(room),
-      nodeRoomsKey(this.nodeId),
-      this.field(socketId),
-      user,
-      room,
-    );
+    // The room is listed for this node first: a crash in between leaves a listed room without this
+    // node's member, which crash cleanup skips; never a member that cleanup cannot find.
+    await this.redis.sadd(nodeRoomsKey(this.nodeId), room);
+    const count = await this.redis.eval(ADD_SCRIPT, 1, roomKey(room), this.field(socketId), user);
     return count === 1;
   }
 
@@ -91,7 +87,10 @@ export class RegionalPresence {
       );
       for (const user of new Set(mine.map(([, u]) => u))) if (!remaining.has(user)) left.push({ room, user });
     }
-    await this.redis.multi().del(nodeRoomsKey(nodeId)).zrem('rt:nodes', nodeId).exec();
+    // Two keys in different slots of a cluster, so two commands: the room set goes first, and a crash
+    // in between leaves a dead node with no rooms, which the next reaper removes.
+    await this.redis.del(nodeRoomsKey(nodeId));
+    await this.redis.zrem('rt:nodes', nodeId);
     return left;
   }
 
