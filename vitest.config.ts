@@ -8,6 +8,7 @@ const PLATFORM_TESTS = [
   'tests/sim/simulation.test.ts',
   'tests/sim/browser.test.ts',
   'tests/sim/ctrl-c.test.ts',
+  'tests/sim/rolling-restart.test.ts',
   'tests/bench/**/*.test.ts',
 ];
 

@@ -1,5 +1,4 @@
 import type { Context } from 'hono';
-import { verifyAccessToken } from '../shared/auth';
 import { ProtocolError } from '../shared/errors';
 import { SERVER_API_KEY_HEADER, serverKeyMatches } from '../shared/server-keys';
 import type { EdgeDeps } from './app';
@@ -68,12 +67,14 @@ async function authenticate(c: Context<EdgeEnv>, callers: ApiCallers): Promise<R
       apiKey === undefined ? 'this call needs a server API key (header x-api-key)' : 'invalid server API key';
     return errorResponse(c, 'unauthorized', message);
   }
-  if (!config.jwtSecret)
-    return errorResponse(c, 'unavailable', 'edge misconfigured: JWT_SECRET is not set', 500);
+  if (!config.verifyToken) {
+    const message = 'edge misconfigured: no JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL';
+    return errorResponse(c, 'unavailable', message, 500);
+  }
   const header = c.req.header('authorization') ?? '';
   const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
   try {
-    await verifyAccessToken(token, config.jwtSecret);
+    await config.verifyToken(token);
     return undefined;
   } catch (err) {
     if (err instanceof ProtocolError) return errorResponse(c, err.code, err.message);

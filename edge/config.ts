@@ -1,3 +1,4 @@
+import { MIN_JWT_SECRET_LENGTH, createTokenVerifier, type TokenVerifier } from '../shared/auth';
 import { parseRegistry, type RegionRegistry } from '../shared/regions';
 import { parseServerApiKeys } from '../shared/server-keys';
 
@@ -13,7 +14,14 @@ export interface EdgeBindings {
   HEALTH_CACHE_MS?: string;
   /** "1": send sessions straight to node URLs from the health beacons instead of region URLs. */
   DIRECT_TO_NODES?: string;
+  /** HS256 key, at least 32 characters (the nodes' JWT_SECRET). */
   JWT_SECRET?: string;
+  /** RS256/ES256 public key (PEM), as on the nodes. */
+  JWT_PUBLIC_KEY?: string;
+  /** An identity provider's JWKS URL, as on the nodes. */
+  JWT_JWKS_URL?: string;
+  JWT_ISSUER?: string;
+  JWT_AUDIENCE?: string;
   EDGE_SECRET?: string;
   /** Server API keys (header `x-api-key`), comma-separated, each at least 32 characters. */
   SERVER_API_KEYS?: string;
@@ -28,6 +36,8 @@ export interface EdgeConfig {
   healthCacheMs: number;
   directToNodes: boolean;
   jwtSecret: string | undefined;
+  /** Verifies API tokens with the same keys and rules as the nodes; undefined when no key is set. */
+  verifyToken: TokenVerifier | undefined;
   edgeSecret: string | undefined;
   /** Empty: the server API answers `unauthorized` to every key. */
   serverApiKeys: string[];
@@ -59,13 +69,31 @@ export function edgeConfig(env: EdgeBindings | undefined): EdgeConfig {
     .split(',')
     .map((o) => o.trim())
     .filter(Boolean);
+  const secret = bindings.JWT_SECRET || undefined;
+  if (secret && secret.length < MIN_JWT_SECRET_LENGTH) {
+    throw new EdgeConfigError(`JWT_SECRET must be at least ${MIN_JWT_SECRET_LENGTH} characters`);
+  }
+  const publicKeyPem = bindings.JWT_PUBLIC_KEY?.replaceAll('\\n', '\n') || undefined;
+  const jwksUrl = bindings.JWT_JWKS_URL || undefined;
+  if (jwksUrl && !/^https?:\/\//.test(jwksUrl))
+    throw new EdgeConfigError('JWT_JWKS_URL must be an http(s) URL');
   const config: EdgeConfig = {
     regions: registry.regions,
     sim: bindings.SIM === '1',
     corsOrigins: origins.length === 0 || origins.includes('*') ? '*' : origins,
     healthCacheMs: cacheMs,
     directToNodes: bindings.DIRECT_TO_NODES === '1',
-    jwtSecret: bindings.JWT_SECRET || undefined,
+    jwtSecret: secret,
+    verifyToken:
+      secret || publicKeyPem || jwksUrl
+        ? createTokenVerifier({
+            secret,
+            publicKeyPem,
+            jwksUrl,
+            issuer: bindings.JWT_ISSUER || undefined,
+            audience: bindings.JWT_AUDIENCE || undefined,
+          })
+        : undefined,
     edgeSecret: bindings.EDGE_SECRET || undefined,
     serverApiKeys: serverKeys.keys,
     upstash:

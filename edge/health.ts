@@ -1,5 +1,6 @@
 import { Redis } from '@upstash/redis/cloudflare';
-import { HEALTH_HASH, nodeHealthSchema, type NodeHealthEntry } from '../shared/regions';
+import { HEALTH_HASH, type NodeHealthEntry } from '../shared/regions';
+import { decodeHeartbeat } from '../shared/wire';
 import type { EdgeConfig } from './config';
 
 /**
@@ -59,12 +60,8 @@ async function readOnce(url: string, token: string): Promise<HealthSnapshot> {
 export function healthFromHash(hash: Record<string, unknown>, now: number): HealthSnapshot {
   const entries: NodeHealthEntry[] = [];
   for (const value of Object.values(hash)) {
-    try {
-      const entry = nodeHealthSchema.safeParse(typeof value === 'string' ? JSON.parse(value) : value);
-      if (entry.success) entries.push(entry.data);
-    } catch {
-      // not JSON: skip it
-    }
+    const entry = decodeHeartbeat(value);
+    if (entry) entries.push(entry);
   }
   // Every heartbeat stale means the heartbeat pipeline is broken, not that every region died at once.
   if (!entries.some((e) => e.expiresAt > now)) {

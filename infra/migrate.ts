@@ -10,6 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import postgres from 'postgres';
+import { dropExpiredPartitions, ensurePartitionsAround } from '../regions/history/partitions';
 
 /** The folder holding the numbered `.sql` files. */
 export const MIGRATIONS_DIR = join(import.meta.dirname, 'migrations');
@@ -28,11 +29,19 @@ export interface MigrateOptions {
   dir?: string;
   /** Progress lines ("applying 001_messages.sql"); silent by default. */
   log?: (line: string) => void;
+  /** HISTORY_RETENTION_DAYS: after migrating, drop the partitions wholly older than this. */
+  retentionDays?: number | undefined;
+  /** The clock for partitions and retention (tests); default now. */
+  now?: number;
 }
 
 export interface MigrateResult {
   applied: string[];
   alreadyApplied: number;
+  /** Daily partitions of `messages` created ahead. */
+  partitionsCreated: number;
+  /** Partitions dropped by retention. */
+  partitionsDropped: string[];
 }
 
 /** Reads the migration files of `dir`, ordered by their number; throws on a malformed or duplicate name. */
@@ -59,7 +68,7 @@ export async function migrate(url: string, options: MigrateOptions = {}): Promis
   const migrations = await loadMigrations(options.dir);
   const sql = postgres(url, { max: 1, connect_timeout: 10, onnotice: () => undefined });
   try {
-    return await sql.begin(async (tx) => {
+    const { applied, alreadyApplied } = await sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`;
       await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
         name text PRIMARY KEY,
@@ -81,9 +90,30 @@ export async function migrate(url: string, options: MigrateOptions = {}): Promis
       );
       return { applied, alreadyApplied: done.size };
     });
+    const partitioned = await isPartitioned(sql);
+    const partitionsCreated = partitioned ? await ensurePartitionsAround(sql, options.now) : 0;
+    if (partitionsCreated > 0) log(`created ${partitionsCreated} daily partition(s) of messages ahead`);
+    const partitionsDropped =
+      partitioned && options.retentionDays !== undefined
+        ? await dropExpiredPartitions(sql, options.retentionDays, options.now)
+        : [];
+    if (options.retentionDays !== undefined) {
+      log(
+        `retention ${options.retentionDays} day(s): dropped ${partitionsDropped.length} partition(s)` +
+          (partitionsDropped.length > 0 ? ` (${partitionsDropped.join(', ')})` : ''),
+      );
+    }
+    return { applied, alreadyApplied, partitionsCreated, partitionsDropped };
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+/** Whether `messages` is the partitioned table of migration 002 (a custom migration folder may lack it). */
+async function isPartitioned(sql: postgres.Sql): Promise<boolean> {
+  const [row] = await sql`SELECT EXISTS (
+    SELECT 1 FROM pg_partitioned_table WHERE partrelid = to_regclass('messages')) AS partitioned`;
+  return row?.partitioned === true;
 }
 
 const USAGE = `Usage: npm run migrate [-- --help]
@@ -92,8 +122,13 @@ Applies the SQL migrations in infra/migrations/ (NNN_description.sql, in order) 
 DATABASE_URL. Idempotent: what is recorded in schema_migrations is skipped; everything missing is
 applied in one transaction.
 
+Then creates the daily partitions of messages up to two days ahead, and with
+HISTORY_RETENTION_DAYS drops the partitions whose whole day is older than that (run it daily, e.g.
+from cron; the region nodes do the same every hour).
+
 Environment:
-  DATABASE_URL   postgres://user:password@host:port/database (the primary)
+  DATABASE_URL             postgres://user:password@host:port/database (the primary)
+  HISTORY_RETENTION_DAYS   optional: days of history kept (a positive whole number); unset keeps all
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -108,8 +143,14 @@ async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
+  const retention = process.env.HISTORY_RETENTION_DAYS;
+  const retentionDays = retention === undefined || retention === '' ? undefined : Number(retention);
+  if (retentionDays !== undefined && !(Number.isInteger(retentionDays) && retentionDays > 0)) {
+    process.stderr.write('config error: HISTORY_RETENTION_DAYS: must be a positive whole number\n');
+    return 2;
+  }
   try {
-    await migrate(url, { log: (line) => process.stdout.write(`migrate: ${line}\n`) });
+    await migrate(url, { retentionDays, log: (line) => process.stdout.write(`migrate: ${line}\n`) });
     return 0;
   } catch (err) {
     process.stderr.write(`migrate: failed: ${(err as Error).message}\n`);

@@ -1,6 +1,8 @@
+import { createPublicKey } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { MAX_DATA_BYTES, parseServerApiKeys } from '../shared';
+import { MAX_DATA_BYTES, MIN_JWT_SECRET_LENGTH, parseServerApiKeys, type TokenKeys } from '../shared';
 import type { RecentBounds } from './history/recent';
 import { parseRedisTarget } from './redis';
 
@@ -14,6 +16,30 @@ const redisUrl = z.string().superRefine((url, ctx) => {
 });
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' });
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const commaList = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
+const pemPublicKey = z.string().refine((pem) => {
+  try {
+    return createPublicKey(pem.replaceAll('\\n', '\n')).type === 'public';
+  } catch {
+    return false;
+  }
+}, 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
+const cidrList = commaList.refine(
+  (items) => items.every((item) => parseCidr(item) !== undefined),
+  'must be comma-separated addresses or CIDRs like 10.0.0.0/8,::1/128',
+);
+const originList = commaList.refine(
+  (items) => items.every((o) => o === '*' || /^https?:\/\/[^/\s]+$/.test(o)),
+  'must be comma-separated origins like https://app.example.com, or *',
+);
 
 /**
  * The region node's environment (public contract, DESIGN.md §3), plus tunables with defaults.
@@ -33,7 +59,19 @@ export const regionEnvSchema = z.object({
   GLOBAL_REDIS_URL: redisUrl,
   DATABASE_URL: postgresUrl,
   DATABASE_REPLICA_URL: postgresUrl.optional(),
-  JWT_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  /** HS256 key; required unless JWT_PUBLIC_KEY or JWT_JWKS_URL is set. */
+  JWT_SECRET: z
+    .string()
+    .min(MIN_JWT_SECRET_LENGTH, `must be at least ${MIN_JWT_SECRET_LENGTH} characters`)
+    .optional(),
+  /** RS256/ES256 public key (PEM; `\n` may be written as a literal backslash-n). */
+  JWT_PUBLIC_KEY: pemPublicKey.optional(),
+  /** An identity provider's JWKS URL: RS256/ES256 keys, cached and refetched on an unknown `kid`. */
+  JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** When set, tokens must carry this `iss`. */
+  JWT_ISSUER: z.string().min(1).optional(),
+  /** When set, tokens must carry this `aud`. */
+  JWT_AUDIENCE: z.string().min(1).optional(),
   EDGE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Server API keys (header `x-api-key`), comma-separated, each at least 32 characters; unset: no server API. */
   SERVER_API_KEYS: z
@@ -56,6 +94,24 @@ export const regionEnvSchema = z.object({
   MAX_CONNECTIONS_PER_USER: positiveInt(20),
   /** Connections one node accepts; above it, handshakes get `unavailable` and the edge routes elsewhere. */
   MAX_CONNECTIONS_PER_NODE: positiveInt(20_000),
+  /** Rooms one connection may be in at once. */
+  MAX_ROOMS_PER_CONNECTION: positiveInt(100),
+  /** `join`, `leave`, `history`, `presence` and `auth` per second on one connection (burst twice this). */
+  REQUEST_RATE_PER_CONNECTION: positiveInt(10),
+  /** History and recovery reads one connection may have running at once. */
+  MAX_READS_PER_CONNECTION: positiveInt(2),
+  /** Largest `join` or `history` answer, in bytes of JSON. */
+  MAX_ANSWER_BYTES: positiveInt(1024 * 1024),
+  /** Engine.IO handshakes per second from one client IP (burst twice this). */
+  HANDSHAKE_RATE_PER_IP: positiveInt(50),
+  /** An Engine.IO session that has not completed the Socket.IO connect in this time is closed. */
+  CONNECT_TIMEOUT_MS: positiveInt(5_000),
+  /** Peers whose `x-forwarded-for` is believed (the edge, the region's load balancer): CIDRs. */
+  TRUSTED_PROXIES: cidrList,
+  /** Browser origins allowed to connect (comma-separated); unset allows any origin, without credentials. */
+  ALLOWED_ORIGINS: originList,
+  /** When set, `/metrics`, `/readyz` and `/healthz` answer on this port only, not the public one. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   /** How long a SIGTERM drain waits for clients to leave before closing. */
   DRAIN_TIMEOUT_MS: positiveInt(10_000),
   /** Ephemeral publishes per second one user may make in the region (counted apart from stored ones). */
@@ -72,6 +128,8 @@ export const regionEnvSchema = z.object({
   HISTORY_BATCH_SIZE: positiveInt(200),
   /** How long a history entry may stay unacknowledged by a node before a peer takes it over. */
   HISTORY_CLAIM_IDLE_MS: positiveInt(15_000),
+  /** History older than this many days is never answered and dropped by whole partitions; unset keeps all. */
+  HISTORY_RETENTION_DAYS: z.coerce.number().int().positive().optional(),
   /** Deadline of every Postgres query (statement_timeout and a client timer for a hung server). */
   POSTGRES_DEADLINE_MS: positiveInt(3_000),
   /** Envelopes Postgres refused kept in the regional dead-letter stream (the oldest are dropped). */
@@ -153,7 +211,7 @@ export interface RegionConfig {
   globalRedisUrl: string;
   databaseUrl: string;
   databaseReplicaUrl: string | undefined;
-  jwtSecret: string;
+  tokens: TokenKeys;
   edgeSecret: string | undefined;
   serverApiKeys: string[];
   revocationTtlMs: number;
@@ -164,7 +222,17 @@ export interface RegionConfig {
     ephemeralRatePerUser: number;
     maxConnectionsPerUser: number;
     maxConnectionsPerNode: number;
+    maxRoomsPerConnection: number;
+    requestRatePerConnection: number;
+    maxReadsPerConnection: number;
+    maxAnswerBytes: number;
+    handshakeRatePerIp: number;
+    connectTimeoutMs: number;
   };
+  trustedProxies: string[];
+  /** Empty: any origin, never with credentials. */
+  allowedOrigins: string[];
+  metricsPort: number | undefined;
   drainTimeoutMs: number;
   idempotencyWindowS: number;
   idFutureS: number;
@@ -174,6 +242,7 @@ export interface RegionConfig {
     claimIdleMs: number;
     deadLetterMaxLen: number;
     postgresDeadlineMs: number;
+    retentionDays: number | undefined;
     recent: RecentBounds;
     recoveryLimit: number;
     replicaMaxLagBytes: number;
@@ -215,6 +284,9 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
     throw new ConfigError(variable, message);
   }
   const e = result.data;
+  if (!e.JWT_SECRET && !e.JWT_PUBLIC_KEY && !e.JWT_JWKS_URL) {
+    throw new ConfigError('JWT_SECRET', 'is required (or JWT_PUBLIC_KEY or JWT_JWKS_URL)');
+  }
   if (e.BUS_PEERS.some((peer) => peer.region === e.REGION))
     throw new ConfigError('BUS_PEERS', `is invalid (names this node's own region ${e.REGION})`);
   return {
@@ -227,7 +299,13 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
     globalRedisUrl: e.GLOBAL_REDIS_URL,
     databaseUrl: e.DATABASE_URL,
     databaseReplicaUrl: e.DATABASE_REPLICA_URL,
-    jwtSecret: e.JWT_SECRET,
+    tokens: {
+      secret: e.JWT_SECRET,
+      publicKeyPem: e.JWT_PUBLIC_KEY?.replaceAll('\\n', '\n'),
+      jwksUrl: e.JWT_JWKS_URL,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+    },
     edgeSecret: e.EDGE_SECRET,
     serverApiKeys: e.SERVER_API_KEYS,
     revocationTtlMs: e.REVOCATION_TTL_S * 1000,
@@ -238,7 +316,16 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
       ephemeralRatePerUser: e.EPHEMERAL_RATE_PER_USER,
       maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
       maxConnectionsPerNode: e.MAX_CONNECTIONS_PER_NODE,
+      maxRoomsPerConnection: e.MAX_ROOMS_PER_CONNECTION,
+      requestRatePerConnection: e.REQUEST_RATE_PER_CONNECTION,
+      maxReadsPerConnection: e.MAX_READS_PER_CONNECTION,
+      maxAnswerBytes: e.MAX_ANSWER_BYTES,
+      handshakeRatePerIp: e.HANDSHAKE_RATE_PER_IP,
+      connectTimeoutMs: e.CONNECT_TIMEOUT_MS,
     },
+    trustedProxies: e.TRUSTED_PROXIES,
+    allowedOrigins: e.ALLOWED_ORIGINS.includes('*') ? [] : e.ALLOWED_ORIGINS,
+    metricsPort: e.METRICS_PORT,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     idempotencyWindowS: e.IDEMPOTENCY_WINDOW_S,
     idFutureS: e.ENVELOPE_ID_FUTURE_S,
@@ -248,6 +335,7 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
       claimIdleMs: e.HISTORY_CLAIM_IDLE_MS,
       deadLetterMaxLen: e.HISTORY_DEAD_LETTER_MAXLEN,
       postgresDeadlineMs: e.POSTGRES_DEADLINE_MS,
+      retentionDays: e.HISTORY_RETENTION_DAYS,
       recent: {
         length: e.RECENT_HISTORY_LENGTH,
         roomMaxBytes: e.RECENT_HISTORY_ROOM_BYTES,
@@ -288,4 +376,24 @@ export function regionEnvHelp(): string {
   }
   lines.push('', 'A missing or malformed variable stops the node with one line naming it (exit code 2).', '');
   return lines.join('\n');
+}
+
+/** `10.0.0.0/8`, `::1/128` or a bare address, as a BlockList holding it; undefined when malformed. */
+export function parseCidr(text: string): BlockList | undefined {
+  const [address = '', bits] = text.split('/');
+  const family = isIP(address);
+  if (family === 0) return undefined;
+  const max = family === 4 ? 32 : 128;
+  const prefix = bits === undefined ? max : Number(bits);
+  if (
+    !Number.isInteger(prefix) ||
+    prefix < 0 ||
+    prefix > max ||
+    (bits !== undefined && !/^\d+$/.test(bits))
+  ) {
+    return undefined;
+  }
+  const list = new BlockList();
+  list.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');
+  return list;
 }

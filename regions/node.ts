@@ -4,10 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { Server } from 'socket.io';
-import { formatSessionId } from '../shared';
+import { createTokenVerifier, formatSessionId } from '../shared';
 import type { RegionConfig } from './config';
 import { createHttpApp } from './http/app';
 import { Readiness } from './http/readiness';
+import { keys } from './keyspace';
 import { UserLimits } from './limits';
 import type { Logger } from './log';
 import { RegionMetrics } from './metrics';
@@ -19,7 +20,8 @@ import { Publisher, RedisPublishLog, RoomDelivery, type RegionIo } from './publi
 import { connectRedis, connectRegionRedis, type RedisClient, type RegionRedis } from './redis';
 import { UserControl } from './server-api/user-control';
 import { clientErrorMapper, noHistory, type RegionServices } from './services';
-import { registerSocketHandlers, type RegionSocket } from './socket/handlers';
+import { SessionExpiry } from './socket/expiry';
+import { socketHandlers, type RegionSocket } from './socket/handlers';
 import { admitHandshake } from './socket/handshake';
 import { NodeUpkeep } from './upkeep';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -89,6 +91,8 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     // A packet is refused (the connection closed) above the largest `data` plus room for the event
     // name, the other fields and the framing; before, 1 MB packets were parsed and only then refused.
     maxHttpBufferSize: config.limits.maxPayloadBytes + PACKET_ENVELOPE_BYTES,
+    // An Engine.IO session that never completes the Socket.IO connect is closed after this.
+    connectTimeout: config.limits.connectTimeoutMs,
   });
   // Session ids name their region and node (shared/session.ts), so the edge and a region's load
   // balancer can send every long-polling request of a session to the node that holds it.
@@ -126,32 +130,50 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   let draining = false;
   const readiness = new Readiness();
   readiness.add('redis', () => (redis.regionalReady() ? 'up' : 'down'), true);
+  const verifyToken = createTokenVerifier(config.tokens);
+  // Only sockets that completed the authenticated connect count as load (capacity, health beacon).
+  const connectedSockets = () => io.of('/').sockets.size;
   io.use(
     admitHandshake({
       config,
+      verifyToken,
       userLimits,
       metrics,
       revocations: users,
-      unavailable: () => draining || io.engine.clientsCount > config.limits.maxConnectionsPerNode,
+      unavailable: () => draining || connectedSockets() >= config.limits.maxConnectionsPerNode,
     }),
   );
+  const expiry = new SessionExpiry((socket, exp) => {
+    socket.emit('expired', { exp });
+    socket.disconnect(true);
+  });
+  expiry.start();
+  const attachHandlers = socketHandlers({
+    services,
+    limits: { ...config.limits, recoveryLimit: config.history.recoveryLimit },
+    verifyToken,
+    expiry,
+  });
+  const closeUserConnection = function (this: RegionSocket) {
+    void userLimits.closeConnection(this.data.principal.user, this.id);
+  };
   io.on('connection', (socket: RegionSocket) => {
     socket.emit('session', { region: config.region, node: config.nodeId });
-    registerSocketHandlers(socket, services, config.limits);
-    socket.on('disconnect', () => void userLimits.closeConnection(socket.data.principal.user, socket.id));
+    attachHandlers(socket);
+    socket.on('disconnect', closeUserConnection);
   });
 
   const app = createHttpApp({
     region: config.region,
     nodeId: config.nodeId,
-    jwtSecret: config.jwtSecret,
+    verifyToken,
     edgeSecret: config.edgeSecret,
     serverApiKeys: config.serverApiKeys,
     maxPayloadBytes: config.limits.maxPayloadBytes,
     services,
     readiness: () => readiness.report(draining),
     async metrics() {
-      metrics.connections.set(io.engine.clientsCount);
+      metrics.connections.set(connectedSockets());
       metrics.outboxHeld.set(publishLog.heldCount);
       metrics.outboxHeldBytes.set(publishLog.heldBytes);
       const adapter = io.of('/').adapter;
@@ -185,7 +207,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
       region: config.region,
       node: config.nodeId,
       url: config.publicUrl ?? `http://127.0.0.1:${port}`,
-      connections: io.engine.clientsCount,
+      connections: connectedSockets(),
       capacity: config.limits.maxConnectionsPerNode,
       draining,
     }),
@@ -198,6 +220,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   log.info({ port, region: config.region }, 'region node listening');
 
   const closeHooks: (() => Promise<void> | void)[] = [
+    () => expiry.stop(),
     async () => {
       users.stop();
       await controlSubscriber.quit().catch(() => controlSubscriber.disconnect());
@@ -291,10 +314,10 @@ async function drainNode(parts: {
 function socketAdapter(redis: RegionRedis) {
   return redis.regionalIsCluster
     ? createShardedAdapter(redis.adapterPub, redis.adapterSub, {
-        channelPrefix: 'rt:sio',
+        channelPrefix: keys.adapterChannel(),
         subscriptionMode: 'dynamic',
       })
-    : createAdapter(redis.adapterPub, redis.adapterSub, { key: 'rt:sio' });
+    : createAdapter(redis.adapterPub, redis.adapterSub, { key: keys.adapterChannel() });
 }
 
 function listen(server: HttpServer, port: number, host: string): Promise<void> {

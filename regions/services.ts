@@ -5,9 +5,19 @@ import type { PresenceService } from './presence';
 import type { Publisher } from './publish';
 import type { Revocations } from './server-api/user-control';
 
-/** Answers `join { since }`: the envelopes of a room after `since`, in the order this region delivered them. */
+/**
+ * What `join { since }` recovers: the envelopes of the room after `since`, in the order this region
+ * delivered them. `complete` is false when that cannot be all of them: `since` is older than history
+ * keeps (retention), or Postgres could not be asked and the regional buffer alone answered.
+ */
+export interface MissedAnswer {
+  missed: Envelope[];
+  complete: boolean;
+}
+
+/** Answers `join { since }` (see MissedAnswer). */
 export interface MissedMessages {
-  missedSince(room: string, since: EnvelopeId | undefined): Promise<Envelope[]>;
+  missedSince(room: string, since: EnvelopeId | undefined): Promise<MissedAnswer>;
 }
 
 /** Pages of a room's history, oldest first, before a cursor. */
@@ -20,8 +30,8 @@ export interface HistoryReader {
 
 /** Used until a history store is attached: history reads answer `unavailable`, recovery has nothing. */
 export const noHistory: MissedMessages & HistoryReader = {
-  async missedSince() {
-    return [];
+  async missedSince(_room, since) {
+    return { missed: [], complete: since === undefined };
   },
   async page() {
     throw new ProtocolError('unavailable', 'history is not enabled on this node');

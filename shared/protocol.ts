@@ -53,6 +53,12 @@ export const historyPayload = z.strictObject({
   limit: z.number().int().min(1).max(HISTORY_LIMIT_MAX).optional(),
 });
 export const presencePayload = z.strictObject({ room: roomNameSchema });
+export const authPayload = z.strictObject({
+  token: z
+    .string()
+    .min(1)
+    .max(16 * 1024),
+});
 
 /** HTTP `POST /v1/rooms/:room/messages` body. */
 export const publishBody = z.strictObject({
@@ -66,6 +72,7 @@ export type LeavePayload = z.infer<typeof leavePayload>;
 export type PublishPayload = z.infer<typeof publishPayload>;
 export type HistoryPayload = z.infer<typeof historyPayload>;
 export type PresencePayload = z.infer<typeof presencePayload>;
+export type AuthPayload = z.infer<typeof authPayload>;
 
 export interface PresenceMember {
   user: string;
@@ -75,11 +82,20 @@ export interface PresenceMember {
 export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
 
 export interface ClientEvents {
-  join: (payload: JoinPayload, ack: (res: Ack<{ room: string; missed: Envelope[] }>) => void) => void;
+  /**
+   * `recovered` is false when `missed` could not hold every envelope after `since` (over the answer
+   * budget, beyond what is kept): the client pages `history` back from its oldest entry.
+   */
+  join: (
+    payload: JoinPayload,
+    ack: (res: Ack<{ room: string; missed: Envelope[]; recovered: boolean }>) => void,
+  ) => void;
   leave: (payload: LeavePayload, ack: (res: Ack) => void) => void;
   publish: (payload: PublishPayload, ack: (res: Ack<{ id: string; ts: number }>) => void) => void;
   history: (payload: HistoryPayload, ack: (res: Ack<{ messages: Envelope[] }>) => void) => void;
   presence: (payload: PresencePayload, ack: (res: Ack<{ members: PresenceMember[] }>) => void) => void;
+  /** A fresh token for the same `sub`; `left` are the rooms it no longer grants, which were left. */
+  auth: (payload: AuthPayload, ack: (res: Ack<{ exp: number; left: string[] }>) => void) => void;
 }
 
 export interface SessionInfo {
@@ -99,6 +115,8 @@ export interface ServerEvents {
   message: (envelope: Envelope) => void;
   presence: (event: PresenceEvent) => void;
   drain: (info: { reason: string }) => void;
+  /** The token expired (`exp`, seconds): the node disconnects the socket right after. */
+  expired: (info: { exp: number }) => void;
   /** The server API disconnected this user (`POST /v1/users/:user/disconnect`); the socket closes next. */
   disconnected: (info: { reason: string }) => void;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { GeoPoint } from './geo';
+import type { NodeHeartbeat } from './wire';
 
 /** One region of the edge's registry (`REGIONS` var in wrangler.toml): where it is and how to reach it. */
 export const regionSchema = z.strictObject({
@@ -47,22 +48,8 @@ export function parseRegistry(value: unknown): RegistryResult {
   return { ok: false, message: `REGIONS${where}: ${issue?.message ?? 'invalid'}` };
 }
 
-/**
- * One node's heartbeat as stored in the global Redis hash `rt:health` (field `{region}/{node}`),
- * written by each region node (regions/health/beacon.ts). Extra fields are ignored.
- */
-export const nodeHealthSchema = z.object({
-  region: z.string(),
-  node: z.string(),
-  url: z.string(),
-  connections: z.number().nonnegative(),
-  capacity: z.number().positive(),
-  load: z.number(),
-  draining: z.boolean(),
-  expiresAt: z.number(),
-});
-
-export type NodeHealthEntry = z.infer<typeof nodeHealthSchema>;
+/** One node's heartbeat (the versioned record and its codec are in `shared/wire.ts`). */
+export type NodeHealthEntry = NodeHeartbeat;
 
 /** The global Redis hash holding every node's heartbeat. */
 export const HEALTH_HASH = 'rt:health';

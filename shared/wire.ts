@@ -104,3 +104,61 @@ export function decodeAckRecord(text: string): AckRecord | undefined {
     return undefined;
   }
 }
+
+/** Version of a node's heartbeat record. */
+export const HEARTBEAT_VERSION = 1;
+
+/**
+ * One node's heartbeat, as it stands in the global Redis hash `rt:health` (field `{region}/{node}`):
+ * written by each region node (`regions/health/beacon.ts`), read by the edge to route (`edge/health.ts`)
+ * and shown by the demo page (through `GET /v1/regions`). An entry whose `expiresAt` has passed means
+ * the node is gone.
+ */
+export interface NodeHeartbeat {
+  region: string;
+  node: string;
+  /** Reachable URL of the node as its operator published it (informational). */
+  url: string;
+  connections: number;
+  /** Connections the node accepts before the edge stops sending it more. */
+  capacity: number;
+  /** 1-minute load average per core. */
+  load: number;
+  draining: boolean;
+  /** Milliseconds since the epoch after which this entry is stale. */
+  expiresAt: number;
+}
+
+export function encodeHeartbeat(heartbeat: NodeHeartbeat): string {
+  return JSON.stringify({ v: HEARTBEAT_VERSION, ...heartbeat });
+}
+
+/** A heartbeat from its stored JSON (or the object a REST client already parsed); extra fields are ignored. */
+export function decodeHeartbeat(stored: unknown): NodeHeartbeat | undefined {
+  let value = stored;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const h = value as Record<string, unknown>;
+  if ((h.v ?? HEARTBEAT_VERSION) !== HEARTBEAT_VERSION) return undefined;
+  const ok =
+    typeof h.region === 'string' &&
+    typeof h.node === 'string' &&
+    typeof h.url === 'string' &&
+    typeof h.connections === 'number' &&
+    h.connections >= 0 &&
+    typeof h.capacity === 'number' &&
+    h.capacity > 0 &&
+    typeof h.load === 'number' &&
+    typeof h.draining === 'boolean' &&
+    typeof h.expiresAt === 'number';
+  if (!ok) return undefined;
+  const { region, node, url, connections, capacity, load, draining, expiresAt } =
+    h as unknown as NodeHeartbeat;
+  return { region, node, url, connections, capacity, load, draining, expiresAt };
+}

@@ -22,6 +22,9 @@ export interface PeerLinks {
   cut(from: string, to: string): Promise<void>;
   /** Ends a `cut`: the link listens again on the same port. */
   restore(from: string, to: string): Promise<void>;
+  /** The link hangs: connections stay open and nothing passes until `thaw`, which delivers it all. */
+  freeze(from: string, to: string): void;
+  thaw(from: string, to: string): void;
   close(): Promise<void>;
 }
 
@@ -76,6 +79,8 @@ export async function startPeerLinks(
       relays.set(key(from, to), await startWanRelay({ port: portOf(to) }, old.delayMs, old.port));
       cutLinks.delete(key(from, to));
     },
+    freeze: (from, to) => link(from, to).hold(),
+    thaw: (from, to) => link(from, to).release(),
     close,
   };
 }

@@ -22,6 +22,8 @@ export interface RegionBalancer {
   readonly pid: number;
   /** The rendered configuration file. */
   readonly configFile: string;
+  /** HAProxy's state of a node (UP, DOWN, NOLB, MAINT, DRAIN), from its Prometheus endpoint. */
+  serverState(nodeId: string): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,14 @@ export async function startRegionBalancer(options: RegionBalancerOptions): Promi
     metricsPort,
     pid: proc.pid,
     configFile,
+    async serverState(nodeId) {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      for (const [, server, state] of text.matchAll(
+        /^haproxy_server_status\{proxy="nodes",server="([^"]+)",state="(\w+)"\} 1$/gm,
+      ))
+        if (server === nodeId) return state;
+      return undefined;
+    },
     async close() {
       await proc.stop(2_000);
       await rm(dir, { recursive: true, force: true });

@@ -17,6 +17,12 @@ export function oneWayDelayMs(a: GeoPoint, b: GeoPoint): number {
 export interface WanRelay {
   readonly port: number;
   readonly delayMs: number;
+  /**
+   * Holds every byte in both directions, connections staying open (a link that hangs: nothing
+   * answers, nothing fails), until `release`, which delivers what was held, in order.
+   */
+  hold(): void;
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -31,12 +37,13 @@ export async function startWanRelay(
 ): Promise<WanRelay> {
   const listenPort = port ?? (await freePort());
   const sockets = new Set<Socket>();
+  const gate: Gate = { held: false, queue: [] };
   // Half-open sockets: each direction ends on its own, after its delayed data.
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     const upstream = connect({ host: target.host ?? '127.0.0.1', port: target.port, allowHalfOpen: true });
     sockets.add(client).add(upstream);
-    relay(client, upstream, delayMs);
-    relay(upstream, client, delayMs);
+    relay(client, upstream, delayMs, gate);
+    relay(upstream, client, delayMs, gate);
     const abort = () => {
       client.destroy();
       upstream.destroy();
@@ -51,6 +58,13 @@ export async function startWanRelay(
   return {
     port: listenPort,
     delayMs,
+    hold: () => {
+      gate.held = true;
+    },
+    release: () => {
+      gate.held = false;
+      for (const send of gate.queue.splice(0)) send();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
@@ -59,11 +73,21 @@ export async function startWanRelay(
   };
 }
 
-function relay(from: Socket, to: Socket, delayMs: number): void {
-  from.on('data', (chunk) => {
-    if (delayMs <= 0) to.write(chunk);
-    else setTimeout(() => to.writable && to.write(chunk), delayMs);
+/** While `held`, bytes wait in `queue` (both directions, in arrival order). */
+interface Gate {
+  held: boolean;
+  queue: (() => void)[];
+}
+
+function relay(from: Socket, to: Socket, delayMs: number, gate: Gate): void {
+  const send = (chunk: Buffer) => {
+    if (gate.held) gate.queue.push(() => to.writable && to.write(chunk));
+    else if (to.writable) to.write(chunk);
+  };
+  from.on('data', (chunk: Buffer) => {
+    if (delayMs <= 0) send(chunk);
+    else setTimeout(() => send(chunk), delayMs);
   });
   // A half-close travels with the same delay, after the data sent before it.
-  from.on('end', () => setTimeout(() => to.end(), delayMs));
+  from.on('end', () => setTimeout(() => (gate.held ? gate.queue.push(() => to.end()) : to.end()), delayMs));
 }

@@ -4,6 +4,7 @@
  */
 import { HELP, UsageError, parseSimOptions } from './options';
 import { killAllServerProcesses } from '../local/child';
+import { startControlServer } from './control';
 import { startPlatform, type Platform } from './platform';
 
 /** Longest a shutdown may take: region nodes drain for 2 s, every other step is quicker. */
@@ -24,6 +25,8 @@ if (options === 'help') {
 
 const say = (line: string) => console.log(`[sim] ${line}`);
 let platform: Platform | undefined;
+// Set once ready; the shutdown closes it first, so no restart starts while we stop.
+let control: { close(): Promise<void> } | undefined = undefined;
 let stopping = false;
 
 async function shutdown(signal: string): Promise<void> {
@@ -36,6 +39,7 @@ async function shutdown(signal: string): Promise<void> {
     killAllServerProcesses();
     process.exit(1);
   }, SHUTDOWN_DEADLINE_MS).unref();
+  await control?.close();
   await platform?.stop();
   say(`stopped everything in ${((Date.now() - began) / 1000).toFixed(1)} s`);
   process.exit(0);
@@ -59,6 +63,7 @@ try {
 if (stopping) await new Promise(() => undefined); // a signal arrived during start-up; shutdown exits
 
 const { state } = platform;
+control = await startControlServer(platform, options.dir, say);
 platform.onUnexpectedExit((what) => console.error(`[sim] ${what}`));
 say(
   'WAN one-way delays (ms): ' +
@@ -79,5 +84,9 @@ console.log(
   `  postgres primary   ${state.postgres.primary.region}, replicas in ${state.postgres.replicas.map((r) => r.region).join(', ') || 'none'}`,
 );
 console.log(`  state              ${options.dir}/state.json`);
+const dirOption = options.dir === '.sim' ? '' : ` --dir ${options.dir}`;
+console.log(
+  `  rolling restart    npm run sim -- restart ${state.regions[0]!.id}${dirOption}   (one node at a time)`,
+);
 console.log('');
 say(`ready in ${(state.startupMs / 1000).toFixed(1)} s. Ctrl-C stops everything.`);

@@ -14,6 +14,7 @@ import { oneWayDelayMs, startWanRelay, type WanRelay } from '../local/wan-relay'
 import { migrate } from '../migrate';
 import { REGION_CATALOG } from './catalog';
 import type { SimOptions } from './options';
+import { NODE_DRAIN_MS, rollRegion, waitReady, type SimNode } from './rolling-restart';
 import type { SimState } from './state';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -23,6 +24,8 @@ export interface Platform {
   readonly state: SimState;
   /** Resolves with a description when a process the platform started exits on its own. */
   onUnexpectedExit(listener: (what: string) => void): void;
+  /** Rolling restart of every node of `region`, one at a time; `report` hears each step. */
+  restartRegion(region: string, report: (line: string) => void): Promise<{ ms: number }>;
   stop(): Promise<void>;
 }
 
@@ -45,9 +48,12 @@ export async function startPlatform(
     void stack.push({ what, stop });
   const listeners: ((what: string) => void)[] = [];
   let stopping = false;
+  // Processes stopped on purpose (a rolling restart) are not reported when they exit.
+  const stoppedOnPurpose = new WeakSet<object>();
   const watch = (what: string, proc: { exited: Promise<number | null> }) =>
     void proc.exited.then((code) => {
-      if (!stopping) for (const l of listeners) l(`${what} exited unexpectedly (code ${code})`);
+      if (stopping || stoppedOnPurpose.has(proc)) return;
+      for (const l of listeners) l(`${what} exited unexpectedly (code ${code})`);
     });
   const stop = async () => {
     stopping = true;
@@ -110,11 +116,16 @@ export async function startPlatform(
     const balancers = new Map<string, RegionBalancer>();
     const processes: SimState['processes'] = [];
     const nodeStarts: Promise<void>[] = [];
+    // Every region node, by region; a rolling restart replaces a node's process in place.
+    const simNodes = new Map<string, SimNode[]>();
+    const allNodes = () => [...simNodes.values()].flat();
     // Nodes drain in parallel on shutdown.
-    const nodeProcs: ServerProcess[] = [];
     onStop(
-      () => `region nodes, drained in parallel (pids ${nodeProcs.map((p) => p.pid).join(' ')})`,
-      async () => void (await Promise.all(nodeProcs.map((p) => p.stop(5_000)))),
+      () =>
+        `region nodes, drained in parallel (pids ${allNodes()
+          .map((n) => n.proc.pid)
+          .join(' ')})`,
+      async () => void (await Promise.all(allNodes().map((n) => n.proc.stop(5_000)))),
     );
     for (const region of options.regions) {
       const redis = regionalRedis.get(region)!;
@@ -134,28 +145,31 @@ export async function startPlatform(
         JWT_SECRET: jwtSecret,
         ...(edgeSecret ? { EDGE_SECRET: edgeSecret } : {}),
         SERVER_API_KEYS: serverApiKey,
-        DRAIN_TIMEOUT_MS: '2000',
+        DRAIN_TIMEOUT_MS: String(NODE_DRAIN_MS),
       };
       const nodes: SimState['regions'][number]['nodes'] = [];
+      const regionNodes: SimNode[] = [];
       for (let i = 1; i <= options.nodesPerRegion; i++) {
         const nodeId = `${region}-${i}`;
         const nodePort = await port();
-        const proc: ServerProcess = startServerProcess(
-          process.execPath,
-          ['--import', 'tsx', join(ROOT, 'regions', 'main.ts')],
-          {
-            cwd: ROOT,
-            env: { ...env, NODE_ID: nodeId, PORT: String(nodePort) },
-            logFile: join(logs, `node-${nodeId}.log`),
-          },
-        );
-        nodeProcs.push(proc);
+        const logFile = join(logs, `node-${nodeId}.log`);
         const url = `http://127.0.0.1:${nodePort}`;
-        nodes.push({ id: nodeId, url, pid: proc.pid });
-        processes.push({ role: 'region-node', region, url, port: nodePort, pid: proc.pid });
-        nodeStarts.push(waitReady(url, proc, nodeId));
-        watch(`region node ${nodeId} (pid ${proc.pid}, log ${join(logs, `node-${nodeId}.log`)})`, proc);
+        const launch = () => {
+          const proc: ServerProcess = startServerProcess(
+            process.execPath,
+            ['--import', 'tsx', join(ROOT, 'regions', 'main.ts')],
+            { cwd: ROOT, env: { ...env, NODE_ID: nodeId, PORT: String(nodePort) }, logFile },
+          );
+          watch(`region node ${nodeId} (pid ${proc.pid}, log ${logFile})`, proc);
+          return proc;
+        };
+        const node: SimNode = { id: nodeId, region, url, port: nodePort, proc: launch(), launch };
+        regionNodes.push(node);
+        nodes.push({ id: nodeId, url, pid: node.proc.pid });
+        processes.push({ role: 'region-node', region, url, port: nodePort, pid: node.proc.pid });
+        nodeStarts.push(waitReady(url, node.proc, nodeId));
       }
+      simNodes.set(region, regionNodes);
       const { lat, lon } = REGION_CATALOG[region]!;
       regions.push({ id: region, lat, lon, url: '', redis: { url: redis.url, pid: redis.pid }, nodes });
     }
@@ -264,25 +278,37 @@ export async function startPlatform(
         { role: 'upstash-rest', url: upstash.url, port: upstash.port, pid: process.pid },
       ],
     };
-    await writeFile(join(dir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
-    return { state, onUnexpectedExit: (l) => void listeners.push(l), stop };
+    const writeState = () => writeFile(join(dir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
+    await writeState();
+    let restarting: string | undefined;
+    const restartRegion = async (region: string, report: (line: string) => void) => {
+      const nodes = simNodes.get(region);
+      if (!nodes) throw new Error(`no region ${region} in this simulation (${options.regions.join(', ')})`);
+      if (restarting) throw new Error(`a rolling restart of ${restarting} is running`);
+      if (stopping) throw new Error('the simulation is stopping');
+      restarting = region;
+      try {
+        return await rollRegion({
+          nodes,
+          balancer: balancers.get(region)!,
+          stoppedOnPurpose,
+          report,
+          replaced: async (node) => {
+            for (const entry of [
+              ...state.regions.flatMap((r) => r.nodes.filter((n) => n.id === node.id)),
+              ...state.processes.filter((p) => p.role === 'region-node' && p.url === node.url),
+            ])
+              entry.pid = node.proc.pid;
+            await writeState();
+          },
+        });
+      } finally {
+        restarting = undefined;
+      }
+    };
+    return { state, onUnexpectedExit: (l) => void listeners.push(l), restartRegion, stop };
   } catch (err) {
     await stop();
     throw err;
   }
-}
-
-async function waitReady(url: string, proc: ServerProcess, name: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null)
-      throw new Error(`region node ${name} exited (${proc.child.exitCode}): ${proc.output().slice(-800)}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`region node ${name} not ready after ${timeoutMs} ms`);
 }

@@ -4,6 +4,7 @@ import type { RegionNode } from '../node';
 import { GlobalPresence } from '../presence';
 import { connectRedis, isReady } from '../redis';
 import { FailureStreak } from './failures';
+import { markNewUnderLease } from './fenced-dedup';
 import { Forwarder } from './forwarder';
 import { busKeys, forwardGroup } from './keys';
 import { RegionLease } from './lease';
@@ -121,11 +122,10 @@ export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Log
     failures: streak('bus:assignment', busLog),
     consume: (shard, lease) =>
       new ShardConsumer(shard, {
-        lease,
         region,
         nodeId,
         bus: inbound,
-        redis: node.redis,
+        markNew: (ids) => markNewUnderLease(node.redis, lease, ids, timing.dedupWindowS),
         delivery: node.delivery,
         metrics,
         log: consumerLog,
@@ -138,7 +138,6 @@ export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Log
         blockMs: timing.blockMs,
         readAhead: READ_AHEAD,
         retryMs,
-        dedupWindowS: timing.dedupWindowS,
         claimIdleMs: timing.claimIdleMs,
         standingIntervalMs: HOUSEKEEPING_MS,
       }),

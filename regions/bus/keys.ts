@@ -3,8 +3,8 @@ import { keys } from '../keyspace';
 import { OUTBOX_GROUPS } from '../outbox';
 
 /**
- * Every Redis key and consumer-group name of the bus, in one place (the names, with their Redis Cluster
- * hash tags, come from the keyspace module). All of them live in a region's own Redis: the inbound shards that peers append to,
+ * Every Redis key and consumer-group name of the bus, in one place (the names are built by
+ * `regions/keyspace.ts`, where Redis Cluster hash tags are added). All of them live in a region's own Redis: the inbound shards that peers append to,
  * and the leases and dedup marks of the region's nodes.
  */
 export const busKeys = {
@@ -12,11 +12,11 @@ export const busKeys = {
   inbound: keys.inbound,
   /** The greatest id trimming removed from inbound shard `n` (Redis keeps none for trims). */
   inboundTrimmed: keys.inboundTrimmed,
-  /** Which node of the region consumes inbound shard `n` (in the dedup marks' slot: one script sets both). */
+  /** Which node of the region consumes inbound shard `n` (in the dedup marks' slot: one script checks it and sets them). */
   shardLease: keys.shardLease,
   /** Which node of the region forwards its outbox to `peer`. */
   forwarderLease: keys.forwarderLease,
-  /** An envelope id already emitted in this region. */
+  /** An envelope id already emitted in this region (the publish log refuses it as a new id). */
   seen: keys.seen,
 } as const;
 

@@ -1,11 +1,8 @@
-import type { RedisClient } from '../redis';
 import type { Logger } from '../log';
 import type { RoomDelivery } from '../publish';
 import { BusGroupMissingError, groupStanding, type InboundBus } from './bus';
 import type { FailureStreak } from './failures';
-import { markNewUnderLease } from './fenced-dedup';
 import { inboundGroup } from './keys';
-import type { RegionLease } from './lease';
 import type { BusMetrics } from './metrics';
 import { shardStream } from './shard-stream';
 import type { GroupEntry } from '../streams/group-stream';
@@ -13,15 +10,16 @@ import { StreamWorker } from '../streams/worker';
 import type { Envelope } from '../../shared';
 
 export interface ShardConsumerDeps {
-  /** The shard's lease, checked atomically with every batch's dedup marks. */
-  lease: Pick<RegionLease, 'key' | 'holder' | 'ttlMs'>;
   region: string;
   nodeId: string;
   /** This region's inbound shards, in its own Redis. */
   bus: InboundBus;
-  /** Regional Redis: the dedup marks `rt:seen:{id}`. */
-  redis: RedisClient;
-  delivery: RoomDelivery;
+  /**
+   * Marks envelope ids as delivered in this region, per id whether it was new; rejects, marking
+   * nothing, when this node no longer holds the shard (`markNewUnderLease` in the regional Redis).
+   */
+  markNew(ids: readonly string[]): Promise<boolean[]>;
+  delivery: Pick<RoomDelivery, 'deliver'>;
   metrics: BusMetrics;
   log: Logger;
   /** Failed reads and batches, failed acks, failed standing checks and trims: counted per component. */
@@ -31,7 +29,6 @@ export interface ShardConsumerDeps {
   /** Waiting reads kept outstanding on the shard's read connection (see `ReadAhead`). */
   readAhead: number;
   retryMs: number;
-  dedupWindowS: number;
   /** Entries pending this long to another consumer of the region are taken over. */
   claimIdleMs: number;
   /** How often the shard is trimmed to its retention bound and the group's standing checked. */
@@ -115,14 +112,9 @@ export class ShardConsumer {
 
   /** Dedup marks under the lease first (one round trip), then emits in entry order. */
   private async deliver(entries: GroupEntry<Envelope>[]): Promise<void> {
-    const { metrics, delivery, redis, region } = this.deps;
+    const { metrics, delivery, region } = this.deps;
     const foreign = entries.filter((e) => e.value && e.value.origin !== region);
-    const fresh = await markNewUnderLease(
-      redis,
-      this.deps.lease,
-      foreign.map((e) => e.value!.id),
-      this.deps.dedupWindowS,
-    );
+    const fresh = foreign.length > 0 ? await this.deps.markNew(foreign.map((e) => e.value!.id)) : [];
     const now = Date.now();
     foreign.forEach((entry, i) => {
       if (!fresh[i]) {

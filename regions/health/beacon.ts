@@ -1,28 +1,13 @@
 import { loadavg, cpus } from 'node:os';
 import type { RedisClient } from '../redis';
+import { encodeHeartbeat, type NodeHeartbeat } from '../../shared';
+import { keys } from '../keyspace';
 
 /** The global Redis hash the edge reads (over Upstash REST) to route around unhealthy regions. */
-export const HEALTH_KEY = 'rt:health';
+export const HEALTH_KEY = keys.health();
 
-/**
- * One node's health as the edge sees it: `HSET rt:health "{region}/{node}" <json>`. An entry whose
- * `expiresAt` has passed means the node is gone. The edge counts a region healthy when one of its
- * nodes is fresh, not draining and below capacity.
- */
-export interface NodeHealth {
-  region: string;
-  node: string;
-  /** Reachable URL of the node as its operator published it (informational). */
-  url: string;
-  connections: number;
-  /** Connections the node accepts before the edge stops sending it more. */
-  capacity: number;
-  /** 1-minute load average per core. */
-  load: number;
-  draining: boolean;
-  /** Milliseconds since the epoch after which this entry is stale. */
-  expiresAt: number;
-}
+/** One node's health as the edge sees it (the versioned heartbeat record of `shared/wire.ts`). */
+export type NodeHealth = NodeHeartbeat;
 
 export const HEALTH_INTERVAL_MS = 2_000;
 export const HEALTH_TTL_MS = 6_000;
@@ -50,7 +35,7 @@ export class HealthBeacon {
       expiresAt: now + HEALTH_TTL_MS,
     };
     try {
-      await this.globalRedis.hset(HEALTH_KEY, `${health.region}/${health.node}`, JSON.stringify(health));
+      await this.globalRedis.hset(HEALTH_KEY, `${health.region}/${health.node}`, encodeHeartbeat(health));
     } catch (err) {
       this.onError(err as Error);
     }

@@ -1,11 +1,12 @@
 import type { RedisClient } from '../redis';
 import postgres from 'postgres';
+import { keys } from '../keyspace';
 
 /**
  * Envelopes Postgres refused, set aside by the history writer so the rest of the region's history
  * keeps flowing. A stream in the regional Redis, capped at `maxLen` entries (the oldest go first).
  */
-export const DEAD_LETTER_STREAM = 'rt:history:dead-letters';
+export const DEAD_LETTER_STREAM = keys.historyDeadLetters();
 
 /** Default cap of the dead-letter stream (`HISTORY_DEAD_LETTER_MAXLEN`). */
 export const DEAD_LETTER_MAXLEN_DEFAULT = 10_000;

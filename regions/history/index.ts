@@ -4,7 +4,9 @@ import type { Logger } from '../log';
 import type { RegionNode } from '../node';
 import { connectRedis } from '../redis';
 import { HistoryMetrics } from './metrics';
+import { HistoryMaintenance } from './maintenance';
 import { HistoryPages } from './pages';
+import { idFloor, retentionHorizonMs } from './partitions';
 import { PgClient } from './pg-client';
 import { ReadRouting } from './read-routing';
 import { RecentHistory } from './recent';
@@ -77,11 +79,11 @@ export function attachHistory(node: RegionNode, config: RegionConfig, log: Logge
     );
   });
   node.delivery.observe((delivered) => recent.append(delivered));
-  node.services.history = new HistoryPages(reads);
-  node.services.recovery = new HistoryRecovery(recent, reads, config.history.recoveryLimit, {
-    metrics,
-    log: historyLog,
-  });
+  const { retentionDays } = config.history;
+  // The oldest id history answers: what retention removed (or is about to) is never answered.
+  const floor = () => (retentionDays === undefined ? undefined : idFloor(retentionHorizonMs(retentionDays)));
+  node.services.history = new HistoryPages(reads, floor);
+  node.services.recovery = new HistoryRecovery(recent, reads, config.history.recoveryLimit, deps, floor);
 
   const writerRedis = connectRedis(
     config.redisUrl,
@@ -95,16 +97,19 @@ export function attachHistory(node: RegionNode, config: RegionConfig, log: Logge
     consumer: config.nodeId,
     batchSize: config.history.batchSize,
     deadLetterMaxLen: config.history.deadLetterMaxLen,
+    retentionDays,
     claimIdleMs: config.history.claimIdleMs,
     metrics,
     log: historyLog,
   });
   writer.start();
+  const maintenance = new HistoryMaintenance(primary, retentionDays, deps);
+  maintenance.start();
 
   node.addReadinessCheck('postgres', () => primary.probe());
   if (replica) node.addReadinessCheck('postgres-replica', () => reads.replicaStatus());
   node.onClose(async () => {
-    await writer.stop();
+    await Promise.all([writer.stop(), maintenance.stop()]);
     await writerRedis.quit().catch(() => writerRedis.disconnect());
     await Promise.all([primary.end(), replica?.end()]);
   });

@@ -9,6 +9,7 @@ export class HistoryMetrics {
   readonly persistLag: Histogram<string>;
   readonly writeFailures: Counter<string>;
   readonly deadLetters: Counter<string>;
+  readonly maintenanceFailures: Counter<string>;
   readonly backlog: Gauge<string>;
   readonly replicaLagBytes: Gauge<string>;
   readonly postgresUp: Gauge<'server'>;
@@ -40,6 +41,11 @@ export class HistoryMetrics {
     this.deadLetters = new Counter({
       name: 'rt_history_dead_letters_total',
       help: 'Envelopes Postgres refused, set aside in the dead-letter stream (npm run history -- dead-letters)',
+      registers,
+    });
+    this.maintenanceFailures = new Counter({
+      name: 'rt_history_maintenance_failures_total',
+      help: 'Rounds of partition creation / retention that failed (retried in 30 s)',
       registers,
     });
     this.backlog = new Gauge({

@@ -8,13 +8,18 @@ import { pageBefore } from './store';
  * the `before` cursor (an envelope id), oldest first, read from the replica when it is fresh.
  */
 export class HistoryPages implements HistoryReader {
-  constructor(private readonly reads: ReadRouting) {}
+  constructor(
+    private readonly reads: ReadRouting,
+    /** The oldest id history still answers (HISTORY_RETENTION_DAYS), or undefined. */
+    private readonly floor: () => EnvelopeId | undefined = () => undefined,
+  ) {}
 
   page(
     room: string,
     query: { before?: EnvelopeId | undefined; limit?: number | undefined },
   ): Promise<Envelope[]> {
     const limit = query.limit ?? HISTORY_LIMIT_DEFAULT;
-    return this.reads.run('page', (sql) => pageBefore(sql, room, query.before, limit));
+    const floor = this.floor();
+    return this.reads.run('page', (sql) => pageBefore(sql, room, query.before, limit, floor));
   }
 }

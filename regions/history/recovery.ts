@@ -1,6 +1,6 @@
 import { ProtocolError, type Envelope, type EnvelopeId } from '../../shared';
 import type { Logger } from '../log';
-import type { MissedMessages } from '../services';
+import type { MissedAnswer, MissedMessages } from '../services';
 import type { HistoryMetrics } from './metrics';
 import type { ReadRouting } from './read-routing';
 import type { RecentHistory } from './recent';
@@ -27,47 +27,52 @@ export class HistoryRecovery implements MissedMessages {
     private readonly reads: ReadRouting,
     private readonly limit: number,
     private readonly deps: { metrics: HistoryMetrics; log: Logger },
+    /** The oldest id history still answers (HISTORY_RETENTION_DAYS), or undefined. */
+    private readonly floor: () => EnvelopeId | undefined = () => undefined,
   ) {}
 
-  async missedSince(room: string, since: EnvelopeId | undefined): Promise<Envelope[]> {
-    if (!since) return [];
+  async missedSince(room: string, since: EnvelopeId | undefined): Promise<MissedAnswer> {
+    if (!since) return { missed: [], complete: true };
+    const floor = this.floor();
+    const retained = (envelope: Envelope) => floor === undefined || envelope.id >= floor;
+    const beyondRetention = floor !== undefined && since < floor;
     let buffered: BufferedEnvelope[] = [];
     try {
       buffered = await this.recent.readBack(room, since);
-      const missed = missedFromBuffer(buffered, since);
+      const missed = beyondRetention ? undefined : missedFromBuffer(buffered, since);
       if (missed) {
         this.deps.metrics.recoveries.inc({ path: 'buffer' });
-        return missed.slice(Math.max(0, missed.length - this.limit));
+        const kept = missed.filter(retained);
+        return { missed: kept.slice(Math.max(0, kept.length - this.limit)), complete: true };
       }
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message, room }, 'recent-history buffer unreadable');
     }
     this.deps.metrics.recoveries.inc({ path: 'postgres' });
-    const { cursor, stored } = await this.fromPostgres(room, since);
+    const { cursor, stored, answered } = await this.fromPostgres(room, since, floor);
     const fresh = buffered
       .slice()
       .reverse()
       .map((entry) => entry.envelope)
-      .filter((envelope) => isAfterCursor(envelope, cursor));
-    return mergeMissed(stored, fresh, this.limit);
+      .filter((envelope) => isAfterCursor(envelope, cursor) && retained(envelope));
+    return { missed: mergeMissed(stored, fresh, this.limit), complete: answered && !beyondRetention };
   }
 
   private async fromPostgres(
     room: string,
     since: EnvelopeId,
-  ): Promise<{ cursor: HistoryCursor; stored: Envelope[] }> {
+    floor: EnvelopeId | undefined,
+  ): Promise<{ cursor: HistoryCursor; stored: Envelope[]; answered: boolean }> {
     try {
       return await this.reads.run('recovery', async (sql) => {
         const cursor = (await findCursor(sql, since)) ?? cursorFromId(since);
-        return {
-          cursor,
-          stored: await missedAfter(sql, room, cursor, RECOVERY_REORDER_WINDOW_MS, this.limit),
-        };
+        const stored = await missedAfter(sql, room, cursor, RECOVERY_REORDER_WINDOW_MS, this.limit, floor);
+        return { cursor, stored, answered: true };
       });
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       this.deps.log.warn({ room, since }, 'recovery without Postgres: answering from the buffer alone');
-      return { cursor: cursorFromId(since), stored: [] };
+      return { cursor: cursorFromId(since), stored: [], answered: false };
     }
   }
 }

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log';
 import { setAside, type OutboxRow } from './dead-letters';
 import type { HistoryMetrics } from './metrics';
+import { ensurePartitions, isNoPartitionError, onDemandDays } from './partitions';
 import type { PgClient } from './pg-client';
 import { insertEnvelopes, isUnavailableError } from './store';
 
@@ -15,6 +16,8 @@ export interface RowWriterOptions {
   /** The primary, behind its deadline. */
   primary: PgClient;
   deadLetterMaxLen: number;
+  /** HISTORY_RETENTION_DAYS: no partition is created on demand for a row older than that. */
+  retentionDays: number | undefined;
   metrics: HistoryMetrics;
   log: Logger;
 }
@@ -54,16 +57,26 @@ export class RowWriter {
   private async attempt(rows: readonly OutboxRow[], done: Set<string>): Promise<void> {
     const pending = rows.filter((row) => !done.has(row.outboxEntry));
     if (pending.length === 0) return;
-    try {
-      await this.options.primary.query((sql) =>
+    const insertAll = () =>
+      this.options.primary.query((sql) =>
         insertEnvelopes(
           sql,
           pending.map((row) => row.json),
         ),
       );
+    try {
+      await insertAll();
       return;
     } catch (err) {
       if (isUnavailableError(err)) throw err;
+      if (isNoPartitionError(err) && (await this.createPartitionsFor(pending))) {
+        try {
+          await insertAll();
+          return;
+        } catch (again) {
+          if (isUnavailableError(again)) throw again;
+        }
+      }
     }
     for (const row of pending) {
       try {
@@ -74,6 +87,19 @@ export class RowWriter {
       }
       done.add(row.outboxEntry);
     }
+  }
+
+  /**
+   * Creates the missing partitions of the rows' days that may be created on demand (a client-chosen
+   * id of the last days, or a node whose clock is ahead); returns whether there were any.
+   */
+  private async createPartitionsFor(rows: readonly OutboxRow[]): Promise<boolean> {
+    const days = onDemandDays(
+      rows.map((row) => row.id),
+      this.options.retentionDays,
+    );
+    for (const day of days) await this.options.primary.query((sql) => ensurePartitions(sql, day, day));
+    return days.length > 0;
   }
 
   private async setAside(row: OutboxRow, err: unknown): Promise<void> {

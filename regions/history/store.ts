@@ -77,11 +77,13 @@ export async function pageBefore(
   room: string,
   before: EnvelopeId | undefined,
   limit: number,
+  floor?: EnvelopeId,
 ): Promise<Envelope[]> {
+  const retained = retainedFrom(sql, floor);
   const rows = before
     ? await sql<MessageRow[]>`
         SELECT id, room, data, "user", origin, ts FROM messages
-        WHERE room = ${room}
+        WHERE room = ${room} ${retained}
           AND (ts, id) < (
             COALESCE((SELECT ts FROM messages WHERE id = ${before}::uuid), ${uuidV7Time(before)}::bigint),
             ${before}::uuid
@@ -90,10 +92,18 @@ export async function pageBefore(
         LIMIT ${limit}`
     : await sql<MessageRow[]>`
         SELECT id, room, data, "user", origin, ts FROM messages
-        WHERE room = ${room}
+        WHERE room = ${room} ${retained}
         ORDER BY ts DESC, id DESC
         LIMIT ${limit}`;
   return rows.map(toEnvelope).reverse();
+}
+
+/**
+ * `AND id >= floor`: what retention removed (or is about to remove) is never answered, and the
+ * planner skips the partitions wholly before the floor.
+ */
+function retainedFrom(sql: Sql, floor: EnvelopeId | undefined) {
+  return floor ? sql`AND id >= ${floor}::uuid` : sql``;
 }
 
 /**
@@ -107,10 +117,11 @@ export async function missedAfter(
   cursor: HistoryCursor,
   reorderWindowMs: number,
   limit: number,
+  floor?: EnvelopeId,
 ): Promise<Envelope[]> {
   const rows = await sql<MessageRow[]>`
     SELECT id, room, data, "user", origin, ts FROM messages
-    WHERE room = ${room}
+    WHERE room = ${room} ${retainedFrom(sql, floor)}
       AND ts >= ${cursor.ts - reorderWindowMs}::bigint
       AND id <> ${cursor.id}::uuid
       AND ((ts, id) > (${cursor.ts}::bigint, ${cursor.id}::uuid)

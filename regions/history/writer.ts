@@ -1,7 +1,7 @@
 import type { RedisClient } from '../redis';
 import type { Logger } from '../log';
-import { OUTBOX_STREAM, decodeEnvelope } from '../outbox';
-import { entryIsEphemeral } from '../../shared';
+import { OUTBOX_STREAM } from '../outbox';
+import { decodeEntry, entryIsEphemeral } from '../../shared';
 import type { HistoryMetrics } from './metrics';
 import type { OutboxRow } from './dead-letters';
 import { RowWriter } from './row-writer';
@@ -28,6 +28,8 @@ export interface HistoryWriterOptions {
   batchSize: number;
   /** Cap of the dead-letter stream. */
   deadLetterMaxLen: number;
+  /** HISTORY_RETENTION_DAYS, or undefined to keep everything. */
+  retentionDays: number | undefined;
   /** Entries pending to another consumer for this long are taken over (that node died). */
   claimIdleMs: number;
   metrics: HistoryMetrics;
@@ -139,14 +141,10 @@ export class HistoryWriter {
   }
 }
 
-/**
- * The row of an outbox entry: the envelope's fields (validated by `decodeEnvelope`) and its JSON text
- * exactly as the outbox holds it, which is what gets stored (validation rebuilds `data` and would drop
- * a `__proto__` key).
- */
+/** The row of an outbox entry: the envelope's fields and its JSON text exactly as the outbox holds it. */
 function outboxRow(outboxEntry: string, fields: string[]): OutboxRow | undefined {
-  const envelope = decodeEnvelope(fields);
-  const json = fields[fields.indexOf('e') + 1];
-  if (!envelope || json === undefined) return undefined;
+  const decoded = decodeEntry(fields);
+  if (!decoded) return undefined;
+  const { envelope, json } = decoded;
   return { outboxEntry, json, id: envelope.id, room: envelope.room, ts: envelope.ts };
 }

@@ -11,9 +11,9 @@ import {
   roomNameSchema,
   SERVER_API_KEY_HEADER,
   serverKeyMatches,
-  verifyAccessToken,
   type ErrorBody,
   type Principal,
+  type TokenVerifier,
 } from '../../shared';
 import type { RegionServices } from '../services';
 import { SERVER_PRINCIPAL, registerServerApi, serverPublish, type ApiEnv } from './server-api';
@@ -21,7 +21,7 @@ import { SERVER_PRINCIPAL, registerServerApi, serverPublish, type ApiEnv } from 
 export interface HttpAppOptions {
   region: string;
   nodeId: string;
-  jwtSecret: string;
+  verifyToken: TokenVerifier;
   edgeSecret: string | undefined;
   /** `SERVER_API_KEYS`: a request with one of them in `x-api-key` is the application's backend. */
   serverApiKeys: readonly string[];
@@ -80,7 +80,7 @@ export function createHttpApp(options: HttpAppOptions): Hono<Env> {
     const header = c.req.header('authorization') ?? '';
     const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
     c.set('server', false);
-    const principal = await verifyAccessToken(token, options.jwtSecret);
+    const principal = await options.verifyToken(token);
     if (services.users.isRevoked(principal.user, principal.iat)) {
       throw new ProtocolError('unauthorized', 'token revoked');
     }

@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis';
-import { decodeEntry, type Envelope } from '../../shared';
+import { decodeEntry, type EncodedEnvelope, type Envelope } from '../../shared';
+import type { GroupEntry, GroupStream, ReadNewOptions } from '../streams/group-stream';
 import { keys } from '../keyspace';
 
 /** The region's durable queue: a Redis stream in the regional Redis. */
@@ -104,8 +105,13 @@ export class RegionalOutbox {
   }
 }
 
-/** One consumer's read side of an outbox group: read new, read own pending, claim idle, ack. */
-export class OutboxReader {
+/**
+ * One consumer's read side of an outbox group, as a `GroupStream` for the consumer-group worker
+ * (`regions/streams/worker.ts`): read new, read own pending, claim idle, ack. Each entry's value is
+ * the envelope with its JSON exactly as appended (so a forwarder or writer passes the bytes on), or
+ * undefined when the entry is not one this code can decode.
+ */
+export class OutboxReader implements GroupStream<EncodedEnvelope> {
   constructor(
     private readonly redis: RedisClient,
     private readonly connection: RedisClient,
@@ -113,19 +119,34 @@ export class OutboxReader {
     readonly consumer: string,
   ) {}
 
-  /** Entries not yet handed to the group, waiting up to `blockMs` (0: do not wait). */
-  async readNew(count: number, blockMs = 0): Promise<OutboxEntry[]> {
+  /**
+   * Entries never handed to the group, waiting up to `blockMs` on the dedicated connection. An abort
+   * answers at once with nothing; entries the read still gets stay pending to this consumer.
+   */
+  async readNew({ count, blockMs, signal }: ReadNewOptions): Promise<GroupEntry<EncodedEnvelope>[]> {
+    if (signal.aborted) return [];
     const block = blockMs > 0 ? ['BLOCK', blockMs] : [];
-    return this.read(this.connection, count, [...block, 'STREAMS', OUTBOX_STREAM, '>']);
+    const read = this.read(this.connection, count, [...block, 'STREAMS', OUTBOX_STREAM, '>']);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<GroupEntry<EncodedEnvelope>[]>((resolve) => {
+      onAbort = () => resolve([]);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    read.catch(() => undefined);
+    try {
+      return await Promise.race([read, aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort!);
+    }
   }
 
   /** Entries handed to this consumer and not acknowledged (after a failure or a restart). */
-  async readOwnPending(count: number): Promise<OutboxEntry[]> {
+  readPending(count: number): Promise<GroupEntry<EncodedEnvelope>[]> {
     return this.read(this.redis, count, ['STREAMS', OUTBOX_STREAM, '0']);
   }
 
   /** Takes over entries pending to any consumer of the group for at least `minIdleMs`. */
-  async claimIdle(minIdleMs: number, count: number): Promise<OutboxEntry[]> {
+  async claim(minIdleMs: number, count: number): Promise<GroupEntry<EncodedEnvelope>[]> {
     const reply = (await this.redis.xautoclaim(
       OUTBOX_STREAM,
       this.group,
@@ -135,14 +156,18 @@ export class OutboxReader {
       'COUNT',
       count,
     )) as [string, (OutboxEntry | null)[]];
-    return reply[1].filter((entry): entry is OutboxEntry => entry !== null);
+    return reply[1].filter((entry): entry is OutboxEntry => entry !== null).map(toGroupEntry);
   }
 
-  async ack(streamIds: readonly string[]): Promise<void> {
-    if (streamIds.length > 0) await this.redis.xack(OUTBOX_STREAM, this.group, ...streamIds);
+  async ack(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.redis.xack(OUTBOX_STREAM, this.group, ...ids);
   }
 
-  private async read(client: RedisClient, count: number, tail: (string | number)[]): Promise<OutboxEntry[]> {
+  private async read(
+    client: RedisClient,
+    count: number,
+    tail: (string | number)[],
+  ): Promise<GroupEntry<EncodedEnvelope>[]> {
     const reply = (await client.call(
       'XREADGROUP',
       'GROUP',
@@ -152,8 +177,12 @@ export class OutboxReader {
       count,
       ...tail,
     )) as [string, OutboxEntry[]][] | null;
-    return reply?.[0]?.[1] ?? [];
+    return (reply?.[0]?.[1] ?? []).map(toGroupEntry);
   }
+}
+
+function toGroupEntry([id, fields]: OutboxEntry): GroupEntry<EncodedEnvelope> {
+  return { id, value: decodeEntry(fields) };
 }
 
 /** Decodes an outbox or bus entry's fields (see `shared/wire.ts`). */

@@ -2,127 +2,240 @@ import type { Socket } from 'socket.io';
 import type { z } from 'zod';
 import {
   ProtocolError,
+  authPayload,
   encodedSize,
+  historyPayload,
   joinPayload,
   leavePayload,
   parsePayload,
   presencePayload,
   publishPayload,
-  historyPayload,
   roomAllowed,
   type ClientEvents,
-  type Principal,
+  type Envelope,
   type ServerEvents,
+  type TokenPrincipal,
+  type TokenVerifier,
 } from '../../shared';
 import type { TokenBucket } from '../limits';
 import type { RegionServices } from '../services';
+import type { SessionExpiry } from './expiry';
 
 export interface SocketData {
-  principal: Principal;
+  principal: TokenPrincipal;
   publishBucket: TokenBucket;
+  /** One bucket for join, leave, history, presence and auth together. */
+  requestBucket: TokenBucket;
+  /** History and recovery reads running now. */
+  reads: number;
+  /** The second the expiry sweep holds this socket under. */
+  expiryBucket: number;
 }
 
 export type RegionSocket = Socket<ClientEvents, ServerEvents, Record<string, never>, SocketData>;
 
-type Handler<S extends z.ZodType> = (socket: RegionSocket, payload: z.infer<S>) => Promise<object>;
-
-/** A check that runs before the payload is validated: cheap limits (rate, size) come first. */
-type Precheck = (socket: RegionSocket, payload: unknown) => void;
-
-/**
- * Wraps an event handler: validates the payload, answers `{ ok: true, ... }` or `{ ok: false, error }`
- * through the ack, and never lets a bad payload, a missing ack or an internal error escape.
- */
-function on<S extends z.ZodType>(
-  socket: RegionSocket,
-  services: RegionServices,
-  event: keyof ClientEvents,
-  schema: S,
-  handler: Handler<S>,
-  precheck?: Precheck,
-): void {
-  socket.on(event, async (...args: unknown[]) => {
-    const last = args[args.length - 1];
-    const ack = typeof last === 'function' ? (last as (res: unknown) => void) : undefined;
-    const payload = args.length > (ack ? 1 : 0) ? args[0] : undefined;
-    try {
-      precheck?.(socket, payload);
-      const result = await handler(socket, parsePayload(schema, payload));
-      ack?.({ ok: true, ...result });
-    } catch (err) {
-      const error = services.toClientError(err, { event, socket: socket.id });
-      ack?.({ ok: false, error });
-    }
-  });
-}
-
 /** What the socket handlers enforce per connection. */
 export interface SocketLimits {
   maxPayloadBytes: number;
+  maxRoomsPerConnection: number;
+  maxReadsPerConnection: number;
+  maxAnswerBytes: number;
+  /** Most envelopes one recovery reads: a full answer may have been cut there. */
+  recoveryLimit: number;
 }
 
-export function registerSocketHandlers(
-  socket: RegionSocket,
-  services: RegionServices,
-  limits: SocketLimits,
-): void {
-  const { principal } = socket.data;
+type Handler<S extends z.ZodType> = (socket: RegionSocket, payload: z.infer<S>) => Promise<object>;
+/** A check that runs before the payload is validated: cheap limits (rate, size) come first. */
+type Precheck = (socket: RegionSocket, payload: unknown) => void;
+type Listener = (this: RegionSocket, ...args: unknown[]) => void;
 
-  on(socket, services, 'join', joinPayload, async (s, { room, since }) => {
-    mayAccess(principal, room);
-    // Join first, then read what was missed: a message delivered in between is then both live and in
-    // `missed` (the SDK drops the repeat by id) instead of in neither.
-    await s.join(room);
-    const missed = await services.recovery.missedSince(room, since);
-    await services.presence.joined(room, s.id, principal.user);
-    return { room, missed };
-  });
+const KNOWN_EVENTS = new Set<string>(['join', 'leave', 'publish', 'history', 'presence', 'auth']);
+// JSON framing of an answer besides its envelopes (`{"ok":true,"room":...,"missed":[...]}`).
+const ANSWER_FRAMING_BYTES = 512;
 
-  on(socket, services, 'leave', leavePayload, async (s, { room }) => {
-    if (s.rooms.has(room)) {
+/**
+ * The node's socket event handlers, built once: every listener is shared by all sockets (it gets
+ * its socket as `this`), so an idle socket holds no closures of its own.
+ */
+export function socketHandlers(deps: {
+  services: RegionServices;
+  limits: SocketLimits;
+  verifyToken: TokenVerifier;
+  expiry: SessionExpiry;
+}): (socket: RegionSocket) => void {
+  const { services, limits, expiry } = deps;
+
+  /**
+   * Wraps a handler: runs the precheck, validates the payload, answers `{ ok: true, ... }` or
+   * `{ ok: false, error }` through the ack, and never lets a bad payload, a missing ack or an
+   * internal error escape.
+   */
+  function listener<S extends z.ZodType>(
+    event: keyof ClientEvents,
+    schema: S,
+    handler: Handler<S>,
+    precheck: Precheck = takeRequest,
+  ): Listener {
+    return async function onEvent(...args) {
+      const last = args[args.length - 1];
+      const ack = typeof last === 'function' ? (last as (res: unknown) => void) : undefined;
+      const payload = args.length > (ack ? 1 : 0) ? args[0] : undefined;
+      try {
+        precheck(this, payload);
+        const result = await handler(this, parsePayload(schema, payload));
+        ack?.({ ok: true, ...result });
+      } catch (err) {
+        ack?.({ ok: false, error: services.toClientError(err, { event, socket: this.id }) });
+      }
+    };
+  }
+
+  const listeners: [string, Listener][] = [
+    ['join', listener('join', joinPayload, join)],
+    ['leave', listener('leave', leavePayload, leave)],
+    ['publish', listener('publish', publishPayload, publish, publishPrecheck)],
+    ['history', listener('history', historyPayload, history)],
+    ['presence', listener('presence', presencePayload, presence)],
+    ['auth', listener('auth', authPayload, refreshToken)],
+  ];
+
+  async function join(s: RegionSocket, { room, since }: z.infer<typeof joinPayload>) {
+    mayAccess(s.data.principal, room);
+    // Every socket is alone in a room named by its id; no one else may join it.
+    if (s.nsp.sockets.has(room)) throw new ProtocolError('forbidden', 'not a room');
+    const already = s.rooms.has(room);
+    // `s.rooms` holds the socket's own room too.
+    if (!already && s.rooms.size - 1 >= limits.maxRoomsPerConnection) {
+      throw new ProtocolError(
+        'rate_limited',
+        `in ${limits.maxRoomsPerConnection} rooms already; leave one first`,
+      );
+    }
+    if (since) startRead(s);
+    try {
+      // Join first, then read what was missed: a message delivered in between is then both live and
+      // in `missed` (the SDK drops the repeat by id) instead of in neither.
+      if (!already) await s.join(room);
+      const answer = since ? await services.recovery.missedSince(room, since) : undefined;
+      const read = answer?.missed ?? [];
+      const missed = newestWithin(read, limits.maxAnswerBytes);
+      // Not recovered: history could not say (retention, Postgres down) or the answer was cut.
+      const recovered =
+        (answer?.complete ?? true) && missed.length === read.length && read.length < limits.recoveryLimit;
+      // Rejoining a room one is in changes nothing and announces nothing.
+      if (!already) await services.presence.joined(room, s.id, s.data.principal.user);
+      return { room, missed, recovered };
+    } finally {
+      if (since) s.data.reads--;
+    }
+  }
+
+  async function leave(s: RegionSocket, { room }: z.infer<typeof leavePayload>) {
+    if (s.rooms.has(room) && room !== s.id) {
       await s.leave(room);
-      await services.presence.left(room, s.id, principal.user);
+      await services.presence.left(room, s.id, s.data.principal.user);
     }
     return {};
-  });
+  }
 
-  on(
-    socket,
-    services,
-    'publish',
-    publishPayload,
-    (s, { room, data, id, ephemeral }) =>
-      services.publisher.publish({
-        principal,
-        room,
-        data,
-        id,
-        ephemeral,
-        transport: 'socket',
-        exceptSocketId: s.id,
-      }),
-    (s, payload) => {
-      if (!s.data.publishBucket.take()) {
-        throw new ProtocolError('rate_limited', 'too many publishes on this connection; slow down');
-      }
-      checkDataSize(payload, limits.maxPayloadBytes);
-    },
-  );
+  function publish(s: RegionSocket, { room, data, id, ephemeral }: z.infer<typeof publishPayload>) {
+    const { principal } = s.data;
+    return services.publisher.publish({
+      principal,
+      room,
+      data,
+      id,
+      ephemeral,
+      transport: 'socket',
+      exceptSocketId: s.id,
+    });
+  }
 
-  on(socket, services, 'history', historyPayload, async (_s, { room, before, limit }) => {
-    mayAccess(principal, room);
-    return { messages: await services.history.page(room, { before, limit }) };
-  });
+  function publishPrecheck(s: RegionSocket, payload: unknown): void {
+    if (!s.data.publishBucket.take()) {
+      throw new ProtocolError('rate_limited', 'too many publishes on this connection; slow down');
+    }
+    checkDataSize(payload, limits.maxPayloadBytes);
+  }
 
-  on(socket, services, 'presence', presencePayload, async (_s, { room }) => {
-    mayAccess(principal, room);
+  async function history(s: RegionSocket, { room, before, limit }: z.infer<typeof historyPayload>) {
+    mayAccess(s.data.principal, room);
+    startRead(s);
+    try {
+      const page = await services.history.page(room, { before, limit });
+      // The newest of the page are kept: the client pages on from the oldest it got.
+      return { messages: newestWithin(page, limits.maxAnswerBytes) };
+    } finally {
+      s.data.reads--;
+    }
+  }
+
+  async function presence(s: RegionSocket, { room }: z.infer<typeof presencePayload>) {
+    mayAccess(s.data.principal, room);
     return { members: await services.presence.members(room) };
-  });
+  }
 
-  socket.on('disconnecting', () => {
-    const rooms = [...socket.rooms].filter((room) => room !== socket.id);
-    void services.presence.disconnected(rooms, socket.id, principal.user);
-  });
+  async function refreshToken(s: RegionSocket, { token }: z.infer<typeof authPayload>) {
+    const next = await deps.verifyToken(token);
+    if (services.users.isRevoked(next.user, next.iat))
+      throw new ProtocolError('unauthorized', 'token revoked');
+    const current = s.data.principal;
+    if (next.user !== current.user) throw new ProtocolError('forbidden', 'a token for another user');
+    const left = [...s.rooms].filter((room) => room !== s.id && !roomAllowed(next.rooms, room));
+    for (const room of left) {
+      await s.leave(room);
+      await services.presence.left(room, s.id, current.user);
+    }
+    expiry.untrack(s);
+    s.data.principal = next;
+    expiry.track(s, next.exp);
+    return { exp: next.exp, left };
+  }
+
+  function startRead(s: RegionSocket): void {
+    if (s.data.reads >= limits.maxReadsPerConnection) {
+      throw new ProtocolError('rate_limited', 'too many reads at once on this connection');
+    }
+    s.data.reads++;
+  }
+
+  const onUnknownEvent: Listener = function onAny(event, ...args) {
+    if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
+    const ack = args[args.length - 1];
+    if (typeof ack === 'function') ack({ ok: false, error: { code: 'invalid', message: 'unknown event' } });
+  };
+
+  const onDisconnecting: Listener = function onDisconnecting() {
+    expiry.untrack(this);
+    const rooms = [...this.rooms].filter((room) => room !== this.id);
+    void services.presence.disconnected(rooms, this.id, this.data.principal.user);
+  };
+
+  return function attach(socket) {
+    for (const [event, fn] of listeners) socket.on(event as 'join', fn as never);
+    socket.onAny(onUnknownEvent);
+    socket.on('disconnecting', onDisconnecting);
+    expiry.track(socket, socket.data.principal.exp);
+  };
+}
+
+function takeRequest(s: RegionSocket): void {
+  if (!s.data.requestBucket.take()) {
+    throw new ProtocolError('rate_limited', 'too many requests on this connection; slow down');
+  }
+}
+
+/** The newest envelopes of `list` (oldest first) whose JSON fits in `maxBytes`, oldest first. */
+function newestWithin(list: Envelope[], maxBytes: number): Envelope[] {
+  let budget = maxBytes - ANSWER_FRAMING_BYTES;
+  let first = list.length;
+  while (first > 0) {
+    const size = encodedSize(list[first - 1]) + 1;
+    if (size > budget) break;
+    budget -= size;
+    first--;
+  }
+  return first === 0 ? list : list.slice(first);
 }
 
 /**
@@ -141,6 +254,6 @@ function checkDataSize(payload: unknown, maxBytes: number): void {
     throw new ProtocolError('too_large', `data is ${size} bytes; the limit is ${maxBytes}`);
 }
 
-function mayAccess(principal: Principal, room: string): void {
+function mayAccess(principal: TokenPrincipal, room: string): void {
   if (!roomAllowed(principal.rooms, room)) throw new ProtocolError('forbidden', `not allowed in ${room}`);
 }

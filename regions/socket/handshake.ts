@@ -1,5 +1,5 @@
 import type { ExtendedError } from 'socket.io';
-import { ProtocolError, verifyAccessToken } from '../../shared';
+import { ProtocolError, type TokenVerifier } from '../../shared';
 import type { RegionConfig } from '../config';
 import { TokenBucket, type UserLimits } from '../limits';
 import type { RegionMetrics } from '../metrics';
@@ -12,7 +12,8 @@ import type { RegionSocket } from './handlers';
  * connections the region allows. The `connect_error` message is the contract's code.
  */
 export function admitHandshake(deps: {
-  config: Pick<RegionConfig, 'jwtSecret' | 'limits'>;
+  config: Pick<RegionConfig, 'limits'>;
+  verifyToken: TokenVerifier;
   userLimits: UserLimits;
   metrics: RegionMetrics;
   /** Tokens revoked through the server API are refused like invalid ones. */
@@ -23,15 +24,21 @@ export function admitHandshake(deps: {
   return async function admit(socket: RegionSocket, next: (err?: ExtendedError) => void): Promise<void> {
     if (deps.unavailable()) return next(new Error('unavailable'));
     try {
-      const principal = await verifyAccessToken(socket.handshake.auth?.token, config.jwtSecret);
+      const principal = await deps.verifyToken(socket.handshake.auth?.token);
       if (deps.revocations.isRevoked(principal.user, principal.iat)) {
         throw new ProtocolError('unauthorized', 'token revoked');
       }
       if (!(await userLimits.openConnection(principal.user, socket.id))) {
         throw new ProtocolError('rate_limited', 'too many connections for this user');
       }
-      const rate = config.limits.publishRatePerConnection;
-      socket.data = { principal, publishBucket: new TokenBucket(rate, rate * 2) };
+      const { publishRatePerConnection: publish, requestRatePerConnection: requests } = config.limits;
+      socket.data = {
+        principal,
+        publishBucket: new TokenBucket(publish, publish * 2),
+        requestBucket: new TokenBucket(requests, requests * 2),
+        reads: 0,
+        expiryBucket: 0,
+      };
       next();
     } catch (err) {
       const code = err instanceof ProtocolError ? err.code : 'unauthorized';

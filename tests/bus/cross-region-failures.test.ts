@@ -23,6 +23,21 @@ beforeAll(async () => {
 afterAll(() => cluster?.stop());
 afterEach(() => closeAllClients());
 
+/** Failed appends of us-east's forwarder to `peer`, over us-east's nodes. */
+async function forwarderFailures(peer: string): Promise<number> {
+  let failures = 0;
+  for (const node of cluster.regions['us-east'].nodes) {
+    const text = await (await fetch(`${node.url}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find(
+        (l) => l.startsWith('rt_internal_errors_total{') && l.includes(`component="bus:forwarder:${peer}"`),
+      );
+    failures += Number(line?.split(' ').at(-1) ?? 0);
+  }
+  return failures;
+}
+
 /** Ids of what `client` received in `room` from `origin`, in arrival order. */
 function fromOrigin(client: TestClient, room: string, origin: string): string[] {
   return inRoom(client, room)
@@ -102,18 +117,37 @@ describe('cross-region delivery through failures', () => {
     expect(fromOrigin(apReader, room, 'eu-west')).toEqual(fromEu);
     expect(fromOrigin(euReader, room, 'us-east')).toEqual([...before, ...fromUs, barrier]);
     // The failed appends were counted, by component.
-    let failures = 0;
-    for (const node of cluster.regions['us-east'].nodes) {
-      const text = await (await fetch(`${node.url}/metrics`)).text();
-      const line = text
-        .split('\n')
-        .find(
-          (l) =>
-            l.startsWith('rt_internal_errors_total{') && l.includes('component="bus:forwarder:ap-southeast"'),
-        );
-      failures += Number(line?.split(' ').at(-1) ?? 0);
-    }
-    expect(failures).toBeGreaterThan(0);
+    expect(await forwarderFailures('ap-southeast')).toBeGreaterThan(0);
+  });
+
+  it('gives up on a link that hangs, keeps the other paths flowing, and delivers once, in order, after it heals', async () => {
+    const room = 'xf:frozen';
+    const usPublisher = await member(cluster, 'us-east', 1, 'frozen-us-pub', room);
+    const euReader = await member(cluster, 'eu-west', 0, 'frozen-eu', room);
+    const apReader = await member(cluster, 'ap-southeast', 1, 'frozen-ap', room);
+    const before = [await publish(usPublisher, room, 'before')];
+    await receivedAll(euReader, room, before, 'delivery before the link hangs');
+    const failuresBefore = await forwarderFailures('eu-west');
+
+    // Connections stay open and nothing answers: only deadlines notice.
+    cluster.links.freeze('us-east', 'eu-west');
+    const held: string[] = [];
+    for (let n = 0; n < 10; n++) held.push(await publish(usPublisher, room, { n }));
+    await receivedAll(apReader, room, held, 'ap-southeast while the link to eu-west hangs');
+    expect(fromOrigin(euReader, room, 'us-east')).toEqual(before);
+    await eventually(
+      async () => (await forwarderFailures('eu-west')) > failuresBefore,
+      'the hung appends given up and counted',
+      15_000,
+    );
+
+    // What was held in the link arrives, then the retries of it: each envelope once, in order.
+    cluster.links.thaw('us-east', 'eu-west');
+    await receivedAll(euReader, room, held, 'eu-west after the link healed');
+    const barrier = await publish(usPublisher, room, 'barrier');
+    await receivedAll(euReader, room, [barrier], 'barrier');
+    expect(duplicateIds(euReader)).toEqual([]);
+    expect(fromOrigin(euReader, room, 'us-east')).toEqual([...before, ...held, barrier]);
   });
 
   it('lets a peer deliver the pending entries of a node killed while holding them', async () => {

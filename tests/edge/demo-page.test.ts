@@ -8,7 +8,12 @@ function edge(bindings: Partial<EdgeBindings> = {}) {
   const app = createEdgeApp({
     readHealth: async () => ({ source: 'static', reason: 'test', entries: [], readAt: 0 }),
   });
-  const env: EdgeBindings = { REGIONS, SIM: '1', JWT_SECRET: 'demo-test-secret-0123456789', ...bindings };
+  const env: EdgeBindings = {
+    REGIONS,
+    SIM: '1',
+    JWT_SECRET: 'demo-test-secret-0123456789-abcdefgh',
+    ...bindings,
+  };
   return (path: string) => app.request(`http://edge.test${path}`, {}, env);
 }
 

@@ -4,7 +4,7 @@ import type { EdgeBindings } from '../../edge/config';
 import { verifyAccessToken } from '../../shared/auth';
 import { tokenFor } from '../support/tokens';
 
-const SECRET = 'edge-test-secret-0123456789';
+const SECRET = 'edge-test-secret-0123456789-abcdefgh';
 const REGIONS = JSON.stringify([{ id: 'eu-west', url: 'http://127.0.0.1:1', lat: 53.3, lon: -6.3 }]);
 
 function edge(bindings: Partial<EdgeBindings> = {}) {

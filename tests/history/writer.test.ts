@@ -13,6 +13,7 @@ import { PgClient } from '../../regions/history/pg-client';
 import { pageBefore } from '../../regions/history/store';
 import { OUTBOX_STREAM, RegionalOutbox } from '../../regions/outbox';
 import { newEnvelopeId } from '../../shared';
+import { v7 as uuidv7 } from 'uuid';
 import { eventually } from '../support/clients';
 
 let pg: LocalPostgresCluster;
@@ -37,6 +38,7 @@ beforeAll(async () => {
     consumer: 'writer-test',
     batchSize: 50,
     deadLetterMaxLen: 100,
+    retentionDays: undefined,
     claimIdleMs: 60_000,
     metrics,
     log,
@@ -53,9 +55,14 @@ afterAll(async () => {
 });
 
 /** An envelope's outbox text with `dataJson` spliced in as written (so `__proto__` stays a key). */
-function envelopeJson(room: string, dataJson: string, user = 'alice'): { id: string; json: string } {
-  const id = newEnvelopeId();
-  const head = JSON.stringify({ id, room, user, origin: 'us-east', ts: Date.now() });
+function envelopeJson(
+  room: string,
+  dataJson: string,
+  user = 'alice',
+  at?: number,
+): { id: string; json: string } {
+  const id = at === undefined ? newEnvelopeId() : uuidv7({ msecs: at });
+  const head = JSON.stringify({ id, room, user, origin: 'us-east', ts: at ?? Date.now() });
   return { id, json: `${head.slice(0, -1)},"data":${dataJson}}` };
 }
 
@@ -165,5 +172,19 @@ describe('a row Postgres refuses', () => {
 
     expect(await historyCli(['--help'], env, out)).toBe(0);
     expect(await historyCli(['dead-letters'], {}, out)).toBe(2);
+  });
+});
+
+describe('a row of a day without a partition', () => {
+  it('gets its partition created on demand within the last week; a far older one is set aside', async () => {
+    const dayMs = 86_400_000;
+    const recent = envelopeJson('days', '{"n":"five days ago"}', 'alice', Date.now() - 5 * dayMs);
+    const ancient = envelopeJson('days', '{"n":"a year ago"}', 'alice', Date.now() - 365 * dayMs);
+    const today = envelopeJson('days', '{"n":"today"}');
+    await appendBatch([recent.json, ancient.json, today.json]);
+    expect(await stored('days', 2)).toEqual([{ n: 'five days ago' }, { n: 'today' }]);
+    await eventually(async () => (await pendingToHistory()) === 0, 'the batch acknowledged');
+    const letter = (await listDeadLetters(redis, 100)).find((l) => l.envelope === ancient.json);
+    expect(letter?.error).toMatch(/no partition/);
   });
 });

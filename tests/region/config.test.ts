@@ -10,7 +10,7 @@ const VALID = {
   REDIS_URL: 'redis://127.0.0.1:1',
   GLOBAL_REDIS_URL: 'redis://127.0.0.1:1',
   DATABASE_URL: 'postgres://u:p@127.0.0.1:1/db',
-  JWT_SECRET: 'a-secret-of-enough-length',
+  JWT_SECRET: 'a-secret-of-enough-length-for-hs256',
 };
 
 function runNode(env: Record<string, string | undefined>, args: string[] = []) {
@@ -31,7 +31,10 @@ describe('npm run region: configuration', () => {
     (variable) => {
       const result = runNode({ ...VALID, [variable]: undefined });
       expect(result.status).toBe(2);
-      expect(result.stderr.trim().split('\n')).toEqual([`config error: ${variable}: is required`]);
+      const alternatives = variable === 'JWT_SECRET' ? ' (or JWT_PUBLIC_KEY or JWT_JWKS_URL)' : '';
+      expect(result.stderr.trim().split('\n')).toEqual([
+        `config error: ${variable}: is required${alternatives}`,
+      ]);
     },
   );
 
@@ -42,6 +45,12 @@ describe('npm run region: configuration', () => {
     ['GLOBAL_REDIS_URL', 'rediss+cluster://a:7000,b'],
     ['DATABASE_URL', 'mysql://x'],
     ['JWT_SECRET', 'short'],
+    ['JWT_SECRET', 'x'.repeat(31)],
+    ['JWT_PUBLIC_KEY', 'not a pem'],
+    ['JWT_JWKS_URL', 'ftp://idp/keys'],
+    ['TRUSTED_PROXIES', '10.0.0.0/33'],
+    ['ALLOWED_ORIGINS', 'example.com'],
+    ['METRICS_PORT', '70000'],
     ['REGION', 'EU West'],
     ['EDGE_SECRET', 'tiny'],
     ['MAX_PAYLOAD_BYTES', '-1'],

@@ -132,11 +132,12 @@ describe('HAProxy headers and its own metrics', () => {
     expect(seen.at(-1)!['x-forwarded-for']).toBe('127.0.0.1');
   });
 
-  it("serves HAProxy's Prometheus metrics on the operator port only", async () => {
+  it("serves HAProxy's Prometheus metrics on the operator port, and no operator endpoint publicly", async () => {
     const text = await (await fetch(lb.metricsUrl)).text();
     expect(text).toMatch(/^haproxy_backend_active_servers\{proxy="nodes"\} 1$/m);
-    // The public port passes /metrics to the nodes, never HAProxy's own.
-    await fetch(`${lb.url}/metrics`);
-    expect(seen.at(-1)).toBeDefined();
+    const before = seen.length;
+    for (const path of ['/metrics', '/readyz']) expect((await fetch(`${lb.url}${path}`)).status).toBe(404);
+    expect(seen.length, 'nothing reached the node').toBe(before);
+    expect((await fetch(`${lb.url}/healthz`)).status).toBe(200);
   });
 });

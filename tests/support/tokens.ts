@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
 
-export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef';
+export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef-0123456789';
 
 /** A signed access token as a client would hold it. */
 export async function tokenFor(

@@ -1,3 +1,4 @@
+import type { NodeHeartbeat } from '../../../shared/wire';
 import { h } from './dom';
 
 /** One region as `GET /v1/regions` describes it. */
@@ -6,14 +7,9 @@ export interface RegionView {
   lat: number;
   lon: number;
   status: 'healthy' | 'down' | 'draining' | 'over_capacity' | 'unknown';
-  nodes: {
-    node: string;
-    connections: number;
-    capacity: number;
-    load: number;
-    draining: boolean;
+  nodes: (Pick<NodeHeartbeat, 'node' | 'connections' | 'capacity' | 'load' | 'draining'> & {
     fresh: boolean;
-  }[];
+  })[];
 }
 
 /** `GET /v1/regions`: the registry with live health, and where the health came from. */

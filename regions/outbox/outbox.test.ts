@@ -1,0 +1,89 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startRedis, type LocalRedis } from '../../infra/local/redis';
+import { keys } from '../keyspace';
+import { createLogger } from '../log';
+import { RegionMetrics } from '../metrics';
+import { RedisPublishLog } from '../publish';
+import { CONFORMANCE_RULES, envelopeFor } from '../publish/publish-log-conformance';
+import { RegionalOutbox } from './outbox';
+
+let server: LocalRedis;
+let redis: Redis;
+let reader: Redis;
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url);
+  reader = new Redis(server.url);
+});
+afterAll(async () => {
+  redis?.disconnect();
+  reader?.disconnect();
+  await server?.stop();
+});
+beforeEach(async () => {
+  await redis.flushall();
+});
+
+const signal = new AbortController().signal;
+
+async function appendSome(n: number) {
+  const log = new RedisPublishLog(redis, CONFORMANCE_RULES, {
+    log: createLogger('silent', { region: 'eu-west', node: 'test' }),
+    metrics: new RegionMetrics({ region: 'eu-west', node: 'test' }),
+    holdMaxBytes: 1 << 20,
+  });
+  const envelopes = Array.from({ length: n }, () => envelopeFor());
+  for (const envelope of envelopes) await log.accept(envelope);
+  return envelopes;
+}
+
+describe('RegionalOutbox', () => {
+  it('hands entries to a group once, keeps them pending until acked, and lets a peer claim them', async () => {
+    const outbox = new RegionalOutbox(redis, ['history']);
+    await outbox.ensureGroups();
+    const envelopes = await appendSome(3);
+    const a = outbox.reader('history', 'a', reader);
+    const read = await a.readNew({ count: 10, blockMs: 0, signal });
+    expect(read.map((e) => e.value?.envelope)).toEqual(envelopes);
+    expect(read[0]!.value!.json).toBe(JSON.stringify(envelopes[0]));
+    expect(await a.readNew({ count: 10, blockMs: 0, signal })).toEqual([]);
+    await a.ack([read[0]!.id]);
+    expect((await a.readPending(10)).map((e) => e.id)).toEqual(read.slice(1).map((e) => e.id));
+    const b = outbox.reader('history', 'b');
+    expect((await b.claim(0, 10)).map((e) => e.id)).toEqual(read.slice(1).map((e) => e.id));
+    expect(await a.readPending(10)).toEqual([]);
+    expect(await outbox.depth('history')).toBe(2);
+  });
+
+  it('answers an aborted waiting read at once with nothing', async () => {
+    const outbox = new RegionalOutbox(redis, ['history']);
+    await outbox.ensureGroups();
+    const stop = new AbortController();
+    const read = outbox
+      .reader('history', 'a', reader)
+      .readNew({ count: 1, blockMs: 5_000, signal: stop.signal });
+    stop.abort();
+    expect(await read).toEqual([]);
+  });
+
+  it('trims below what every configured group acknowledged, and only those', async () => {
+    // A group of another configuration (a peer no longer configured) exists but does not hold it back.
+    await new RegionalOutbox(redis, ['history', 'forward:gone']).ensureGroups();
+    const outbox = new RegionalOutbox(redis, ['history', 'forward:us-east']);
+    await outbox.ensureGroups();
+    await appendSome(4);
+    const history = outbox.reader('history', 'h');
+    const forward = outbox.reader('forward:us-east', 'f');
+    const h = await history.readNew({ count: 10, blockMs: 0, signal });
+    await history.ack(h.map((e) => e.id));
+    const f = await forward.readNew({ count: 2, blockMs: 0, signal });
+    await forward.ack(f.map((e) => e.id));
+    expect(await outbox.trimAcknowledged()).toBe(2);
+    expect(await redis.xlen(keys.outbox())).toBe(2);
+    const rest = await forward.readNew({ count: 10, blockMs: 0, signal });
+    await forward.ack(rest.map((e) => e.id));
+    expect(await outbox.trimAcknowledged()).toBe(2);
+    expect(await outbox.length()).toBe(0);
+  });
+});

@@ -1,0 +1,166 @@
+import { Redis } from 'ioredis';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import postgres from 'postgres';
+import { Registry } from 'prom-client';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgresCluster, type LocalPostgresCluster } from '../../infra/local/postgres';
+import { startRedis, type LocalRedis } from '../../infra/local/redis';
+import { MIGRATIONS_DIR, migrate } from '../../infra/migrate';
+import { HistoryMetrics, RecentHistory } from '../../regions/history';
+import { HistoryMaintenance } from '../../regions/history/maintenance';
+import { ensurePartitions, idFloor, retentionHorizonMs, utcDay } from '../../regions/history/partitions';
+import { PgClient } from '../../regions/history/pg-client';
+import { ReadRouting } from '../../regions/history/read-routing';
+import { HistoryRecovery } from '../../regions/history/recovery';
+import { HistoryPages } from '../../regions/history/pages';
+import { insertEnvelopes, pageBefore } from '../../regions/history/store';
+import type { Envelope, EnvelopeId } from '../../shared';
+
+const DAY_MS = 86_400_000;
+const log = pino({ level: 'silent' });
+
+let pg: LocalPostgresCluster;
+let redisServer: LocalRedis;
+let sql: postgres.Sql;
+
+beforeAll(async () => {
+  [pg, redisServer] = await Promise.all([startPostgresCluster(), startRedis()]);
+  sql = postgres(pg.primary.url, { max: 2, onnotice: () => undefined });
+});
+
+afterAll(async () => {
+  await sql?.end();
+  await Promise.all([pg?.destroy(), redisServer?.stop()]);
+});
+
+/** An envelope accepted at `ms` (its UUIDv7 carries that time, as the node's ids do). */
+function envelopeAt(room: string, ms: number, n: number): Envelope {
+  const id = uuidv7({ msecs: ms }) as EnvelopeId;
+  return { id, room, data: { n }, user: 'alice', origin: 'us-east', ts: ms };
+}
+
+async function partitions(): Promise<string[]> {
+  const rows = await sql<{ name: string }[]>`
+    SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = 'messages'::regclass ORDER BY 1`;
+  return rows.map((row) => row.name);
+}
+
+const partitionOf = (ms: number) => `messages_p${utcDay(ms).replaceAll('-', '')}`;
+const now = Date.now();
+// Rows on five different days, two of them either side of last midnight.
+const midnight = Math.floor(now / DAY_MS) * DAY_MS;
+const old = [
+  envelopeAt('p:room', now - 5 * DAY_MS, 0),
+  envelopeAt('p:room', now - 3 * DAY_MS, 1),
+  envelopeAt('p:room', midnight - 2, 2),
+  envelopeAt('p:room', midnight - 1, 3),
+  envelopeAt('p:room', midnight, 4),
+  envelopeAt('p:room', midnight + 1, 5),
+  envelopeAt('p:other', now - 3 * DAY_MS, 6),
+];
+
+describe('partitioned history', () => {
+  it('the migration from the single table keeps every row, each in its day', async () => {
+    // The schema as it was: only 001 applied, rows written into the single table.
+    const dir = await mkdtemp(join(tmpdir(), 'rt-migrations-'));
+    try {
+      await copyFile(join(MIGRATIONS_DIR, '001_messages.sql'), join(dir, '001_messages.sql'));
+      expect((await migrate(pg.primary.url, { dir })).applied).toEqual(['001_messages.sql']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    await insertEnvelopes(
+      sql,
+      old.map((e) => JSON.stringify(e)),
+    );
+    const before = await sql`SELECT id, room, data, "user", origin, ts, stored_at FROM messages ORDER BY id`;
+
+    const result = await migrate(pg.primary.url);
+    expect(result.applied).toEqual(['002_partition_messages.sql']);
+    const after = await sql`SELECT id, room, data, "user", origin, ts, stored_at FROM messages ORDER BY id`;
+    expect(after).toEqual(before);
+    const parts = await partitions();
+    for (const envelope of old) expect(parts).toContain(partitionOf(envelope.ts));
+    for (const offset of [-1, 0, 1, 2]) expect(parts).toContain(partitionOf(now + offset * DAY_MS));
+    // Each row lives in the partition of its day.
+    const placed = await sql<{ id: string; part: string }[]>`
+      SELECT id::text, tableoid::regclass::text AS part FROM messages`;
+    for (const { id, part } of placed) {
+      expect(part).toBe(partitionOf(old.find((e) => e.id === id)!.ts));
+    }
+    // The writer's insert works on the partitioned table, and a repeat writes nothing twice.
+    const fresh = envelopeAt('p:room', now, 7);
+    expect(await insertEnvelopes(sql, [JSON.stringify(fresh)])).toBe(1);
+    expect(await insertEnvelopes(sql, [JSON.stringify(fresh)])).toBe(0);
+  });
+
+  it('pages with keyset cursors across a partition boundary', async () => {
+    const room = old.filter((e) => e.room === 'p:room');
+    const ids = [...room.map((e) => e.id)];
+    const newest = await pageBefore(sql, 'p:room', undefined, 3);
+    expect(newest.map((e) => e.id)).toEqual([ids[4], ids[5], expect.any(String)]);
+    // From the first envelope after midnight back across the boundary, two pages.
+    const lastNight = await pageBefore(sql, 'p:room', ids[4], 2);
+    expect(lastNight.map((e) => e.id)).toEqual([ids[2], ids[3]]);
+    const older = await pageBefore(sql, 'p:room', lastNight[0]!.id, 10);
+    expect(older.map((e) => e.id)).toEqual([ids[0], ids[1]]);
+    expect(older.map((e) => e.data)).toEqual([{ n: 0 }, { n: 1 }]);
+  });
+
+  it('retention drops whole partitions; history and missed never answer what it removed', async () => {
+    // npm run migrate with HISTORY_RETENTION_DAYS: the partition 5 days back goes.
+    const result = await migrate(pg.primary.url, { retentionDays: 4 });
+    expect(result.partitionsDropped).toEqual([partitionOf(now - 5 * DAY_MS)]);
+    expect(await partitions()).not.toContain(partitionOf(now - 5 * DAY_MS));
+    const [gone] = await sql`SELECT count(*)::int AS n FROM messages WHERE id = ${old[0]!.id}::uuid`;
+    expect(gone!.n).toBe(0);
+
+    // A node with 2 days: its maintenance drops the partitions 3 days back.
+    const metrics = new HistoryMetrics(new Registry(), async () => 0);
+    const primary = new PgClient('primary', () => sql, 5_000, { metrics, log });
+    const maintenance = new HistoryMaintenance(primary, 2, { metrics, log });
+    expect((await maintenance.runOnce()).dropped).toEqual([partitionOf(now - 3 * DAY_MS)]);
+    expect(await partitions()).not.toContain(partitionOf(now - 3 * DAY_MS));
+
+    // Rows past the horizon whose partition is still there (same day) are not answered either.
+    const horizon = retentionHorizonMs(2);
+    const expiring = envelopeAt('p:edge', horizon - 60_000, 10);
+    const kept = envelopeAt('p:edge', now - 1000, 11);
+    const floor = () => idFloor(retentionHorizonMs(2));
+    await ensurePartitions(sql, utcDay(expiring.ts), utcDay(expiring.ts));
+    await insertEnvelopes(sql, [JSON.stringify(expiring), JSON.stringify(kept)]);
+    const reads = new ReadRouting(primary, undefined, 1 << 20, { metrics, log });
+    const pages = new HistoryPages(reads, floor);
+    expect((await pages.page('p:edge', {})).map((e) => e.id)).toEqual([kept.id]);
+
+    const redis = new Redis(redisServer.url);
+    try {
+      const recovery = new HistoryRecovery(
+        new RecentHistory(
+          redis,
+          { length: 10, roomMaxBytes: 1 << 20, totalMaxBytes: 1 << 24, maxRooms: 100, ttlMs: 60_000 },
+          () => undefined,
+        ),
+        reads,
+        100,
+        {
+          metrics,
+          log,
+        },
+        floor,
+      );
+      const beyond = await recovery.missedSince('p:edge', expiring.id);
+      expect(beyond).toEqual({ missed: [expect.objectContaining({ id: kept.id })], complete: false });
+      const within = await recovery.missedSince('p:room', old[3]!.id);
+      expect(within.complete).toBe(true);
+      expect(within.missed.map((e) => e.id)).toEqual([old[4]!.id, old[5]!.id, expect.any(String)]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
