@@ -194,6 +194,12 @@ export const regionEnvSchema = z.object({
       }
       return peers;
     }),
+  /** How long a member whose last connection went stays listed; a reconnect inside it sends no leave/join. */
+  PRESENCE_LEAVE_GRACE_MS: z.coerce.number().int().nonnegative().default(5_000),
+  /** A node that stopped heartbeating this long counts as dead: its connections are taken off presence. */
+  PRESENCE_NODE_LEASE_MS: positiveInt(15_000),
+  /** Most members one presence answer lists (`count` is always exact). */
+  PRESENCE_MEMBERS_CAP: positiveInt(1_000),
   /** `off`: no cross-region bus on this node (a single-region deployment, or the benchmark's baseline). */
   GLOBAL_BUS: z.enum(['on', 'off']).default('on'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -259,6 +265,7 @@ export interface RegionConfig {
     claimIdleMs: number;
     presenceMirrorTtlMs: number;
   };
+  presence: { leaveGraceMs: number; nodeLeaseMs: number; membersCap: number };
   /** False with `GLOBAL_BUS=off`: the node serves its region only. */
   globalBus: boolean;
   logLevel: RegionEnv['LOG_LEVEL'];
@@ -356,6 +363,11 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
       blockMs: e.BUS_BLOCK_MS,
       claimIdleMs: e.BUS_CLAIM_IDLE_MS,
       presenceMirrorTtlMs: e.PRESENCE_MIRROR_TTL_MS,
+    },
+    presence: {
+      leaveGraceMs: e.PRESENCE_LEAVE_GRACE_MS,
+      nodeLeaseMs: e.PRESENCE_NODE_LEASE_MS,
+      membersCap: e.PRESENCE_MEMBERS_CAP,
     },
     globalBus: e.GLOBAL_BUS === 'on',
     logLevel: e.LOG_LEVEL,

@@ -68,10 +68,16 @@ export const keys = {
   recentBytes: () => taggedKey('recent', 'recent-bytes'),
   /** Live nodes of the region, scored by lease expiry. */
   nodes: () => familyKey('nodes'),
-  /** Members of a room in this region. */
-  presence: (room: string) => familyKey('presence', room),
-  /** Rooms a node has members in. */
-  nodeRooms: (nodeId: string) => familyKey('node-rooms', nodeId),
+  /** Members of a room in this region, by first join (a hash tag: a room's keys share a slot). */
+  presence: (room: string) => familyKey('presence', `{${room}}`),
+  /** Connections (socket, room pairs) of each member of a room in this region. */
+  presenceRefs: (room: string) => familyKey('presence', `{${room}}`, 'refs'),
+  /** The `info` claim of each member of a room in this region. */
+  presenceInfo: (room: string) => familyKey('presence', `{${room}}`, 'info'),
+  /** Members at no connection, waiting out the leave grace. */
+  presenceLeaving: () => familyKey('presence-leaving'),
+  /** What one node holds of each (room, user), for cleanup after it died. */
+  presenceNode: (nodeId: string) => familyKey('presence-node', nodeId),
   /** Who cleans up after a dead node. */
   reaping: (nodeId: string) => familyKey('reaping', nodeId),
   /** Which node of the region consumes inbound shard `n`. */
@@ -88,8 +94,16 @@ export const keys = {
   adapterChannel: () => familyKey('sio'),
   /** Node health read by the edge. */
   health: () => familyKey('health'),
-  /** A room's presence lists of every region. */
-  globalPresence: (room: string) => familyKey('gpresence', room),
+  /** Regions with members of a room (global mirror; shares the room's slot). */
+  globalPresenceRegions: (room: string) => familyKey('gpresence', `{${room}}`, 'regions'),
+  /** One region's members of a room, by first join (global mirror). */
+  globalPresence: (room: string, region: string) => familyKey('gpresence', `{${room}}`, 'r', region),
+  /** One region's members' `info` of a room (global mirror). */
+  globalPresenceInfo: (room: string, region: string) => familyKey('gpresence', `{${room}}`, 'i', region),
+  /** Users whose tokens issued before a time are refused (server API revoke). */
+  revocations: () => familyKey('revocations'),
+  /** Server API disconnects, to every node of every region. */
+  userControl: () => familyKey('user-control'),
   /** Presence transitions across regions. */
   presenceEvents: () => familyKey('presence-events'),
 } as const;
@@ -196,18 +210,45 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
   },
   presence: {
     pattern: 'rt:presence:{room}',
+    type: 'zset',
+    store: 'regional',
+    bound: 'one member per user with a connection in the room, or in its leave grace',
+    config: ['PRESENCE_LEAVE_GRACE_MS'],
+    owner: 'presence',
+    slot: 'presence room',
+  },
+  presenceRefs: {
+    pattern: 'rt:presence:{room}:refs',
     type: 'hash',
     store: 'regional',
-    bound: 'members of live nodes; removed when the room empties or its node is reaped',
+    bound: 'one field per member of the room',
     config: [],
     owner: 'presence',
+    slot: 'presence room',
   },
-  nodeRooms: {
-    pattern: 'rt:node-rooms:{node}',
-    type: 'set',
+  presenceInfo: {
+    pattern: 'rt:presence:{room}:info',
+    type: 'hash',
     store: 'regional',
-    bound: 'rooms a live node has members in; deleted when it is reaped',
+    bound: 'one field per member of the room with an info claim (at most 1 KiB each)',
     config: [],
+    owner: 'presence',
+    slot: 'presence room',
+  },
+  presenceLeaving: {
+    pattern: 'rt:presence-leaving',
+    type: 'zset',
+    store: 'regional',
+    bound: 'members in their leave grace; swept every 500 ms',
+    config: ['PRESENCE_LEAVE_GRACE_MS'],
+    owner: 'presence',
+  },
+  presenceNode: {
+    pattern: 'rt:presence-node:{node}',
+    type: 'hash',
+    store: 'regional',
+    bound: 'one field per (room, user) a live node holds; deleted when it stops or is reaped',
+    config: ['PRESENCE_NODE_LEASE_MS'],
     owner: 'presence',
   },
   reaping: {
@@ -274,13 +315,48 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     config: [],
     owner: 'health beacon',
   },
-  globalPresence: {
-    pattern: 'rt:gpresence:{room}',
-    type: 'hash',
+  globalPresenceRegions: {
+    pattern: 'rt:gpresence:{room}:regions',
+    type: 'set',
     store: 'global',
-    bound: 'one field per region; expires after PRESENCE_MIRROR_TTL_MS without a refresh',
+    bound: 'one member per region; expires after twice PRESENCE_MIRROR_TTL_MS without a refresh',
     config: ['PRESENCE_MIRROR_TTL_MS'],
     owner: 'presence mirror',
+    slot: 'global presence room',
+  },
+  globalPresence: {
+    pattern: 'rt:gpresence:{room}:r:{region}',
+    type: 'zset',
+    store: 'global',
+    bound: "the region's members of the room; expires after PRESENCE_MIRROR_TTL_MS without a refresh",
+    config: ['PRESENCE_MIRROR_TTL_MS'],
+    owner: 'presence mirror',
+    slot: 'global presence room',
+  },
+  globalPresenceInfo: {
+    pattern: 'rt:gpresence:{room}:i:{region}',
+    type: 'hash',
+    store: 'global',
+    bound: "the region's members with info; expires after PRESENCE_MIRROR_TTL_MS without a refresh",
+    config: ['PRESENCE_MIRROR_TTL_MS'],
+    owner: 'presence mirror',
+    slot: 'global presence room',
+  },
+  revocations: {
+    pattern: 'rt:revocations',
+    type: 'zset',
+    store: 'global',
+    bound: 'one member per revoked user; older than REVOCATION_TTL_S trimmed at each revoke',
+    config: ['REVOCATION_TTL_S'],
+    owner: 'server API',
+  },
+  userControl: {
+    pattern: 'rt:user-control',
+    type: 'pubsub',
+    store: 'global',
+    bound: 'channel only, nothing stored',
+    config: [],
+    owner: 'server API',
   },
   presenceEvents: {
     pattern: 'rt:presence-events',

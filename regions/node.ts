@@ -101,7 +101,13 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
 
   const userLimits = new UserLimits(redis.command, config.nodeId, config.limits, deps);
   const delivery = new RoomDelivery(io, metrics);
-  const presenceStore = new RegionalPresence(redis.command, config.region, config.nodeId, log);
+  const presenceStore = new RegionalPresence(
+    redis.command,
+    config.region,
+    config.nodeId,
+    config.presence,
+    log,
+  );
   const controlSubscriber = connectRedis(config.globalRedisUrl, 'user-control', deps);
   const users = new UserControl({
     io,
@@ -120,7 +126,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
       metrics,
       logger: log,
     }),
-    presence: new PresenceService(presenceStore, io, config.region, deps),
+    presence: new PresenceService(presenceStore, io, config.region, config.presence.membersCap, deps),
     recovery: noHistory,
     history: noHistory,
     users,
@@ -197,6 +203,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     presenceStore,
     presence: services.presence,
     userLimits,
+    presenceTiming: config.presence,
     ...deps,
   });
   await upkeep.start();

@@ -3,17 +3,22 @@ import type { Logger } from './log';
 import type { RegionMetrics } from './metrics';
 import type { RegionalOutbox } from './outbox';
 import type { RedisPublishLog } from './publish';
-import { NODE_LEASE_MS, type PresenceService, type RegionalPresence } from './presence';
+import type { PresenceService, PresenceTiming, RegionalPresence } from './presence';
 import type { RegionIo } from './publish';
 import type { RegionSocket } from './socket/handlers';
+
+/** How often members whose leave grace ran out are looked for (at most; a fifth of the grace if shorter). */
+const PRESENCE_SWEEP_MS = 500;
 
 /**
  * The node's periodic upkeep, at a third of the shortest lease: append envelopes held during a
  * regional Redis outage, renew this node's liveness (presence) and its connections' leases (per-user
- * limit), and clean up after nodes that stopped heartbeating.
+ * limit), and clean up after nodes that stopped heartbeating. Separately, and more often, members
+ * whose leave grace ran out are announced as gone.
  */
 export class NodeUpkeep {
   private timer: NodeJS.Timeout | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
   private trimTimer: NodeJS.Timeout | undefined;
   private trimFailing = false;
 
@@ -26,6 +31,7 @@ export class NodeUpkeep {
       presenceStore: RegionalPresence;
       presence: PresenceService;
       userLimits: UserLimits;
+      presenceTiming: PresenceTiming;
       log: Logger;
       metrics: RegionMetrics;
     },
@@ -33,12 +39,16 @@ export class NodeUpkeep {
 
   async start(): Promise<void> {
     await this.beat();
-    this.timer = setInterval(() => void this.beat(), Math.min(NODE_LEASE_MS, CONNECTION_LEASE_MS) / 3);
+    const { nodeLeaseMs, leaveGraceMs } = this.parts.presenceTiming;
+    this.timer = setInterval(() => void this.beat(), Math.min(nodeLeaseMs, CONNECTION_LEASE_MS) / 3);
+    const sweepMs = Math.max(50, Math.min(PRESENCE_SWEEP_MS, Math.floor(leaveGraceMs / 5)));
+    this.sweeper = setInterval(() => void this.parts.presence.sweep(), sweepMs);
     this.trimTimer = setInterval(() => void this.trimOutbox(), this.parts.outboxTrimIntervalMs);
   }
 
   stop(): void {
     clearInterval(this.timer);
+    clearInterval(this.sweeper);
     clearInterval(this.trimTimer);
   }
 

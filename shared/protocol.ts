@@ -77,6 +77,14 @@ export type AuthPayload = z.infer<typeof authPayload>;
 export interface PresenceMember {
   user: string;
   region: string;
+  /** The `info` claim of the member's token, when it has one. */
+  info?: Record<string, JsonValue>;
+}
+
+/** A `presence` answer: the first members (capped, default 1000) and the exact count. */
+export interface PresenceList {
+  members: PresenceMember[];
+  count: number;
 }
 
 export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
@@ -93,7 +101,7 @@ export interface ClientEvents {
   leave: (payload: LeavePayload, ack: (res: Ack) => void) => void;
   publish: (payload: PublishPayload, ack: (res: Ack<{ id: string; ts: number }>) => void) => void;
   history: (payload: HistoryPayload, ack: (res: Ack<{ messages: Envelope[] }>) => void) => void;
-  presence: (payload: PresencePayload, ack: (res: Ack<{ members: PresenceMember[] }>) => void) => void;
+  presence: (payload: PresencePayload, ack: (res: Ack<PresenceList>) => void) => void;
   /** A fresh token for the same `sub`; `left` are the rooms it no longer grants, which were left. */
   auth: (payload: AuthPayload, ack: (res: Ack<{ exp: number; left: string[] }>) => void) => void;
 }
@@ -108,6 +116,8 @@ export interface PresenceEvent {
   user: string;
   region: string;
   state: 'join' | 'leave';
+  /** On `join`: the member's `info`, when its token has one. */
+  info?: Record<string, JsonValue>;
 }
 
 export interface ServerEvents {

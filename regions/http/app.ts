@@ -131,7 +131,7 @@ export function createHttpApp(options: HttpAppOptions): Hono<Env> {
   app.get('/v1/rooms/:room/presence', async (c) => {
     const { room: name } = parsePayload(presencePayload, { room: c.req.param('room') });
     mayAccess(c.get('principal'), name);
-    return c.json({ members: await services.presence.members(name) });
+    return c.json(await services.presence.members(name));
   });
 
   registerServerApi(app, { services, maxPayloadBytes: options.maxPayloadBytes });

@@ -1,129 +1,219 @@
 import type { RedisClient } from '../redis';
-import type { PresenceMember } from '../../shared';
+import type { JsonValue, PresenceMember } from '../../shared';
+import { keys } from '../keyspace';
 import type { Logger } from '../log';
 
-// rt:presence:{room}  hash  "node|socket" -> user        who is in the room, per connection
-// rt:node-rooms:{node} set  rooms                         where a node has members (for crash cleanup)
-// rt:nodes            zset  node -> lease expiry (ms)     which nodes are alive
+// Per room (one hash tag, so a room's keys share a cluster slot):
+// rt:presence:{room}        zset  user -> first join (ms)   the region's members, in join order
+// rt:presence:{room}:refs   hash  user -> connections        (socket, room) pairs of the user in the region
+// rt:presence:{room}:info   hash  user -> info JSON          the `info` claim of the user's latest join
+// Per region:
+// rt:presence-leaving       zset  "room|user" -> due (ms)    members at 0 connections, waiting out the grace
+// rt:presence-node:{node}   hash  "room|user" -> connections what each node holds (for crash cleanup)
+// rt:nodes                  zset  node -> lease expiry (ms)  which nodes are alive
 
-// KEYS[1] is one room's hash only, so on a Redis Cluster the script stays in that room's slot; the
-// node's room set (another slot) is written before it, by `add`.
-const ADD_SCRIPT = `
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local n = 0
-for _, u in ipairs(redis.call('HVALS', KEYS[1])) do if u == ARGV[2] then n = n + 1 end end
+/** Adds one connection of a user to a room; returns 1 when that makes a new member. */
+const JOIN_SCRIPT = `
+local n = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[3]) end
+if n == 1 then return redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1]) end
+return 0`;
+
+/** Removes `ARGV[2]` connections of a user; returns the connections left (0: the grace starts). */
+const LEAVE_SCRIPT = `
+local n = redis.call('HINCRBY', KEYS[2], ARGV[1], -tonumber(ARGV[2]))
+if n < 0 then redis.call('HSET', KEYS[2], ARGV[1], 0) n = 0 end
 return n`;
 
-const REMOVE_SCRIPT = `
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return -1 end
-local n = 0
-for _, u in ipairs(redis.call('HVALS', KEYS[1])) do if u == ARGV[2] then n = n + 1 end end
-return n`;
+/** Removes a member whose grace ran out with no connection back; returns 1 when it removed one. */
+const EXPIRE_SCRIPT = `
+local n = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
+if n > 0 then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return redis.call('ZREM', KEYS[1], ARGV[1])`;
 
-/** How long a node counts as alive after its last heartbeat. */
-export const NODE_LEASE_MS = 15_000;
+/** The count, and the first `ARGV[1]` members with their info, in one round trip. */
+const LIST_SCRIPT = `
+local count = redis.call('ZCARD', KEYS[1])
+local users = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local info = {}
+if #users > 0 then info = redis.call('HMGET', KEYS[2], unpack(users)) end
+return { count, users, info }`;
+
+/** What the presence store needs to know about timing (config: PRESENCE_*). */
+export interface PresenceTiming {
+  /** How long a member with no connection left stays listed before it leaves (reconnects inside it send nothing). */
+  leaveGraceMs: number;
+  /** How long a node counts as alive after its last heartbeat. */
+  nodeLeaseMs: number;
+}
+
+/** A member's transition, as the store reports it. */
+export interface PresenceChange {
+  room: string;
+  user: string;
+}
+
+/** A page of a room's members in one region, and how many there are. */
+export interface RegionMembers {
+  members: PresenceMember[];
+  count: number;
+}
 
 /**
- * Room presence in one region, kept in the regional Redis per connection. A user is listed once per
- * region however many connections they have; `add`/`remove` report the transitions that make a
- * `presence` event. Members of a node that stopped heartbeating are no longer listed, and the first
- * live node to notice removes them and reports who left (see `reapDeadNodes`).
+ * Room presence in one region, in the regional Redis: one member per user however many connections
+ * and nodes, with a connection count per member, so a join or leave costs a few O(1)/O(log n)
+ * commands and a listing reads `limit` members and the exact count in one round trip (no scan). A
+ * member whose last connection goes does not leave at once: it is due to leave after the grace, and
+ * a connection back inside it cancels that (no leave, no second join). Each node also records what
+ * it holds, so the first live node to notice a dead one takes its connections off.
  */
 export class RegionalPresence {
   constructor(
     private readonly redis: RedisClient,
     private readonly region: string,
     private readonly nodeId: string,
+    private readonly timing: PresenceTiming,
     private readonly log: Logger,
   ) {}
 
-  /** Records a member; true when this is the user's first connection in the room in this region. */
-  async add(room: string, socketId: string, user: string): Promise<boolean> {
-    // The room is listed for this node first: a crash in between leaves a listed room without this
-    // node's member, which crash cleanup skips; never a member that cleanup cannot find.
-    await this.redis.sadd(nodeRoomsKey(this.nodeId), room);
-    const count = await this.redis.eval(ADD_SCRIPT, 1, roomKey(room), this.field(socketId), user);
-    return count === 1;
+  /** Records a connection in the room; true when the user became a member (not back within the grace). */
+  async add(room: string, user: string, info: Record<string, JsonValue> | undefined): Promise<boolean> {
+    const k = roomKeys(room);
+    const infoJson = info ? JSON.stringify(info) : '';
+    const joined = await this.redis.eval(
+      JOIN_SCRIPT,
+      3,
+      k.members,
+      k.refs,
+      k.info,
+      user,
+      Date.now(),
+      infoJson,
+    );
+    // Two keys of different cluster slots (and nodes): two commands, not one pipeline.
+    await Promise.all([
+      this.redis.hincrby(nodeKey(this.nodeId), entry(room, user), 1),
+      this.redis.zrem(LEAVING_KEY, entry(room, user)),
+    ]);
+    return joined === 1;
   }
 
-  /** Removes a member; true when the user has no connection left in the room in this region. */
-  async remove(room: string, socketId: string, user: string): Promise<boolean> {
-    const count = await this.redis.eval(REMOVE_SCRIPT, 1, roomKey(room), this.field(socketId), user);
-    return count === 0;
+  /** Takes a connection out of the room; when it was the user's last, the leave grace starts. */
+  async remove(room: string, user: string): Promise<void> {
+    await this.release(room, user, 1);
+    const left = await this.redis.hincrby(nodeKey(this.nodeId), entry(room, user), -1);
+    if (left <= 0) await this.redis.hdel(nodeKey(this.nodeId), entry(room, user));
   }
 
-  /** Users in the room on live nodes of this region, each once. */
-  async members(room: string): Promise<PresenceMember[]> {
-    const [entries, alive] = await Promise.all([this.redis.hgetall(roomKey(room)), this.liveNodes()]);
-    const users = new Set<string>();
-    for (const [field, user] of Object.entries(entries)) {
-      if (alive.has(field.slice(0, field.lastIndexOf('|')))) users.add(user);
+  /** The first `limit` members (in join order) with their info, and the exact count. */
+  async members(room: string, limit: number): Promise<RegionMembers> {
+    const k = roomKeys(room);
+    const [count, users, infos] = (await this.redis.eval(
+      LIST_SCRIPT,
+      2,
+      k.members,
+      k.info,
+      Math.max(0, limit),
+    )) as [number, string[], (string | null)[]];
+    const members = users.map((user, i): PresenceMember => {
+      const info = infos[i];
+      return info ? { user, region: this.region, info: JSON.parse(info) } : { user, region: this.region };
+    });
+    return { members, count };
+  }
+
+  /** Members whose grace ran out with no connection back: removed here, returned to announce. */
+  async expireLeaving(): Promise<PresenceChange[]> {
+    const due = await this.redis.zrangebyscore(LEAVING_KEY, '-inf', Date.now(), 'LIMIT', 0, 500);
+    const left: PresenceChange[] = [];
+    for (const item of due) {
+      const { room, user } = parseEntry(item);
+      const k = roomKeys(room);
+      // Two nodes may sweep the same entry: only the one whose script removed the member reports it.
+      const removed = await this.redis.eval(EXPIRE_SCRIPT, 3, k.members, k.refs, k.info, user);
+      await this.redis.zrem(LEAVING_KEY, item);
+      if (removed === 1) left.push({ room, user });
     }
-    return [...users].sort().map((user) => ({ user, region: this.region }));
+    return left;
   }
 
-  /** Rooms where this node has had members (it may have none left in some). */
+  /** Rooms where this node holds connections now. */
   async roomsOfNode(): Promise<string[]> {
-    return this.redis.smembers(nodeRoomsKey(this.nodeId));
+    const entries = await this.redis.hkeys(nodeKey(this.nodeId));
+    return [...new Set(entries.map((e) => parseEntry(e).room))];
   }
 
   /** Renews this node's lease. */
   async heartbeat(): Promise<void> {
-    await this.redis.zadd('rt:nodes', Date.now() + NODE_LEASE_MS, this.nodeId);
-  }
-
-  /** Removes this node's members and lease (on a clean shutdown). */
-  async removeNode(nodeId = this.nodeId): Promise<{ room: string; user: string }[]> {
-    const left: { room: string; user: string }[] = [];
-    const rooms = await this.redis.smembers(nodeRoomsKey(nodeId));
-    for (const room of rooms) {
-      const entries = await this.redis.hgetall(roomKey(room));
-      const mine = Object.entries(entries).filter(([field]) => field.startsWith(`${nodeId}|`));
-      if (mine.length > 0) await this.redis.hdel(roomKey(room), ...mine.map(([field]) => field));
-      const remaining = new Set(
-        Object.entries(entries)
-          .filter(([f]) => !f.startsWith(`${nodeId}|`))
-          .map(([, u]) => u),
-      );
-      for (const user of new Set(mine.map(([, u]) => u))) if (!remaining.has(user)) left.push({ room, user });
-    }
-    // Two keys in different slots of a cluster, so two commands: the room set goes first, and a crash
-    // in between leaves a dead node with no rooms, which the next reaper removes.
-    await this.redis.del(nodeRoomsKey(nodeId));
-    await this.redis.zrem('rt:nodes', nodeId);
-    return left;
+    await this.redis.zadd(NODES_KEY, Date.now() + this.timing.nodeLeaseMs, this.nodeId);
   }
 
   /**
-   * Cleans up after nodes whose lease ran out (crashed or cut off). Each dead node is reaped by one
-   * live node, which returns who left which room so it can emit the `presence` leave events.
+   * Takes every connection a node held off its rooms and drops its lease. A stopping node's members
+   * get the grace (its clients are reconnecting elsewhere); a dead node's leave at the next sweep:
+   * its clients reconnected long before its lease ran out.
    */
-  async reapDeadNodes(): Promise<{ room: string; user: string }[]> {
-    const dead = await this.redis.zrangebyscore('rt:nodes', '-inf', Date.now());
-    const left: { room: string; user: string }[] = [];
+  async removeNode(nodeId = this.nodeId): Promise<void> {
+    const graceMs = nodeId === this.nodeId ? this.timing.leaveGraceMs : 0;
+    const held = await this.redis.hgetall(nodeKey(nodeId));
+    for (const [item, connections] of Object.entries(held)) {
+      const { room, user } = parseEntry(item);
+      if (Number(connections) > 0) await this.release(room, user, Number(connections), graceMs);
+    }
+    // Two keys in different cluster slots, so two commands: the node's record goes first, and a crash
+    // in between leaves a dead node holding nothing, which the next reaper removes.
+    await this.redis.del(nodeKey(nodeId));
+    await this.redis.zrem(NODES_KEY, nodeId);
+  }
+
+  /**
+   * Cleans up after nodes whose lease ran out (crashed or cut off): each dead node is claimed by one
+   * live node, which takes its connections off. Their members leave at the next sweep unless they
+   * connected again elsewhere, so a crashed node's members are gone within `nodeLeaseMs` + one
+   * upkeep period (a third of it) + one sweep.
+   */
+  async reapDeadNodes(): Promise<void> {
+    const dead = await this.redis.zrangebyscore(NODES_KEY, '-inf', Date.now());
     for (const nodeId of dead) {
       if (nodeId === this.nodeId) continue;
-      const claimed = await this.redis.set(`rt:reaping:${nodeId}`, this.nodeId, 'EX', 30, 'NX');
+      const claimed = await this.redis.set(keys.reaping(nodeId), this.nodeId, 'EX', 30, 'NX');
       if (claimed !== 'OK') continue;
       this.log.warn({ deadNode: nodeId }, 'removing members of a node that stopped heartbeating');
-      left.push(...(await this.removeNode(nodeId)));
+      await this.removeNode(nodeId);
     }
-    return left;
   }
 
-  private async liveNodes(): Promise<Set<string>> {
-    return new Set(await this.redis.zrangebyscore('rt:nodes', Date.now(), '+inf'));
-  }
-
-  private field(socketId: string): string {
-    return `${this.nodeId}|${socketId}`;
+  private async release(
+    room: string,
+    user: string,
+    connections: number,
+    graceMs = this.timing.leaveGraceMs,
+  ): Promise<void> {
+    const { members, refs } = roomKeys(room);
+    const left = await this.redis.eval(LEAVE_SCRIPT, 2, members, refs, user, connections);
+    if (left === 0) await this.redis.zadd(LEAVING_KEY, Date.now() + graceMs, entry(room, user));
   }
 }
 
-function roomKey(room: string): string {
-  return `rt:presence:${room}`;
+const LEAVING_KEY = keys.presenceLeaving();
+const NODES_KEY = keys.nodes();
+
+function roomKeys(room: string) {
+  return { members: keys.presence(room), refs: keys.presenceRefs(room), info: keys.presenceInfo(room) };
 }
 
-function nodeRoomsKey(nodeId: string): string {
-  return `rt:node-rooms:${nodeId}`;
+function nodeKey(nodeId: string): string {
+  return keys.presenceNode(nodeId);
+}
+
+// Room names never hold '|' (ROOM_NAME), so the first one separates room from user.
+function entry(room: string, user: string): string {
+  return `${room}|${user}`;
+}
+
+function parseEntry(item: string): PresenceChange {
+  const at = item.indexOf('|');
+  return { room: item.slice(0, at), user: item.slice(at + 1) };
 }

@@ -1,61 +1,73 @@
-import type { PresenceEvent, PresenceMember } from '../../shared';
+import type { JsonValue, PresenceEvent, PresenceList } from '../../shared';
 import type { Logger } from '../log';
 import type { RegionMetrics } from '../metrics';
 import type { RegionIo } from '../publish';
-import type { RegionalPresence } from './presence';
+import type { RegionMembers, RegionalPresence } from './presence';
+
+/** Other regions' members of a room: the first `limit`, and how many there are. */
+export type RemoteMembers = (room: string, limit: number) => Promise<RegionMembers>;
 
 /**
- * Presence as clients see it: records joins and leaves, emits `presence` events on transitions, and
- * lists members. A presence-store failure never fails a join or leave: it is logged and counted.
+ * Presence as clients see it: records joins and leaves, emits `presence` events once per member
+ * transition (a leave after the grace), and lists members (this region's first, capped at
+ * `membersCap` overall) with the exact count. A presence-store failure never fails a join or leave:
+ * it is logged and counted.
  */
 export class PresenceService {
   private readonly transitionListeners: ((event: PresenceEvent) => void)[] = [];
-  private remoteMembers: ((room: string) => Promise<PresenceMember[]>) | undefined;
+  private remoteMembers: RemoteMembers | undefined;
 
   constructor(
     private readonly store: RegionalPresence,
     private readonly io: RegionIo,
     private readonly region: string,
+    private readonly membersCap: number,
     private readonly deps: { log: Logger; metrics: RegionMetrics },
   ) {}
 
-  async joined(room: string, socketId: string, user: string): Promise<void> {
+  /** A socket joined `room`; announced when the user was not a member of it in this region. */
+  async joined(
+    room: string,
+    socketId: string,
+    user: string,
+    info?: Record<string, JsonValue> | undefined,
+  ): Promise<void> {
     await this.guard('join', async () => {
-      if (await this.store.add(room, socketId, user)) this.announce(room, user, 'join', socketId);
+      if (await this.store.add(room, user, info))
+        this.announce({ room, user, state: 'join', info }, socketId);
     });
   }
 
-  async left(room: string, socketId: string, user: string): Promise<void> {
-    await this.guard('leave', async () => {
-      if (await this.store.remove(room, socketId, user)) this.announce(room, user, 'leave');
-    });
+  /** A socket left `room`; the member leaves after the grace unless it comes back. */
+  async left(room: string, user: string): Promise<void> {
+    await this.guard('leave', () => this.store.remove(room, user));
   }
 
-  async disconnected(rooms: string[], socketId: string, user: string): Promise<void> {
-    await Promise.all(rooms.map((room) => this.left(room, socketId, user)));
+  async disconnected(rooms: string[], user: string): Promise<void> {
+    await Promise.all(rooms.map((room) => this.left(room, user)));
   }
 
-  /** Members in this region, plus those of other regions once a remote source is attached. */
-  async members(room: string): Promise<PresenceMember[]> {
-    const local = await this.store.members(room);
+  /** Members in this region first, then other regions' (once a remote source is attached), and the count. */
+  async members(room: string): Promise<PresenceList> {
+    const local = await this.store.members(room, this.membersCap);
     if (!this.remoteMembers) return local;
-    let remote: PresenceMember[] = [];
     try {
-      remote = await this.remoteMembers(room);
+      const remote = await this.remoteMembers(room, this.membersCap - local.members.length);
+      return { members: [...local.members, ...remote.members], count: local.count + remote.count };
     } catch (err) {
       // Other regions are unknown for now (global Redis unreachable): list this region's members.
       this.deps.metrics.internalErrors.inc({ component: 'presence:remote' });
       this.deps.log.debug({ err: (err as Error).message, room }, 'presence of other regions unavailable');
+      return local;
     }
-    return [...local, ...remote.filter((m) => m.region !== this.region)];
   }
 
   /** Members in this region only (what this region contributes to other regions' listings). */
-  localMembers(room: string): Promise<PresenceMember[]> {
-    return this.store.members(room);
+  localMembers(room: string, limit: number): Promise<RegionMembers> {
+    return this.store.members(room, limit);
   }
 
-  /** Rooms where this node has had members. */
+  /** Rooms where this node holds connections. */
   roomsOfNode(): Promise<string[]> {
     return this.store.roomsOfNode();
   }
@@ -66,20 +78,32 @@ export class PresenceService {
   }
 
   /** Adds other regions' members to `members` (from the global presence mirror). */
-  useRemoteMembers(source: (room: string) => Promise<PresenceMember[]>): void {
+  useRemoteMembers(source: RemoteMembers): void {
     this.remoteMembers = source;
   }
 
-  /** Emits leave events for members of nodes that stopped heartbeating. */
-  async reap(): Promise<void> {
-    await this.guard('reap', async () => {
-      for (const { room, user } of await this.store.reapDeadNodes()) this.announce(room, user, 'leave');
+  /** Announces the members whose leave grace ran out (any node may sweep; each leave is reported once). */
+  async sweep(): Promise<void> {
+    await this.guard('sweep', async () => {
+      for (const { room, user } of await this.store.expireLeaving())
+        this.announce({ room, user, state: 'leave' });
     });
   }
 
-  private announce(room: string, user: string, state: 'join' | 'leave', exceptSocketId?: string): void {
-    const target = exceptSocketId ? this.io.to(room).except(exceptSocketId) : this.io.to(room);
-    const event: PresenceEvent = { room, user, region: this.region, state };
+  /** Takes the connections of nodes that stopped heartbeating off their rooms. */
+  async reap(): Promise<void> {
+    await this.guard('reap', () => this.store.reapDeadNodes());
+  }
+
+  private announce(change: Omit<PresenceEvent, 'region'>, exceptSocketId?: string): void {
+    const event: PresenceEvent = {
+      room: change.room,
+      user: change.user,
+      region: this.region,
+      state: change.state,
+    };
+    if (change.info) event.info = change.info;
+    const target = exceptSocketId ? this.io.to(change.room).except(exceptSocketId) : this.io.to(change.room);
     target.emit('presence', event);
     for (const listener of this.transitionListeners) listener(event);
   }

@@ -1,15 +1,16 @@
 import type { RedisClient } from '../redis';
+import { keys } from '../keyspace';
 import type { Logger } from '../log';
 import type { RegionMetrics } from '../metrics';
 import type { RegionIo } from '../publish';
 import type { RegionSocket } from '../socket/handlers';
 
 /** Global Redis pub/sub channel every node of every region listens on for user disconnects. */
-export const USER_CONTROL_CHANNEL = 'rt:user-control';
+export const USER_CONTROL_CHANNEL = keys.userControl();
 
 // rt:revocations  zset  user -> revocation time (ms): tokens of that user issued before it are refused
 
-const REVOCATIONS_KEY = 'rt:revocations';
+const REVOCATIONS_KEY = keys.revocations();
 /** Revocations re-read from the global Redis this often (catches what pub/sub missed in an outage). */
 const RESYNC_MS = 5_000;
 /** Re-reads go back this far before the newest one seen, to tolerate clocks a little apart. */

@@ -123,7 +123,7 @@ export function socketHandlers(deps: {
       const recovered =
         (answer?.complete ?? true) && missed.length === read.length && read.length < limits.recoveryLimit;
       // Rejoining a room one is in changes nothing and announces nothing.
-      if (!already) await services.presence.joined(room, s.id, s.data.principal.user);
+      if (!already) await services.presence.joined(room, s.id, s.data.principal.user, s.data.principal.info);
       return { room, missed, recovered };
     } finally {
       if (since) s.data.reads--;
@@ -133,7 +133,7 @@ export function socketHandlers(deps: {
   async function leave(s: RegionSocket, { room }: z.infer<typeof leavePayload>) {
     if (s.rooms.has(room) && room !== s.id) {
       await s.leave(room);
-      await services.presence.left(room, s.id, s.data.principal.user);
+      await services.presence.left(room, s.data.principal.user);
     }
     return {};
   }
@@ -172,7 +172,7 @@ export function socketHandlers(deps: {
 
   async function presence(s: RegionSocket, { room }: z.infer<typeof presencePayload>) {
     mayAccess(s.data.principal, room);
-    return { members: await services.presence.members(room) };
+    return services.presence.members(room);
   }
 
   async function refreshToken(s: RegionSocket, { token }: z.infer<typeof authPayload>) {
@@ -184,7 +184,7 @@ export function socketHandlers(deps: {
     const left = [...s.rooms].filter((room) => room !== s.id && !roomAllowed(next.rooms, room));
     for (const room of left) {
       await s.leave(room);
-      await services.presence.left(room, s.id, current.user);
+      await services.presence.left(room, current.user);
     }
     expiry.untrack(s);
     s.data.principal = next;
@@ -208,7 +208,7 @@ export function socketHandlers(deps: {
   const onDisconnecting: Listener = function onDisconnecting() {
     expiry.untrack(this);
     const rooms = [...this.rooms].filter((room) => room !== this.id);
-    void services.presence.disconnected(rooms, this.id, this.data.principal.user);
+    void services.presence.disconnected(rooms, this.data.principal.user);
   };
 
   return function attach(socket) {

@@ -104,6 +104,7 @@ describe('a region of two node processes on one regional Redis', () => {
         { user: 'alice', region: 'eu-west' },
         { user: 'bob', region: 'eu-west' },
       ],
+      count: 2,
     });
     bob.close();
     await eventually(() => events.length === 2, 'presence leave');
