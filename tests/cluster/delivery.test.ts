@@ -97,6 +97,7 @@ describe('a region on a Redis Cluster (3 masters, 3 replicas)', () => {
         { user: 'alice', region: 'eu-west' },
         { user: 'bob', region: 'eu-west' },
       ],
+      count: 2,
     });
     bob.close();
     await eventually(() => events.length === 2, 'presence leave');
