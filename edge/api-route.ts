@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { ProtocolError } from '../shared/errors';
 import { SERVER_API_KEY_HEADER, serverKeyMatches } from '../shared/server-keys';
 import type { EdgeDeps } from './app';
-import { decideRoute } from './decision';
+import { backgroundOf, decideRoute } from './decision';
 import type { EdgeEnv } from './env';
 import { errorResponse, logEvent } from './errors';
 import { clientIpOf, originRequest } from './forwarding';
@@ -37,7 +37,7 @@ export function apiRoute(deps: EdgeDeps, callers: ApiCallers) {
       body = await c.req.raw.arrayBuffer();
       if (body.byteLength > MAX_API_BODY_BYTES) return tooLarge(c);
     }
-    const decision = await decideRoute(c.req.raw, config, deps.readHealth, deps.now());
+    const decision = await decideRoute(c.req.raw, config, deps.readHealth, deps.now(), backgroundOf(c));
     if (decision.targets.length === 0) return errorResponse(c, 'unavailable', 'no region is available');
     const forward = {
       requestId: c.get('requestId'),

@@ -163,7 +163,11 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   const closeUserConnection = function (this: RegionSocket) {
     void userLimits.closeConnection(this.data.principal.user, this.id);
   };
+  // Memory per idle connection (https://socket.io/docs/v4/memory-usage/): once the Socket.IO connect
+  // is admitted (the middleware has read what it needs from the handshake), the Engine.IO session
+  // drops its reference to the first HTTP request.
   io.on('connection', (socket: RegionSocket) => {
+    (socket.conn as { request: unknown }).request = null;
     socket.emit('session', { region: config.region, node: config.nodeId });
     attachHandlers(socket);
     socket.on('disconnect', closeUserConnection);
