@@ -18,8 +18,8 @@ const started = Date.now();
 const say = (line: string) =>
   console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
-// A hard ceiling, so a stuck scenario cannot keep the machine busy: full runs ~10 min, quick ~1.
-const ceilingMs = options.mode === 'quick' ? 4 * 60_000 : 30 * 60_000;
+// A hard ceiling, so a stuck scenario cannot keep the machine busy: full runs ~20 min, quick ~1.
+const ceilingMs = options.mode === 'quick' ? 5 * 60_000 : 35 * 60_000;
 const ceiling = setTimeout(() => {
   console.error(`bench: still running after ${ceilingMs / 60_000} min; giving up`);
   process.exit(1);

@@ -19,7 +19,7 @@ const ROOT = join(import.meta.dirname, '..');
 export const HOME_REGION = 'us-east';
 
 /** Idempotency and dedup windows of our bench nodes, in seconds (see BENCH_NODE_ENV). */
-export const FOOTPRINT_WINDOW_S = 60;
+export const FOOTPRINT_WINDOW_S = 30;
 
 /**
  * Limits a benchmark must not run into (a rate limit would measure the limiter): every one of our
@@ -29,6 +29,7 @@ export const FOOTPRINT_WINDOW_S = 60;
 export const BENCH_NODE_ENV: Record<string, string> = {
   PUBLISH_RATE_PER_CONNECTION: '1000000',
   PUBLISH_RATE_PER_USER: '1000000',
+  EPHEMERAL_RATE_PER_USER: '1000000',
   MAX_CONNECTIONS_PER_USER: '1000000',
   MAX_CONNECTIONS_PER_NODE: '50000',
   DRAIN_TIMEOUT_MS: '1000',

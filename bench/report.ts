@@ -155,11 +155,12 @@ function handshakeSection(r: BenchResult): string {
   return `## 4. Handshake latency by way in (ms, p50; ${o.handshake.count} sequential handshakes per way and repetition)
 
 ${table(
-  ['client region', ...HANDSHAKE_WAYS, 'edge added (edge - node)'],
+  ['client region', ...HANDSHAKE_WAYS, 'edge added (edge - node)', "edge's own hop (edge - balancer)"],
   r.scenarios.handshake.map((h) => [
     h.region,
     ...HANDSHAKE_WAYS.map((w) => s(h.p50[w])),
     s(h.edgeAddedP50Ms),
+    s(h.edgeHopP50Ms),
   ]),
 )}`;
 }

@@ -1,5 +1,7 @@
+import type { Context } from 'hono';
 import { regionStates, type RegionState } from '../shared/regions';
 import { callerOf } from './caller';
+import type { EdgeEnv } from './env';
 import type { EdgeConfig } from './config';
 import type { HealthReader, HealthSnapshot } from './health';
 import { originUrl, type OriginTarget } from './origins';
@@ -23,8 +25,9 @@ export async function decideRoute(
   config: EdgeConfig,
   readHealth: HealthReader,
   now: number,
+  background?: (work: Promise<unknown>) => void,
 ): Promise<RouteDecision> {
-  const health = await readHealth(config);
+  const health = await readHealth(config, background);
   const states = regionStates(config.regions, health.source === 'live' ? health.entries : undefined, now);
   const caller = callerOf(request, config.sim);
   const plan = routeToRegion(states, caller);
@@ -65,4 +68,17 @@ export function describeRegions(decision: Pick<RouteDecision, 'health' | 'states
       })),
     })),
   };
+}
+
+/**
+ * The request's `waitUntil`, so work started for it (a health refresh) may finish after the response;
+ * undefined where the runtime gives none (an app called directly in a test).
+ */
+export function backgroundOf(c: Context<EdgeEnv>): ((work: Promise<unknown>) => void) | undefined {
+  try {
+    const ctx = c.executionCtx;
+    return (work) => ctx.waitUntil(work);
+  } catch {
+    return undefined;
+  }
 }

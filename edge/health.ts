@@ -16,24 +16,55 @@ export interface HealthSnapshot {
   readAt: number;
 }
 
-export type HealthReader = (config: EdgeConfig) => Promise<HealthSnapshot>;
+/**
+ * Reads node health for one request. `background`, when given (the request's `waitUntil`), lets a
+ * refresh outlive the request that started it.
+ */
+export type HealthReader = (
+  config: EdgeConfig,
+  background?: (work: Promise<unknown>) => void,
+) => Promise<HealthSnapshot>;
 
 const READ_TIMEOUT_MS = 1_500;
 
-// Per isolate: one read in flight or cached per Redis URL, shared by concurrent requests.
-const cache = new Map<string, { until: number; snapshot: Promise<HealthSnapshot> }>();
+interface CachedHealth {
+  readAt: number;
+  snapshot: Promise<HealthSnapshot>;
+  /** A background refresh in flight. */
+  refreshing?: Promise<HealthSnapshot>;
+}
 
-/** Reads `rt:health` over Upstash REST, reusing a read for `config.healthCacheMs`. */
-export const readHealth: HealthReader = (config) => {
+// Per isolate: one read in flight or cached per Redis URL, shared by concurrent requests.
+const cache = new Map<string, CachedHealth>();
+
+/**
+ * Reads `rt:health` over Upstash REST, reusing a read for `config.healthCacheMs`. A read older than
+ * half of that is still answered at once, and refreshed behind the request (stale-while-revalidate
+ * inside the cache period), so under steady traffic no handshake waits for Upstash; the answer is
+ * never older than `healthCacheMs` plus one read, as before.
+ */
+export const readHealth: HealthReader = (config, background) => {
   const upstash = config.upstash;
   if (!upstash) {
     return Promise.resolve(staticHealth('UPSTASH_REDIS_REST_URL / UPSTASH_REDIS_REST_TOKEN are not set'));
   }
   const now = Date.now();
   const cached = cache.get(upstash.url);
-  if (cached && cached.until > now) return cached.snapshot;
+  const age = cached ? now - cached.readAt : Infinity;
+  if (cached && age < config.healthCacheMs) {
+    if (age >= config.healthCacheMs / 2 && !cached.refreshing) {
+      const refresh = readOnce(upstash.url, upstash.token);
+      cached.refreshing = refresh;
+      void refresh.then(() => {
+        if (cache.get(upstash.url) === cached)
+          cache.set(upstash.url, { readAt: Date.now(), snapshot: refresh });
+      });
+      background?.(refresh);
+    }
+    return cached.snapshot;
+  }
   const snapshot = readOnce(upstash.url, upstash.token);
-  cache.set(upstash.url, { until: now + config.healthCacheMs, snapshot });
+  cache.set(upstash.url, { readAt: now, snapshot });
   return snapshot;
 };
 

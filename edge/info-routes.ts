@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import { decideRoute, describeRegions } from './decision';
+import { backgroundOf, decideRoute, describeRegions } from './decision';
 import type { EdgeEnv } from './env';
 import type { EdgeDeps } from './app';
 
@@ -10,12 +10,24 @@ export function registerInfoRoutes(app: Hono<EdgeEnv>, deps: EdgeDeps): void {
   );
 
   app.get('/v1/regions', async (c) => {
-    const decision = await decideRoute(c.req.raw, c.get('config'), deps.readHealth, deps.now());
+    const decision = await decideRoute(
+      c.req.raw,
+      c.get('config'),
+      deps.readHealth,
+      deps.now(),
+      backgroundOf(c),
+    );
     return c.json(describeRegions(decision));
   });
 
   app.get('/v1/route', async (c) => {
-    const decision = await decideRoute(c.req.raw, c.get('config'), deps.readHealth, deps.now());
+    const decision = await decideRoute(
+      c.req.raw,
+      c.get('config'),
+      deps.readHealth,
+      deps.now(),
+      backgroundOf(c),
+    );
     const [first, ...rest] = decision.targets;
     const caller = {
       lat: decision.caller.point?.lat ?? null,

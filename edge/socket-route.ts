@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { parseSessionId } from '../shared/session';
 import type { EdgeDeps } from './app';
-import { decideRoute } from './decision';
+import { backgroundOf, decideRoute } from './decision';
 import type { EdgeEnv } from './env';
 import { errorResponse, logEvent } from './errors';
 import { clientIpOf, originRequest } from './forwarding';
@@ -31,9 +31,11 @@ export function socketIoRoute(deps: EdgeDeps) {
       const region = pinned && config.regions.find((r) => r.id === pinned.region);
       if (!pinned || !region) return errorResponse(c, 'invalid', 'unknown session id');
       const state = config.directToNodes
-        ? regionStates(config.regions, (await deps.readHealth(config)).entries, deps.now()).find(
-            (s) => s.region.id === region.id,
-          )
+        ? regionStates(
+            config.regions,
+            (await deps.readHealth(config, backgroundOf(c))).entries,
+            deps.now(),
+          ).find((s) => s.region.id === region.id)
         : undefined;
       const target: OriginTarget = {
         region,
@@ -43,7 +45,7 @@ export function socketIoRoute(deps: EdgeDeps) {
       };
       result = await fetchWithFailover([target], (t) => originRequest(c.req.raw, t.url, forward), never);
     } else {
-      const decision = await decideRoute(c.req.raw, config, deps.readHealth, deps.now());
+      const decision = await decideRoute(c.req.raw, config, deps.readHealth, deps.now(), backgroundOf(c));
       if (decision.targets.length === 0) {
         return errorResponse(c, 'unavailable', 'no region is taking new sessions');
       }

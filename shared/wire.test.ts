@@ -62,3 +62,16 @@ describe('wire records', () => {
     expect(decodeHeartbeat('x')).toBeUndefined();
   });
 });
+
+describe('encodeEnvelope', () => {
+  it('gives the same JSON with the data already encoded as without', () => {
+    for (const e of [
+      envelope,
+      { ...envelope, ephemeral: true as const },
+      { ...envelope, room: 'a"b', user: 'ü\u2028', data: 'x\u0000y' },
+      { ...envelope, data: [{ a: null }, -1.5e300, '😀'] },
+    ]) {
+      expect(encodeEnvelope(e, JSON.stringify(e.data)).json).toBe(JSON.stringify(e));
+    }
+  });
+});

@@ -19,8 +19,18 @@ export interface EncodedEnvelope {
   readonly json: string;
 }
 
-export function encodeEnvelope(envelope: Envelope): EncodedEnvelope {
-  return { envelope, json: JSON.stringify(envelope) };
+/**
+ * Encodes `envelope`; with `dataJson` (its `data` already encoded, e.g. to measure it), the data is
+ * not encoded again. Either way the JSON is what `JSON.stringify(envelope)` gives.
+ */
+export function encodeEnvelope(envelope: Envelope, dataJson?: string): EncodedEnvelope {
+  if (dataJson === undefined) return { envelope, json: JSON.stringify(envelope) };
+  const { id, room, user, origin, ts, ephemeral } = envelope;
+  const json =
+    `{"id":${JSON.stringify(id)},"room":${JSON.stringify(room)},"data":${dataJson},` +
+    `"user":${JSON.stringify(user)},"origin":${JSON.stringify(origin)},"ts":${JSON.stringify(ts)}` +
+    `${ephemeral ? ',"ephemeral":true' : ''}}`;
+  return { envelope, json };
 }
 
 /**

@@ -19,8 +19,10 @@ export interface HandshakeRow {
   region: string;
   p50: Record<HandshakeWay, Spread>;
   p99: Record<HandshakeWay, Spread>;
-  /** Edge p50 minus direct-to-node p50, per repetition. */
+  /** Edge p50 minus direct-to-node p50, per repetition: the edge and the region balancer together. */
   edgeAddedP50Ms: Spread;
+  /** Edge p50 minus region-balancer p50, per repetition: the edge's own hop in workerd. */
+  edgeHopP50Ms: Spread;
 }
 
 /**
@@ -69,6 +71,9 @@ export async function measureHandshakes(ctx: ScenarioContext): Promise<Handshake
       p50: Object.fromEntries(ways.map(({ way }) => [way, spread(p50.get(way)!)])) as HandshakeRow['p50'],
       p99: Object.fromEntries(ways.map(({ way }) => [way, spread(p99.get(way)!)])) as HandshakeRow['p99'],
       edgeAddedP50Ms: spread(added),
+      edgeHopP50Ms: spread(
+        p50.get('ours: edge')!.map((edge, i) => edge - p50.get('ours: region balancer')![i]!),
+      ),
     });
   }
   return rows;

@@ -1,7 +1,7 @@
 import type { RedisClient } from '../redis';
-import type { Envelope } from '../../shared';
+import { decodeEntry, type EncodedEnvelope } from '../../shared';
 import type { Logger } from '../log';
-import { OUTBOX_STREAM, decodeEnvelope, type RegionalOutbox } from '../outbox';
+import { OUTBOX_STREAM, type RegionalOutbox } from '../outbox';
 import type { InboundBus } from './bus';
 import type { FailureStreak } from './failures';
 import type { RegionLease } from './lease';
@@ -179,10 +179,11 @@ export class Forwarder {
    * append-and-ack succeeded, so outbox acks follow outbox order and stop at the first failure.
    */
   private forward(entries: OutboxEntry[]): Promise<void> {
-    const envelopes: Envelope[] = [];
+    // Decoded for the room only: the envelope's bytes go on as they were stored.
+    const envelopes: EncodedEnvelope[] = [];
     for (const [id, fields] of entries) {
-      const envelope = decodeEnvelope(fields);
-      if (envelope) envelopes.push(envelope);
+      const encoded = decodeEntry(fields);
+      if (encoded) envelopes.push(encoded);
       else this.deps.log.error({ outboxId: id }, 'undecodable outbox entry skipped');
     }
     const appended = this.deps.bus.publish(envelopes).catch((err: unknown) => {

@@ -3,16 +3,16 @@ import { keys } from '../keyspace';
 import { OUTBOX_GROUPS } from '../outbox';
 
 /**
- * Every Redis key and consumer-group name of the bus, in one place (the names are built by
- * `regions/keyspace.ts`, where Redis Cluster hash tags are added). All of them live in a region's own Redis: the inbound shards that peers append to,
- * and the leases and dedup marks of the region's nodes.
+ * The bus's Redis keys (declared with their bounds in the keyspace module, where Redis Cluster hash
+ * tags are added) and its consumer-group names. All keys live in a region's own Redis: the inbound
+ * shards that peers append to, and the leases and dedup marks of the region's nodes.
  */
 export const busKeys = {
   /** Inbound shard `n` of a region: envelopes of other regions for rooms hashed to `n`, in order. */
   inbound: keys.inbound,
   /** The greatest id trimming removed from inbound shard `n` (Redis keeps none for trims). */
   inboundTrimmed: keys.inboundTrimmed,
-  /** Which node of the region consumes inbound shard `n`. */
+  /** Which node of the region consumes inbound shard `n` (in the dedup marks' slot: one script checks it and sets them). */
   shardLease: keys.shardLease,
   /** Which node of the region forwards its outbox to `peer`. */
   forwarderLease: keys.forwarderLease,

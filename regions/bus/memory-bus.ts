@@ -1,4 +1,4 @@
-import type { Envelope } from '../../shared';
+import type { EncodedEnvelope, Envelope } from '../../shared';
 import {
   BusGroupMissingError,
   compareEntryIds,
@@ -53,9 +53,10 @@ export class MemoryBus implements InboundBus {
     return shardOfRoom(room, this.shardCount);
   }
 
-  async publish(envelopes: readonly Envelope[]): Promise<BusEntryId[]> {
+  async publish(appended: readonly (Envelope | EncodedEnvelope)[]): Promise<BusEntryId[]> {
     const ids: BusEntryId[] = [];
-    for (const envelope of envelopes) {
+    for (const item of appended) {
+      const envelope = 'json' in item ? item.envelope : item;
       const shard = this.shards[this.shardOf(envelope.room)]!;
       const id = this.nextId();
       shard.entries.push({ id, envelope: structuredClone(envelope) });

@@ -1,3 +1,4 @@
+import { keys } from '../keyspace';
 import type { RedisClient } from '../redis';
 import type { Logger } from '../log';
 import type { FailureStreak } from './failures';
@@ -81,7 +82,7 @@ export class ShardAssignment {
         await this.giveUp(shard, false);
       }
     }
-    const live = await this.deps.redis.zcount('rt:nodes', Date.now(), '+inf');
+    const live = await this.deps.redis.zcount(keys.nodes(), Date.now(), '+inf');
     const share = fairShare(this.deps.shardCount, live);
     const now = Date.now();
     for (let i = 0; i < this.deps.shardCount && !this.stopped; i++) {

@@ -34,6 +34,8 @@ export interface PublishLog {
 }
 
 export interface AcceptOptions {
+  /** The envelope's `data` as JSON, when the caller encoded it already (it is not encoded again). */
+  dataJson?: string;
   /** False for publishes no per-user rate applies to (the server API). Default true. */
   rateLimited?: boolean;
 }

@@ -50,7 +50,7 @@ export class MemoryPublishLog implements PublishLog {
       record: ackRecordOf(envelope),
       expiresAt: now + claimTtlMs(envelope.id, now, this.rules),
     });
-    const encoded = encodeEnvelope(envelope);
+    const encoded = encodeEnvelope(envelope, options.dataJson);
     this.outbox.push(encoded);
     return { fresh: true, encoded };
   }

@@ -111,7 +111,7 @@ export class RedisPublishLog implements PublishLog {
     checkIdWindow(envelope.id, now, this.rules);
     const known = this.localAcks.get(envelope.id);
     if (known) return answerRetry(known, envelope);
-    const encoded = encodeEnvelope(envelope);
+    const encoded = encodeEnvelope(envelope, options.dataJson);
     const record = ackRecordOf(envelope);
     if (this.held.length === 0) {
       let reply: ScriptReply;
