@@ -113,7 +113,7 @@ export const regionEnvSchema = z.object({
   /** Largest `join` or `history` answer, in bytes of JSON. */
   MAX_ANSWER_BYTES: positiveInt(1024 * 1024),
   /** Engine.IO handshakes per second from one client IP (burst twice this). */
-  HANDSHAKE_RATE_PER_IP: positiveInt(50),
+  HANDSHAKE_RATE_PER_IP: positiveInt(100),
   /** An Engine.IO session that has not completed the Socket.IO connect in this time is closed. */
   CONNECT_TIMEOUT_MS: positiveInt(5_000),
   /** Peers whose `x-forwarded-for` is believed (the edge, the region's load balancer): CIDRs. */
@@ -129,7 +129,7 @@ export const regionEnvSchema = z.object({
   /** How long a publish id is answered as a retry; ids (UUIDv7) older than this are refused. */
   IDEMPOTENCY_WINDOW_S: positiveInt(600),
   /** How far ahead of the node's clock an id's time may be. */
-  ENVELOPE_ID_FUTURE_S: positiveInt(60),
+  ENVELOPE_ID_FUTURE_S: positiveInt(600),
   /** Bytes of envelopes a node holds in memory while the regional Redis is unreachable. */
   OUTBOX_HOLD_BYTES: positiveInt(16 * 1024 * 1024),
   /** How often each node trims the outbox below what every consumer group acknowledged. */
