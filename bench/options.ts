@@ -9,6 +9,7 @@ export const SCENARIOS = [
   'presence',
   'memory',
   'footprint',
+  'cluster',
   // Last: what a hostile client does to our regional Redis must not reach another scenario.
   'hostile',
 ] as const;
@@ -71,6 +72,8 @@ export interface BenchOptions {
     historyDeadlineMs: number;
   };
   handshake: { regions: string[]; count: number; warmup: number };
+  /** A lone region of two of our nodes on one Redis server, then on a local Redis Cluster. */
+  cluster: { region: string; count: number; warmup: number; ratePerSecond: number };
   /** The cross-region path scenario 5 reports first. */
   headlinePath: { from: string; to: string };
   outDir: string;
@@ -147,6 +150,7 @@ const FULL: Omit<BenchOptions, 'outDir'> = {
     historyDeadlineMs: 120_000,
   },
   handshake: { regions: ['eu-west', 'us-east'], count: 100, warmup: 10 },
+  cluster: { region: 'bench-redis', count: 500, warmup: 50, ratePerSecond: 100 },
   headlinePath: { from: 'eu-west', to: 'ap-southeast' },
 };
 
@@ -187,6 +191,7 @@ const QUICK: Omit<BenchOptions, 'outDir'> = {
     historyDeadlineMs: 20_000,
   },
   handshake: { regions: ['eu-west'], count: 10, warmup: 2 },
+  cluster: { region: 'bench-redis', count: 60, warmup: 10, ratePerSecond: 200 },
   headlinePath: { from: 'eu-west', to: 'us-east' },
 };
 
