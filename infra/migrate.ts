@@ -66,7 +66,13 @@ export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migr
 export async function migrate(url: string, options: MigrateOptions = {}): Promise<MigrateResult> {
   const log = options.log ?? (() => undefined);
   const migrations = await loadMigrations(options.dir);
-  const sql = postgres(url, { max: 1, connect_timeout: 10, onnotice: () => undefined });
+  // With several hosts in the URL (as the nodes' DATABASE_URL may list), the one that takes writes.
+  const sql = postgres(url, {
+    max: 1,
+    connect_timeout: 10,
+    onnotice: () => undefined,
+    target_session_attrs: 'read-write',
+  });
   try {
     const { applied, alreadyApplied } = await sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`;

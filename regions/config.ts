@@ -14,7 +14,17 @@ const redisUrl = z.string().superRefine((url, ctx) => {
     ctx.addIssue({ code: 'custom', message: (err as Error).message });
   }
 });
-const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' });
+/**
+ * `postgres://[user[:password]@]host[:port][,host[:port]...][/database][?params]`: several hosts
+ * (the primary and its standbys) let the node follow a failover (docs/history.md).
+ */
+const POSTGRES_URL = /^postgres(?:ql)?:\/\/(?:[^@/?#]*@)?([^/?#@]+)(?:\/[^?#]*)?(?:\?[^#]*)?$/;
+const POSTGRES_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
+export function isPostgresUrl(url: string): boolean {
+  const hosts = POSTGRES_URL.exec(url)?.[1];
+  return hosts !== undefined && hosts.split(',').every((host) => POSTGRES_HOST.test(host));
+}
+const postgresUrl = z.string().refine(isPostgresUrl, 'must be a postgres:// URL (one or more host:port)');
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const commaList = z
   .string()

@@ -3,11 +3,14 @@
  * Redis holds it, what bounds it and which configuration sets that bound. `docs/architecture.md`
  * carries this list as the keyspace table (a test checks the two agree).
  *
- * Every name is built by `familyKey`, so a Redis Cluster hash tag can be added in that one place.
- * Families whose keys one script touches together carry the same `slot` group: the publish log's
- * script uses `ack`, `seen`, `rate`, `ephemeralRate` and `outbox` in one call, so in a cluster they
- * must hash to one slot (a tag per region, or one outbox per slot); the recent-history script uses
- * `recent`, `recentRooms` and `recentBytes` together (and deletes other rooms' buffers by name).
+ * Every name is built by `familyKey` or `taggedKey`. Families whose keys one script touches together
+ * carry the same `slot` group and the same Redis Cluster hash tag (the literal `{publish}` or
+ * `{recent}` in their names), so on a cluster they hash to one slot: the publish log's script uses
+ * `ack`, `seen`, `rate`, `ephemeralRate` and `outbox` in one call, the bus consumer marks `seen` ids
+ * under its `shardLease`; the recent-history script uses `recent`, `recentRooms` and `recentBytes`
+ * together (and deletes other rooms' buffers by name). Each inbound shard is tagged by its number
+ * (`rt:inbound:{3}` with its trim mark), so the shards spread over a cluster's masters. A single
+ * server ignores the tags. docs/scaling.md says what this spreads and what it does not.
  */
 
 export type KeyStore = 'regional' | 'global';
@@ -35,26 +38,34 @@ function familyKey(family: string, ...parts: (string | number)[]): string {
   return [PREFIX, family, ...parts].join(':');
 }
 
+/** Redis Cluster hash tags of the slot groups: every key of a group hashes to one slot. */
+const SLOT_TAGS = { publish: '{publish}', recent: '{recent}' } as const;
+
+/** A key of `family` in slot group `group`: `rt:{group}:family:parts`. */
+function taggedKey(group: keyof typeof SLOT_TAGS, family: string, ...parts: (string | number)[]): string {
+  return [PREFIX, SLOT_TAGS[group], family, ...parts].join(':');
+}
+
 /** Key builders, by family. */
 export const keys = {
   /** A publish id's claim and first ack (the publish log). */
-  ack: (id: string) => familyKey('ack', id),
+  ack: (id: string) => taggedKey('publish', 'ack', id),
   /** A remote envelope's dedup mark in this region (the bus consumer); the publish log reads it. */
-  seen: (id: string) => familyKey('seen', id),
+  seen: (id: string) => taggedKey('publish', 'seen', id),
   /** Per-user publish counter of one second. */
-  rate: (user: string, second: number) => familyKey('rate', user, second),
+  rate: (user: string, second: number) => taggedKey('publish', 'rate', user, second),
   /** Per-user ephemeral publish counter of one second. */
-  ephemeralRate: (user: string, second: number) => familyKey('erate', user, second),
+  ephemeralRate: (user: string, second: number) => taggedKey('publish', 'erate', user, second),
   /** Connection leases of one user. */
   connections: (user: string) => familyKey('conns', user),
   /** The region's durable queue of accepted envelopes. */
-  outbox: () => familyKey('outbox'),
+  outbox: () => taggedKey('publish', 'outbox'),
   /** A room's recent-history buffer. */
-  recent: (room: string) => familyKey('recent', room),
+  recent: (room: string) => taggedKey('recent', 'recent', room),
   /** Rooms that have a recent-history buffer, scored by last append (the total bound). */
-  recentRooms: () => familyKey('recent-rooms'),
+  recentRooms: () => taggedKey('recent', 'recent-rooms'),
   /** Bytes held by each room's recent-history buffer, and their total. */
-  recentBytes: () => familyKey('recent-bytes'),
+  recentBytes: () => taggedKey('recent', 'recent-bytes'),
   /** Live nodes of the region, scored by lease expiry. */
   nodes: () => familyKey('nodes'),
   /** Members of a room in this region, by first join (a hash tag: a room's keys share a slot). */
@@ -70,13 +81,13 @@ export const keys = {
   /** Who cleans up after a dead node. */
   reaping: (nodeId: string) => familyKey('reaping', nodeId),
   /** Which node of the region consumes inbound shard `n`. */
-  shardLease: (shard: number) => familyKey('bus', 'lease', shard),
+  shardLease: (shard: number) => taggedKey('publish', 'bus', 'lease', shard),
   /** Which node of the region forwards its outbox to `peer`. */
   forwarderLease: (peer: string) => familyKey('bus', 'lease', 'forward', peer),
   /** Inbound shard `n` of a region: other regions' envelopes for rooms hashed to `n`, in order. */
-  inbound: (shard: number) => familyKey('inbound', shard),
+  inbound: (shard: number) => familyKey('inbound', `{${shard}}`),
   /** The greatest id trimming removed from inbound shard `n`. */
-  inboundTrimmed: (shard: number) => familyKey('inbound', shard, 'trimmed'),
+  inboundTrimmed: (shard: number) => familyKey('inbound', `{${shard}}`, 'trimmed'),
   /** Outbox entries Postgres refused, with their error. */
   historyDeadLetters: () => familyKey('history', 'dead-letters'),
   /** The Socket.IO Redis adapter's channel prefix. */
@@ -102,7 +113,7 @@ export type KeyFamilyName = keyof typeof keys;
 /** The keyspace table: every family with its type, store, bound and owner. */
 export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
   ack: {
-    pattern: 'rt:ack:{id}',
+    pattern: 'rt:{publish}:ack:{id}',
     type: 'string',
     store: 'regional',
     bound: 'TTL: until the id leaves the idempotency window (at most the window plus the future skew)',
@@ -111,7 +122,7 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     slot: 'publish',
   },
   seen: {
-    pattern: 'rt:seen:{id}',
+    pattern: 'rt:{publish}:seen:{id}',
     type: 'string',
     store: 'regional',
     bound: 'TTL: the bus dedup window',
@@ -120,7 +131,7 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     slot: 'publish',
   },
   rate: {
-    pattern: 'rt:rate:{user}:{second}',
+    pattern: 'rt:{publish}:rate:{user}:{second}',
     type: 'string',
     store: 'regional',
     bound: 'TTL 2 s; one per user publishing in that second',
@@ -129,7 +140,7 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     slot: 'publish',
   },
   ephemeralRate: {
-    pattern: 'rt:erate:{user}:{second}',
+    pattern: 'rt:{publish}:erate:{user}:{second}',
     type: 'string',
     store: 'regional',
     bound: 'TTL 2 s; one per user publishing ephemeral envelopes in that second',
@@ -146,7 +157,7 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     owner: 'user limits',
   },
   outbox: {
-    pattern: 'rt:outbox',
+    pattern: 'rt:{publish}:outbox',
     type: 'stream',
     store: 'regional',
     bound:
@@ -156,7 +167,7 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     slot: 'publish',
   },
   recent: {
-    pattern: 'rt:recent:{room}',
+    pattern: 'rt:{recent}:recent:{room}',
     type: 'stream',
     store: 'regional',
     bound:
@@ -172,7 +183,7 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     slot: 'recent',
   },
   recentRooms: {
-    pattern: 'rt:recent-rooms',
+    pattern: 'rt:{recent}:recent-rooms',
     type: 'zset',
     store: 'regional',
     bound: 'at most RECENT_HISTORY_ROOMS members (the least recently appended room is dropped)',
@@ -181,7 +192,7 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     slot: 'recent',
   },
   recentBytes: {
-    pattern: 'rt:recent-bytes',
+    pattern: 'rt:{recent}:recent-bytes',
     type: 'hash',
     store: 'regional',
     bound: 'one field per room in rt:recent-rooms, plus the total',
@@ -249,7 +260,7 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     owner: 'presence',
   },
   shardLease: {
-    pattern: 'rt:bus:lease:{shard}',
+    pattern: 'rt:{publish}:bus:lease:{shard}',
     type: 'string',
     store: 'regional',
     bound: 'one per inbound shard; TTL BUS_LEASE_MS',

@@ -5,6 +5,7 @@ import type { LocalRedis } from '../../infra/local/redis';
 import { FOOTPRINT_WINDOW_S } from '../platforms';
 import type { ScenarioContext } from './context';
 import { heapAfterGc } from './memory';
+import { keys as keyspace } from '../../regions/keyspace';
 
 /** One family of keys (same prefix) in one Redis after the run. */
 export interface KeyFamily {
@@ -102,7 +103,8 @@ export async function measureFootprint(ctx: ScenarioContext): Promise<FootprintR
     const redis: RedisFootprint[] = [];
     for (const [i, { name, client }] of clients.entries()) {
       const families = await keyFamilies(client);
-      const recent = families.find((f) => f.family.startsWith('rt:recent:* '))?.bytes ?? 0;
+      const recent =
+        families.find((f) => f.family.startsWith(`${familyOf(keyspace.recent('room'))} `))?.bytes ?? 0;
       const growth = after[i]! - before[i]!;
       redis.push({
         redis: name,

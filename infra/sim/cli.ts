@@ -63,7 +63,11 @@ try {
 if (stopping) await new Promise(() => undefined); // a signal arrived during start-up; shutdown exits
 
 const { state } = platform;
-control = await startControlServer(platform, options.dir, say);
+// Without the control socket (a --dir path too long for a Unix socket, say) only restarts are missing.
+control = await startControlServer(platform, options.dir, say).catch((err: Error) => {
+  console.error(`[sim] no control socket, so no npm run sim -- restart: ${err.message}`);
+  return undefined;
+});
 platform.onUnexpectedExit((what) => console.error(`[sim] ${what}`));
 say(
   'WAN one-way delays (ms): ' +
@@ -85,8 +89,9 @@ console.log(
 );
 console.log(`  state              ${options.dir}/state.json`);
 const dirOption = options.dir === '.sim' ? '' : ` --dir ${options.dir}`;
-console.log(
-  `  rolling restart    npm run sim -- restart ${state.regions[0]!.id}${dirOption}   (one node at a time)`,
-);
+if (control)
+  console.log(
+    `  rolling restart    npm run sim -- restart ${state.regions[0]!.id}${dirOption}   (one node at a time)`,
+  );
 console.log('');
 say(`ready in ${(state.startupMs / 1000).toFixed(1)} s. Ctrl-C stops everything.`);

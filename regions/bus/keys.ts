@@ -12,7 +12,7 @@ export const busKeys = {
   inbound: keys.inbound,
   /** The greatest id trimming removed from inbound shard `n` (Redis keeps none for trims). */
   inboundTrimmed: keys.inboundTrimmed,
-  /** Which node of the region consumes inbound shard `n`. */
+  /** Which node of the region consumes inbound shard `n` (in the dedup marks' slot: one script checks it and sets them). */
   shardLease: keys.shardLease,
   /** Which node of the region forwards its outbox to `peer`. */
   forwarderLease: keys.forwarderLease,

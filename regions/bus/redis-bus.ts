@@ -81,17 +81,30 @@ export class RedisStreamsBus implements InboundBus {
   /** Envelopes already encoded (read from the outbox) are appended with their bytes unchanged. */
   async publish(appended: readonly (Envelope | EncodedEnvelope)[]): Promise<BusEntryId[]> {
     if (appended.length === 0) return [];
-    const pipeline = this.client.pipeline();
-    for (const item of appended) {
-      const encoded = 'json' in item ? item : encodeEnvelope(item);
-      const key = inboundStreamKey(this.shardOf(encoded.envelope.room));
-      pipeline.xadd(key, '*', ...entryFields(encoded));
-    }
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([err, id], i) => {
-      if (err) throw new Error(`inbound append ${i + 1}/${appended.length} failed: ${err.message}`);
-      return String(id);
+    const encoded = appended.map((item) => ('json' in item ? item : encodeEnvelope(item)));
+    // One pipeline per shard: on a Redis Cluster each shard's stream is in its own slot, and a
+    // pipeline must stay on one node. Each shard's appends keep their order.
+    const byShard = new Map<number, number[]>();
+    encoded.forEach((item, i) => {
+      const shard = this.shardOf(item.envelope.room);
+      const indexes = byShard.get(shard);
+      if (indexes) indexes.push(i);
+      else byShard.set(shard, [i]);
     });
+    const ids: string[] = new Array<string>(appended.length);
+    await Promise.all(
+      [...byShard].map(async ([shard, indexes]) => {
+        const pipeline = this.client.pipeline();
+        for (const i of indexes) pipeline.xadd(inboundStreamKey(shard), '*', ...entryFields(encoded[i]!));
+        const results = (await pipeline.exec()) ?? [];
+        results.forEach(([err, id], n) => {
+          const i = indexes[n]!;
+          if (err) throw new Error(`inbound append ${i + 1}/${appended.length} failed: ${err.message}`);
+          ids[i] = String(id);
+        });
+      }),
+    );
+    return ids;
   }
 
   async ensureGroup(shard: number, group: string, from: 'all' | 'new'): Promise<void> {

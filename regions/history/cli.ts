@@ -105,6 +105,7 @@ export async function main(
     ? postgres(env.DATABASE_URL!, {
         max: 1,
         connect_timeout: 5,
+        target_session_attrs: 'read-write',
         onnotice: () => undefined,
         connection: { statement_timeout: 10_000 },
       })

@@ -60,17 +60,17 @@ export class UserLimits {
   /** Renews the leases of this node's open connections. */
   async renew(connections: Iterable<{ user: string; socketId: string }>): Promise<void> {
     const expiry = Date.now() + CONNECTION_LEASE_MS;
-    const pipeline = this.redis.pipeline();
-    for (const { user, socketId } of connections) {
-      pipeline.zadd(connectionsKey(user), 'XX', expiry, this.member(socketId));
-      pipeline.pexpire(connectionsKey(user), CONNECTION_LEASE_MS * 2);
-    }
-    if (pipeline.length === 0) return;
-    try {
-      await pipeline.exec();
-    } catch (err) {
-      this.failOpen('connections', err);
-    }
+    // One MULTI per user rather than one pipeline for all: on a Redis Cluster a pipeline must stay
+    // in one slot, and users' keys spread over all of them.
+    const renewals = [...connections].map(({ user, socketId }) =>
+      this.redis
+        .multi()
+        .zadd(connectionsKey(user), 'XX', expiry, this.member(socketId))
+        .pexpire(connectionsKey(user), CONNECTION_LEASE_MS * 2)
+        .exec(),
+    );
+    const failed = (await Promise.allSettled(renewals)).find((r) => r.status === 'rejected');
+    if (failed) this.failOpen('connections', failed.reason);
   }
 
   private member(socketId: string): string {

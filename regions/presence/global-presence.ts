@@ -127,17 +127,23 @@ export class GlobalPresence {
     });
   }
 
-  /** Renews the mirrors of the rooms this node holds connections in (one pipeline); rewrites expired ones. */
+  /** Renews the mirrors of the rooms this node holds connections in; rewrites expired ones. */
   private async refresh(): Promise<void> {
     await this.guard('refresh', async () => {
       const rooms = await this.deps.presence.roomsOfNode();
       if (rooms.length === 0) return;
-      const pipeline = this.deps.globalRedis.pipeline();
-      for (const room of rooms) this.expire(pipeline, regionKeys(room, this.deps.region));
-      const results = (await pipeline.exec()) ?? [];
+      // One pipeline per room: a room's keys share a hash tag, different rooms' keys may live on
+      // different nodes of a cluster, and a pipeline must stay on one.
+      const results = await Promise.all(
+        rooms.map((room) => {
+          const pipeline = this.deps.globalRedis.pipeline();
+          this.expire(pipeline, regionKeys(room, this.deps.region));
+          return pipeline.exec();
+        }),
+      );
       // Three PEXPIREs per room; the first (the member set) answers 0 when the mirror is gone.
       for (const [i, room] of rooms.entries()) {
-        if (results[i * 3]?.[1] === 0) await this.mirrorInFull(room);
+        if (results[i]?.[0]?.[1] === 0) await this.mirrorInFull(room);
       }
     });
   }

@@ -92,11 +92,11 @@ export class RegionalPresence {
       Date.now(),
       infoJson,
     );
-    await this.redis
-      .pipeline()
-      .hincrby(nodeKey(this.nodeId), entry(room, user), 1)
-      .zrem(LEAVING_KEY, entry(room, user))
-      .exec();
+    // Two keys of different cluster slots (and nodes): two commands, not one pipeline.
+    await Promise.all([
+      this.redis.hincrby(nodeKey(this.nodeId), entry(room, user), 1),
+      this.redis.zrem(LEAVING_KEY, entry(room, user)),
+    ]);
     return joined === 1;
   }
 
@@ -162,7 +162,10 @@ export class RegionalPresence {
       const { room, user } = parseEntry(item);
       if (Number(connections) > 0) await this.release(room, user, Number(connections), graceMs);
     }
-    await this.redis.multi().del(nodeKey(nodeId)).zrem(NODES_KEY, nodeId).exec();
+    // Two keys in different cluster slots, so two commands: the node's record goes first, and a crash
+    // in between leaves a dead node holding nothing, which the next reaper removes.
+    await this.redis.del(nodeKey(nodeId));
+    await this.redis.zrem(NODES_KEY, nodeId);
   }
 
   /**

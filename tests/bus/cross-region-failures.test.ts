@@ -13,6 +13,7 @@ import {
   startThreeRegions,
   type ThreeRegions,
 } from './three-regions';
+import { keys } from '../../regions/keyspace';
 
 let cluster: ThreeRegions;
 
@@ -158,7 +159,7 @@ describe('cross-region delivery through failures', () => {
       // Shards may be changing hands while the region rebalances: wait for the room's shard to have one.
       let holder: string | null = null;
       await eventually(
-        async () => (holder = await regional.get(`rt:bus:lease:${shard}`)) !== null,
+        async () => (holder = await regional.get(keys.shardLease(shard))) !== null,
         'a shard holder',
       );
       const victimIndex = euWest.nodes.findIndex((n) => n.nodeId === holder);
@@ -180,7 +181,7 @@ describe('cross-region delivery through failures', () => {
       process.kill(victim.pid, 'SIGSTOP');
       // A stuck node still holds its lease until it dies: renew it on its behalf until the kill, so the
       // peer takes the shard over only from a dead node (a lease that ran out earlier fails the test).
-      const leaseKey = `rt:bus:lease:${shard}`;
+      const leaseKey = keys.shardLease(shard);
       const keepVictimLease = async () =>
         expect(await regional.eval(RENEW_IF_HELD, 1, leaseKey, holder!, 3_000)).toBe(1);
       await keepVictimLease();

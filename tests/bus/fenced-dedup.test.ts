@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type LocalRedis } from '../../infra/local/redis';
 import { LeaseLostError, markNewUnderLease } from '../../regions/bus/fenced-dedup';
 import { RegionLease } from '../../regions/bus/lease';
+import { keys } from '../../regions/keyspace';
 
 let server: LocalRedis;
 let redis: Redis;
@@ -18,29 +19,29 @@ afterAll(async () => {
 
 describe('dedup marks fenced by the shard lease', () => {
   it('marks new ids and reports repeats while the lease is held', async () => {
-    const lease = new RegionLease(redis, 'rt:bus:lease:1', 'node-a', 3_000);
+    const lease = new RegionLease(redis, keys.shardLease(1), 'node-a', 3_000);
     expect(await lease.acquire()).toBe(true);
     expect(await markNewUnderLease(redis, lease, ['a', 'b'], 60)).toEqual([true, true]);
     expect(await markNewUnderLease(redis, lease, ['b', 'c'], 60)).toEqual([false, true]);
   });
 
   it('marks nothing for a holder whose lease passed to a peer, so the peer still delivers the batch', async () => {
-    const stalled = new RegionLease(redis, 'rt:bus:lease:2', 'node-a', 200);
+    const stalled = new RegionLease(redis, keys.shardLease(2), 'node-a', 200);
     expect(await stalled.acquire()).toBe(true);
     await new Promise((r) => setTimeout(r, 300)); // node-a stalls past its lease
-    const successor = new RegionLease(redis, 'rt:bus:lease:2', 'node-b', 3_000);
+    const successor = new RegionLease(redis, keys.shardLease(2), 'node-b', 3_000);
     expect(await successor.acquire()).toBe(true);
 
     await expect(markNewUnderLease(redis, stalled, ['x', 'y'], 60)).rejects.toBeInstanceOf(LeaseLostError);
-    expect(await redis.exists('rt:seen:x', 'rt:seen:y')).toBe(0);
+    expect(await redis.exists(keys.seen('x'), keys.seen('y'))).toBe(0);
     expect(await markNewUnderLease(redis, successor, ['x', 'y'], 60)).toEqual([true, true]);
   });
 
   it('marks nothing when the lease is about to run out', async () => {
-    const lease = new RegionLease(redis, 'rt:bus:lease:3', 'node-a', 4_000);
+    const lease = new RegionLease(redis, keys.shardLease(3), 'node-a', 4_000);
     expect(await lease.acquire()).toBe(true);
-    await redis.pexpire('rt:bus:lease:3', 500); // less than a quarter of the TTL left
+    await redis.pexpire(keys.shardLease(3), 500); // less than a quarter of the TTL left
     await expect(markNewUnderLease(redis, lease, ['z'], 60)).rejects.toBeInstanceOf(LeaseLostError);
-    expect(await redis.exists('rt:seen:z')).toBe(0);
+    expect(await redis.exists(keys.seen('z'))).toBe(0);
   });
 });

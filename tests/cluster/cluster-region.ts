@@ -1,5 +1,6 @@
 import { startRedis, type LocalRedis } from '../../infra/local/redis';
 import { startRedisCluster, type LocalRedisCluster } from '../../infra/local/redis-cluster';
+import { createRedisClient, parseRedisTarget, type RedisClient } from '../../regions/redis';
 import { UNUSED_DATABASE_URL } from '../support/region-cluster';
 import { startRegionProcess, type RegionProcess } from '../support/region-process';
 
@@ -8,6 +9,8 @@ export interface ClusterRegion {
   region: string;
   cluster: LocalRedisCluster;
   globalRedis: LocalRedis;
+  /** A client of the region's cluster, for checking what the nodes stored. */
+  redis: RedisClient;
   nodes: RegionProcess[];
   stop(): Promise<void>;
 }
@@ -18,7 +21,9 @@ export async function startClusterRegion(
   const region = options.region ?? 'eu-west';
   const [cluster, globalRedis] = await Promise.all([startRedisCluster(), startRedis()]);
   const nodes: RegionProcess[] = [];
+  const redis = createRedisClient(parseRedisTarget(cluster.url), 'test');
   const stop = async () => {
+    redis.disconnect();
     await Promise.all(nodes.map((n) => n.kill()));
     await Promise.all([cluster.stop(), globalRedis.stop()]);
   };
@@ -40,5 +45,5 @@ export async function startClusterRegion(
     await stop();
     throw err;
   }
-  return { region, cluster, globalRedis, nodes, stop };
+  return { region, cluster, globalRedis, redis, nodes, stop };
 }

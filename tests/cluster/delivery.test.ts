@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { closeAllClients, connectClient, eventually, sleep } from '../support/clients';
+import { newEnvelopeId, type Envelope, type EnvelopeId } from '../../shared';
+import { keys } from '../../regions/keyspace';
+import { closeAllClients, connectClient, eventually, handshakeError, sleep } from '../support/clients';
 import { tokenFor } from '../support/tokens';
 import { startClusterRegion, type ClusterRegion } from './cluster-region';
 
@@ -8,34 +10,119 @@ let nodeA: string;
 let nodeB: string;
 
 beforeAll(async () => {
-  region = await startClusterRegion({ nodes: 2 });
+  region = await startClusterRegion({
+    nodes: 2,
+    env: { MAX_CONNECTIONS_PER_USER: '2', PUBLISH_RATE_PER_USER: '10', RECENT_HISTORY_LENGTH: '20' },
+  });
   [nodeA, nodeB] = region.nodes.map((n) => n.url) as [string, string];
 });
 afterAll(() => region?.stop());
 afterEach(() => closeAllClients());
 
+/** Waits for the start of a wall-clock second, so a burst falls into one per-user rate window. */
+async function startOfSecond(): Promise<void> {
+  while (Date.now() % 1000 > 100) await sleep(10);
+}
+
 describe('a region on a Redis Cluster (3 masters, 3 replicas)', () => {
-  it('delivers across nodes once, in many rooms spread over the shards', async () => {
+  it('delivers across nodes once, in rooms whose channels live on different shards', async () => {
     const alice = await connectClient(nodeA, await tokenFor('alice', ['chat:*']));
     const bob = await connectClient(nodeB, await tokenFor('bob', ['chat:*']));
-    const rooms = Array.from({ length: 12 }, (_, i) => `chat:spread-${i}`);
+    const rooms = Array.from({ length: 8 }, (_, i) => `chat:spread-${i}`);
     for (const room of rooms) {
       expect((await alice.emitWithAck('join', { room })).ok).toBe(true);
       expect((await bob.emitWithAck('join', { room })).ok).toBe(true);
     }
-    const masters = new Set(
-      await Promise.all(rooms.map(async (r) => (await region.cluster.masterOf(`rt:sio#/#${r}#`)).port)),
-    );
-    expect(masters.size).toBeGreaterThan(1);
+    // The sharded adapter's channel of each room (`rt:sio#/#<room>#`) is served by its slot's master.
+    const owners = await Promise.all(rooms.map((room) => region.cluster.masterOf(`rt:sio#/#${room}#`)));
+    expect(new Set(owners.map((m) => m.port)).size).toBeGreaterThan(1);
     const ids: string[] = [];
     for (const room of rooms) {
       const ack = await alice.emitWithAck('publish', { room, data: { room } });
-      if (!ack.ok) throw new Error(`publish failed: ${JSON.stringify(ack)}`);
+      if (!ack.ok) throw new Error(`publish refused: ${ack.error.code}`);
       ids.push(ack.id);
     }
     await eventually(() => bob.received.length === rooms.length, 'delivery of every room to bob');
     await sleep(200);
     expect(bob.received.map((e) => e.id).sort()).toEqual([...ids].sort());
     expect(alice.received).toEqual([]);
+  });
+
+  it('acks a retried publish id with the first ack on either node, stores it once, and delivers it once', async () => {
+    const token = await tokenFor('ana', ['chat:*']);
+    const ana = await connectClient(nodeA, token);
+    const anaOnB = await connectClient(nodeB, token);
+    const bob = await connectClient(nodeB, await tokenFor('bob', ['chat:*']));
+    await bob.emitWithAck('join', { room: 'chat:retry' });
+    const id = newEnvelopeId();
+    const first = await ana.emitWithAck('publish', { room: 'chat:retry', data: 1, id });
+    const again = await anaOnB.emitWithAck('publish', { room: 'chat:retry', data: 1, id });
+    expect(first).toMatchObject({ ok: true, id });
+    expect(again).toEqual(first);
+    await sleep(300);
+    expect(bob.received.map((e) => e.id)).toEqual([id]);
+    const outbox = await region.redis.xrange(keys.outbox(), '-', '+');
+    expect(outbox.filter(([, fields]) => fields.join(' ').includes(id))).toHaveLength(1);
+  });
+
+  it('limits a user across nodes: connections and publishes per second', async () => {
+    const token = await tokenFor('fay');
+    const onA = await connectClient(nodeA, token);
+    const onB = await connectClient(nodeB, token);
+    expect(await handshakeError(nodeA, { token })).toBe('rate_limited');
+    await startOfSecond();
+    const acks = [];
+    for (let i = 0; i < 6; i++) {
+      acks.push(await onA.emitWithAck('publish', { room: 'r', data: i }));
+      acks.push(await onB.emitWithAck('publish', { room: 'r', data: i }));
+    }
+    expect(acks.filter((a) => a.ok)).toHaveLength(10);
+    expect(acks.filter((a) => !a.ok).map((a) => !a.ok && a.error.code)).toEqual([
+      'rate_limited',
+      'rate_limited',
+    ]);
+  });
+
+  it('lists presence across nodes and emits join and leave', async () => {
+    const alice = await connectClient(nodeA, await tokenFor('alice', ['team:*']));
+    await alice.emitWithAck('join', { room: 'team:1' });
+    const events: unknown[] = [];
+    alice.on('presence', (e) => events.push(e));
+    const bob = await connectClient(nodeB, await tokenFor('bob', ['team:*']));
+    await bob.emitWithAck('join', { room: 'team:1' });
+    await eventually(() => events.length === 1, 'presence join');
+    expect(await alice.emitWithAck('presence', { room: 'team:1' })).toEqual({
+      ok: true,
+      members: [
+        { user: 'alice', region: 'eu-west' },
+        { user: 'bob', region: 'eu-west' },
+      ],
+      count: 2,
+    });
+    bob.close();
+    await eventually(() => events.length === 2, 'presence leave');
+    expect(events).toEqual([
+      { room: 'team:1', user: 'bob', region: 'eu-west', state: 'join' },
+      { room: 'team:1', user: 'bob', region: 'eu-west', state: 'leave' },
+    ]);
+  });
+
+  it('recovers what a client missed from the recent buffer on join { since }', async () => {
+    const token = await tokenFor('rui', ['chat:*']);
+    const rui = await connectClient(nodeA, token);
+    const ids: EnvelopeId[] = [];
+    for (let n = 0; n < 5; n++) {
+      const id = newEnvelopeId();
+      const ack = await rui.emitWithAck('publish', { room: 'chat:recover', data: { n }, id });
+      if (!ack.ok) throw new Error(`publish refused: ${ack.error.code}`);
+      ids.push(id);
+    }
+    const back = await connectClient(nodeB, token);
+    await eventually(async () => {
+      const res = await back.timeout(5_000).emitWithAck('join', { room: 'chat:recover', since: ids[1]! });
+      return res.ok && res.missed.length === 3;
+    }, 'the buffer to hold the room');
+    const res = await back.timeout(5_000).emitWithAck('join', { room: 'chat:recover', since: ids[1]! });
+    expect(res.ok && res.missed.map((m: Envelope) => m.id)).toEqual(ids.slice(2));
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseRegionConfig } from '../../regions/config';
 import { parseRedisTarget } from '../../regions/redis';
+import { TEST_JWT_SECRET } from '../support/tokens';
 
 describe('REDIS_URL / GLOBAL_REDIS_URL: one server or a Redis Cluster', () => {
   it('takes redis:// and rediss:// as one server', () => {
@@ -53,7 +54,7 @@ describe('BUS_PEERS naming a peer region whose Redis is a cluster', () => {
     REDIS_URL: 'redis+cluster://10.0.0.1:7000,10.0.0.2:7000',
     GLOBAL_REDIS_URL: 'redis://10.0.9.1:6379',
     DATABASE_URL: 'postgres://u:p@127.0.0.1:1/db',
-    JWT_SECRET: 'a-secret-of-enough-length',
+    JWT_SECRET: TEST_JWT_SECRET,
   };
 
   it('splits peers only before region=, so a seed list stays whole', () => {

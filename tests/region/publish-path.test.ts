@@ -8,6 +8,7 @@ import { newEnvelopeId, type Envelope } from '../../shared';
 import { closeAllClients, connectClient, eventually, sleep, type TestClient } from '../support/clients';
 import { startRegionProcess, type RegionProcess } from '../support/region-process';
 import { tokenFor } from '../support/tokens';
+import { keys } from '../../regions/keyspace';
 
 let pg: LocalPostgresCluster;
 let globalRedis: LocalRedis;
@@ -80,7 +81,7 @@ describe('the outbox is trimmed in every mode', () => {
         expect(await publish(alice, { room, data: { i } })).toMatchObject({ ok: true });
         if (i % 20 === 19) await sleep(50);
       }
-      await eventually(async () => (await client.xlen('rt:outbox')) < 30, 'outbox trimmed', 15_000);
+      await eventually(async () => (await client.xlen(keys.outbox())) < 30, 'outbox trimmed', 15_000);
       const sql = postgres(pg.primary.url, { max: 1, onnotice: () => undefined });
       cleanups.push(() => sql.end());
       const stored = async () =>
@@ -192,6 +193,6 @@ describe('a frozen regional Redis', () => {
     // The regional command deadline is 3 s; the rate check and the append used to cost one each.
     expect(elapsed).toBeLessThan(5_000);
     await eventually(async () => (await historyOf(node, 'frozen')).length === 2, 'both stored', 15_000);
-    expect(await client.exists('rt:outbox')).toBe(1);
+    expect(await client.exists(keys.outbox())).toBe(1);
   });
 });

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { closeAllClients, connectClient, eventually, handshakeError, sleep } from '../support/clients';
 import { startTestRegion, type TestRegion } from '../support/region-cluster';
 import { tokenFor } from '../support/tokens';
+import { keys } from '../../regions/keyspace';
 
 const running: TestRegion[] = [];
 afterEach(async () => {
@@ -65,8 +66,8 @@ describe('regional Redis outage', () => {
     // The envelope accepted during the outage was appended to the regional queue once Redis was back.
     const redis = new Redis(r.redis.url);
     try {
-      await eventually(async () => (await redis.xlen('rt:outbox')) >= 1, 'held envelope queued');
-      const entries = await redis.xrange('rt:outbox', '-', '+');
+      await eventually(async () => (await redis.xlen(keys.outbox())) >= 1, 'held envelope queued');
+      const entries = await redis.xrange(keys.outbox(), '-', '+');
       expect(entries.map(([, fields]) => JSON.parse(fields[1]!).data)).toContain('during the outage');
     } finally {
       redis.disconnect();
