@@ -34,8 +34,8 @@ export function apiRoute(deps: EdgeDeps, callers: ApiCallers) {
     let body: ArrayBuffer | undefined;
     if (!reads) {
       if (Number(c.req.header('content-length') ?? 0) > MAX_API_BODY_BYTES) return tooLarge(c);
-      body = await c.req.raw.arrayBuffer();
-      if (body.byteLength > MAX_API_BODY_BYTES) return tooLarge(c);
+      body = await readBounded(c.req.raw, MAX_API_BODY_BYTES);
+      if (body === undefined) return tooLarge(c);
     }
     const decision = await decideRoute(c.req.raw, config, deps.readHealth, deps.now(), backgroundOf(c));
     if (decision.targets.length === 0) return errorResponse(c, 'unavailable', 'no region is available');
@@ -80,6 +80,34 @@ async function authenticate(c: Context<EdgeEnv>, callers: ApiCallers): Promise<R
     if (err instanceof ProtocolError) return errorResponse(c, err.code, err.message);
     throw err;
   }
+}
+
+/**
+ * The body, read chunk by chunk, or undefined as soon as it passes `maxBytes` (the rest is never
+ * read): a chunked body has no content-length to refuse it by up front.
+ */
+async function readBounded(request: Request, maxBytes: number): Promise<ArrayBuffer | undefined> {
+  if (!request.body) return new ArrayBuffer(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body.buffer;
 }
 
 function tooLarge(c: Context<EdgeEnv>): Response {

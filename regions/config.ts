@@ -129,7 +129,7 @@ export const regionEnvSchema = z.object({
   /** How long a publish id is answered as a retry; ids (UUIDv7) older than this are refused. */
   IDEMPOTENCY_WINDOW_S: positiveInt(600),
   /** How far ahead of the node's clock an id's time may be. */
-  ENVELOPE_ID_FUTURE_S: positiveInt(60),
+  ENVELOPE_ID_FUTURE_S: positiveInt(600),
   /** Bytes of envelopes a node holds in memory while the regional Redis is unreachable. */
   OUTBOX_HOLD_BYTES: positiveInt(16 * 1024 * 1024),
   /** How often each node trims the outbox below what every consumer group acknowledged. */

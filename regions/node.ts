@@ -6,7 +6,8 @@ import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { Server } from 'socket.io';
 import { createTokenVerifier, formatSessionId } from '../shared';
 import type { RegionConfig } from './config';
-import { createHttpApp } from './http/app';
+import { createHttpApp, type HttpAppOptions } from './http/app';
+import { serveOperatorEndpoints } from './http/operator-server';
 import { Readiness } from './http/readiness';
 import { keys } from './keyspace';
 import { UserLimits } from './limits';
@@ -20,6 +21,7 @@ import { Publisher, RedisPublishLog, RoomDelivery, type RegionIo } from './publi
 import { connectRedis, connectRegionRedis, type RedisClient, type RegionRedis } from './redis';
 import { UserControl } from './server-api/user-control';
 import { clientErrorMapper, noHistory, type RegionServices } from './services';
+import { HandshakeAdmission } from './socket/admission';
 import { SessionExpiry } from './socket/expiry';
 import { socketHandlers, type RegionSocket } from './socket/handlers';
 import { admitHandshake } from './socket/handshake';
@@ -79,15 +81,25 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   );
 
   const httpServer = createServer();
-  const edgeSecretOk = (header: string | string[] | undefined) =>
-    !config.edgeSecret || header === config.edgeSecret;
+  const admission = new HandshakeAdmission({
+    edgeSecret: config.edgeSecret,
+    allowedOrigins: config.allowedOrigins,
+    handshakeRatePerIp: config.limits.handshakeRatePerIp,
+    trustedProxies: config.trustedProxies,
+  });
   const io: RegionIo = new Server(httpServer, {
     adapter: socketAdapter(redis),
+    // Called for new Engine.IO sessions only (no `sid`): before any session state exists.
     allowRequest: (req, callback) => {
-      const ok = edgeSecretOk(req.headers['x-edge-secret']);
-      callback(ok ? null : 'forbidden', ok);
+      const refusal = admission.judge(req);
+      if (refusal) metrics.errors.inc({ code: refusal });
+      callback(refusal ?? null, refusal === undefined);
     },
-    cors: { origin: true, credentials: true },
+    // Credentials are only ever allowed for listed origins; without a list, any origin without them.
+    cors:
+      config.allowedOrigins.length > 0
+        ? { origin: [...config.allowedOrigins], credentials: true }
+        : { origin: '*', credentials: false },
     // A packet is refused (the connection closed) above the largest `data` plus room for the event
     // name, the other fields and the framing; before, 1 MB packets were parsed and only then refused.
     maxHttpBufferSize: config.limits.maxPayloadBytes + PACKET_ENVELOPE_BYTES,
@@ -173,7 +185,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     socket.on('disconnect', closeUserConnection);
   });
 
-  const app = createHttpApp({
+  const httpOptions: HttpAppOptions = {
     region: config.region,
     nodeId: config.nodeId,
     verifyToken,
@@ -190,7 +202,13 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
       metrics.rooms.set([...adapter.rooms.keys()].filter((room) => !adapter.sids.has(room)).length);
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
-  });
+    metricsElsewhere: config.metricsPort !== undefined,
+  };
+  const app = createHttpApp(httpOptions);
+  const operator =
+    config.metricsPort === undefined
+      ? undefined
+      : await serveOperatorEndpoints(httpOptions, config.metricsPort, config.host);
   // Socket.IO answers its own path; every other request goes to the Hono app.
   const handleHttp = getRequestListener(app.fetch);
   httpServer.on('request', (req, res) => {
@@ -228,10 +246,11 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     },
   );
   beacon.start();
-  log.info({ port, region: config.region }, 'region node listening');
+  log.info({ port, metricsPort: operator?.port, region: config.region }, 'region node listening');
 
   const closeHooks: (() => Promise<void> | void)[] = [
     () => expiry.stop(),
+    () => operator?.close(),
     async () => {
       users.stop();
       await controlSubscriber.quit().catch(() => controlSubscriber.disconnect());

@@ -1,4 +1,4 @@
-import type { Hono } from 'hono';
+import type { Hono, MiddlewareHandler } from 'hono';
 import type { EdgeEnv } from '../env';
 import { css, html, script } from './assets.generated.js';
 
@@ -17,6 +17,10 @@ const CONTENT_SECURITY_POLICY = [
  * every environment; outside the simulation there is no `/dev/token`, so the page asks for a token.
  */
 export function registerDemoRoutes(app: Hono<EdgeEnv>): void {
+  // No content sniffing (a script is only ever run as the type it is sent as) and no page URL
+  // (with a token typed into it) leaking to other sites in Referer.
+  app.use('/', pageHeaders);
+  app.use('/demo/*', pageHeaders);
   app.get('/', (c) => {
     c.header('content-security-policy', CONTENT_SECURITY_POLICY);
     c.header('cache-control', 'no-cache');
@@ -29,3 +33,9 @@ export function registerDemoRoutes(app: Hono<EdgeEnv>): void {
     c.body(css, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'no-cache' }),
   );
 }
+
+const pageHeaders: MiddlewareHandler<EdgeEnv> = async (c, next) => {
+  await next();
+  c.header('x-content-type-options', 'nosniff');
+  c.header('referrer-policy', 'no-referrer');
+};

@@ -146,6 +146,8 @@ export async function startPlatform(
         ...(edgeSecret ? { EDGE_SECRET: edgeSecret } : {}),
         SERVER_API_KEYS: serverApiKey,
         DRAIN_TIMEOUT_MS: String(NODE_DRAIN_MS),
+        // The region's load balancer and the edge run on this machine: their x-forwarded-for counts.
+        TRUSTED_PROXIES: '127.0.0.0/8,::1/128',
       };
       const nodes: SimState['regions'][number]['nodes'] = [];
       const regionNodes: SimNode[] = [];

@@ -9,6 +9,7 @@ import {
   publishBody,
   roomAllowed,
   roomNameSchema,
+  secretsEqual,
   SERVER_API_KEY_HEADER,
   serverKeyMatches,
   type ErrorBody,
@@ -30,6 +31,8 @@ export interface HttpAppOptions {
   /** Dependency states for `/readyz`; ready when critical dependencies are up and the node is not draining. */
   readiness: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
   metrics: () => Promise<{ contentType: string; body: string }>;
+  /** True with METRICS_PORT: `/metrics` is served on the operator port, not here. */
+  metricsElsewhere?: boolean;
 }
 
 type Env = ApiEnv;
@@ -51,21 +54,10 @@ export function createHttpApp(options: HttpAppOptions): Hono<Env> {
   );
   app.notFound((c) => fail(c, { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }));
 
-  app.get('/healthz', (c) => c.json({ status: 'ok', region: options.region, node: options.nodeId }));
-  app.get('/readyz', async (c) => {
-    const { ready, checks } = await options.readiness();
-    return c.json(
-      { status: ready ? 'ready' : 'not_ready', region: options.region, node: options.nodeId, checks },
-      ready ? 200 : 503,
-    );
-  });
-  app.get('/metrics', async (c) => {
-    const { contentType, body } = await options.metrics();
-    return c.body(body, 200, { 'content-type': contentType });
-  });
+  addOperatorRoutes(app, options, { metrics: !options.metricsElsewhere });
 
   app.use('/v1/*', async (c, next) => {
-    if (options.edgeSecret && c.req.header('x-edge-secret') !== options.edgeSecret) {
+    if (options.edgeSecret && !secretsEqual(c.req.header('x-edge-secret'), options.edgeSecret)) {
       throw new ProtocolError('unauthorized', 'requests must come through the edge');
     }
     const apiKey = c.req.header(SERVER_API_KEY_HEADER);
@@ -135,6 +127,32 @@ export function createHttpApp(options: HttpAppOptions): Hono<Env> {
   });
 
   registerServerApi(app, { services, maxPayloadBytes: options.maxPayloadBytes });
+  return app;
+}
+
+/**
+ * `/healthz`, `/readyz` and (unless `metrics` is false) `/metrics`. With METRICS_PORT they are all
+ * also served on that port, and `/metrics` only there, out of the public load balancer's reach.
+ */
+export function addOperatorRoutes(
+  app: Hono<Env>,
+  options: Pick<HttpAppOptions, 'region' | 'nodeId' | 'readiness' | 'metrics'>,
+  include: { metrics: boolean } = { metrics: true },
+): Hono<Env> {
+  app.get('/healthz', (c) => c.json({ status: 'ok', region: options.region, node: options.nodeId }));
+  app.get('/readyz', async (c) => {
+    const { ready, checks } = await options.readiness();
+    return c.json(
+      { status: ready ? 'ready' : 'not_ready', region: options.region, node: options.nodeId, checks },
+      ready ? 200 : 503,
+    );
+  });
+  if (include.metrics) {
+    app.get('/metrics', async (c) => {
+      const { contentType, body } = await options.metrics();
+      return c.body(body, 200, { 'content-type': contentType });
+    });
+  }
   return app;
 }
 

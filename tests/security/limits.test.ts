@@ -1,0 +1,111 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Envelope, EnvelopeId } from '../../shared';
+import { closeAllClients, connectClient, eventually, sleep } from '../support/clients';
+import { startTestRegion, type TestRegion } from '../support/region-cluster';
+import { tokenFor } from '../support/tokens';
+
+let region: TestRegion;
+let url: string;
+
+beforeAll(async () => {
+  region = await startTestRegion({
+    region: 'eu-west',
+    nodes: 1,
+    env: {
+      MAX_ROOMS_PER_CONNECTION: '5',
+      REQUEST_RATE_PER_CONNECTION: '10',
+      MAX_ANSWER_BYTES: '40000',
+      PUBLISH_RATE_PER_CONNECTION: '100',
+      PUBLISH_RATE_PER_USER: '200',
+    },
+  });
+  url = region.nodes[0]!.url;
+});
+afterAll(() => region?.stop());
+afterEach(() => closeAllClients());
+
+/** Waits until a full burst of requests is available again (burst twice the 10/s rate). */
+const refill = () => sleep(2_100);
+
+describe('per-connection limits', () => {
+  it('keeps one connection in at most MAX_ROOMS_PER_CONNECTION rooms (rate_limited), and a leave makes room', async () => {
+    const c = await connectClient(url, await tokenFor('roomy'));
+    for (let i = 0; i < 5; i++)
+      expect(await c.emitWithAck('join', { room: `r${i}` })).toMatchObject({ ok: true });
+    expect(await c.emitWithAck('join', { room: 'r5' })).toMatchObject({
+      ok: false,
+      error: { code: 'rate_limited' },
+    });
+    expect(await c.emitWithAck('leave', { room: 'r0' })).toEqual({ ok: true });
+    expect(await c.emitWithAck('join', { room: 'r5' })).toMatchObject({ ok: true });
+    expect(c.connected).toBe(true);
+  });
+
+  it('answers a rejoin ok without a second presence announcement', async () => {
+    await refill();
+    const watcher = await connectClient(url, await tokenFor('watcher'));
+    await watcher.emitWithAck('join', { room: 'lobby' });
+    const events: unknown[] = [];
+    watcher.on('presence', (e) => events.push(e));
+    const joiner = await connectClient(url, await tokenFor('joiner'));
+    expect(await joiner.emitWithAck('join', { room: 'lobby' })).toMatchObject({ ok: true });
+    await eventually(() => events.length === 1, 'the first presence join');
+    for (let i = 0; i < 3; i++) {
+      expect(await joiner.emitWithAck('join', { room: 'lobby' })).toMatchObject({
+        ok: true,
+        recovered: true,
+      });
+    }
+    await sleep(300);
+    expect(events).toHaveLength(1);
+  });
+
+  it('rate-limits join, leave, history and presence together on one connection, and others are unaffected', async () => {
+    await refill();
+    const hostile = await connectClient(url, await tokenFor('hammer'));
+    const polite = await connectClient(url, await tokenFor('polite'));
+    const sender = await connectClient(url, await tokenFor('sender'));
+    expect(await polite.emitWithAck('join', { room: 'calm' })).toMatchObject({ ok: true });
+    const acks = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => {
+        const room = `h${i % 3}`;
+        if (i % 4 === 0) return hostile.emitWithAck('join', { room });
+        if (i % 4 === 1) return hostile.emitWithAck('leave', { room });
+        if (i % 4 === 2) return hostile.emitWithAck('presence', { room });
+        return hostile.emitWithAck('history', { room });
+      }),
+    );
+    const limited = acks.filter((a) => !a.ok && a.error.code === 'rate_limited');
+    expect(limited.length).toBeGreaterThanOrEqual(40 - 21);
+    expect(hostile.connected).toBe(true);
+    expect(await polite.emitWithAck('presence', { room: 'calm' })).toMatchObject({ ok: true });
+    await sender.emitWithAck('publish', { room: 'calm', data: 'hello' });
+    await eventually(() => polite.received.some((e) => e.data === 'hello'), 'the polite client’s message');
+  });
+
+  it('bounds a join answer by MAX_ANSWER_BYTES, keeping the newest, and says recovered: false', async () => {
+    await refill();
+    const sender = await connectClient(url, await tokenFor('sender'));
+    const first = await sender.emitWithAck('publish', { room: 'big', data: 'first' });
+    if (!first.ok) throw new Error('first publish failed');
+    const published: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const ack = await sender.emitWithAck('publish', { room: 'big', data: `${i}:${'x'.repeat(4_000)}` });
+      if (ack.ok) published.push(ack.id);
+    }
+    expect(published).toHaveLength(20);
+    const late = await connectClient(url, await tokenFor('late'));
+    const ack = await late.emitWithAck('join', { room: 'big', since: first.id as EnvelopeId });
+    if (!ack.ok) throw new Error(`join failed: ${ack.error.code}`);
+    const ids = ack.missed.map((e: Envelope) => e.id);
+    expect(JSON.stringify(ack).length).toBeLessThanOrEqual(40_000);
+    expect(ids.length).toBeGreaterThan(0);
+    expect(ids.length).toBeLessThan(20);
+    expect(ids).toEqual(published.slice(published.length - ids.length));
+    expect(ack.recovered).toBe(false);
+
+    const small = await late.emitWithAck('join', { room: 'big', since: published[17] as EnvelopeId });
+    expect(small).toMatchObject({ ok: true, recovered: true });
+    expect(small.ok && small.missed.map((e: Envelope) => e.id)).toEqual(published.slice(18));
+  });
+});
