@@ -31,7 +31,7 @@ const BATCH_SIZE = 256;
 const FORWARDER_IN_FLIGHT = 16;
 /** Waiting shard reads kept outstanding per shard consumer (see `ReadAhead`). */
 const READ_AHEAD = 8;
-/** How often forwarders trim the outbox, and each shard consumer trims its shard and checks its standing. */
+/** How often each shard consumer trims its shard and checks its standing. */
 const HOUSEKEEPING_MS = 5_000;
 
 /** What `attachGlobalBus` started, for tests and embedding. */
@@ -94,18 +94,16 @@ export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Log
         group: forwardGroup(peer.region),
         redis: node.redis,
         reader: outboxReader,
-        outbox: node.outbox,
         bus: new RedisStreamsBus(peerRedis, { shardCount: timing.shards, retention }),
         lease: new RegionLease(node.redis, busKeys.forwarderLease(peer.region), nodeId, timing.leaseMs),
         metrics,
         log: peerLog,
         failures: streak(`bus:forwarder:${peer.region}`, peerLog),
-        trimFailures: streak('bus:outbox-trim', peerLog),
         batchSize: BATCH_SIZE,
         inFlight: FORWARDER_IN_FLIGHT,
         blockMs: forwarderBlockMs,
         retryMs,
-        trimIntervalMs: HOUSEKEEPING_MS,
+        claimIdleMs: timing.claimIdleMs,
       }),
     );
     node.addReadinessCheck(`peer:${peer.region}`, () => (isReady(peerRedis) ? 'up' : 'down'));

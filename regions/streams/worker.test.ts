@@ -151,4 +151,43 @@ describe('StreamWorker', () => {
     expect(policy.seen).toEqual([0, 1, 2]);
     expect(held).toEqual([true]);
   });
+
+  it('pipelines batches but acknowledges strictly in order, and nothing after a failed batch until it is retried', async () => {
+    const memory = new MemoryStream<number>();
+    const acked: number[] = [];
+    const base = memory.as('a');
+    const stream: GroupStream<number> = {
+      ...base,
+      ack: async (ids) => {
+        acked.push(...ids.map((id) => Number(id.split('-')[0]) - 1));
+        await base.ack(ids);
+      },
+    };
+    const handled: number[] = [];
+    let failOnce = true;
+    let active = 0;
+    let mostActive = 0;
+    const policy: BatchPolicy<number> = {
+      handle: async (entries) => {
+        const n = entries[0]!.value!;
+        mostActive = Math.max(mostActive, ++active);
+        // Later batches often finish first: their acks must still wait.
+        await new Promise((r) => setTimeout(r, (3 - (n % 3)) * 15));
+        active--;
+        if (n === 5 && failOnce) {
+          failOnce = false;
+          throw new Error('append failed');
+        }
+        handled.push(n);
+      },
+    };
+    const { failures } = startWorker(stream, policy, { batchSize: 1, inFlight: 4 });
+    for (let n = 0; n < 12; n++) memory.append(n);
+    await until(() => acked.length === 12, 'every entry acknowledged');
+    expect(acked).toEqual(Array.from({ length: 12 }, (_, n) => n));
+    expect(handled.filter((n) => n === 5)).toHaveLength(1);
+    expect(mostActive).toBeGreaterThan(1);
+    expect(await failures.count()).toBe(1);
+    expect(memory.pendingIds()).toEqual([]);
+  });
 });

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FailureStreak } from '../bus/failures';
 import type { GroupEntry, GroupStream } from './group-stream';
+import { OrderedPipeline } from './ordered-pipeline';
 
 /** What a worker does with each batch. Throwing leaves the batch pending: it is handed again. */
 export interface BatchPolicy<T> {
@@ -40,6 +41,14 @@ export interface StreamWorkerOptions<T> {
   recover?(err: unknown): Promise<boolean>;
   /** `await`: ack before the next batch; `background`: send it and go on (a lost ack only re-reads). */
   ack: 'await' | 'background';
+  /**
+   * New batches whose handling may be outstanding at once (default 1). Above 1, the next read is
+   * issued while earlier batches are still being handled, and batches are acknowledged strictly in
+   * order, each after its own handling and every earlier ack; after a failure nothing later is
+   * acknowledged, and once every batch settled the worker goes back to its own pending entries, one
+   * batch at a time, before pipelining again. For a policy whose work is a round trip far away.
+   */
+  inFlight?: number;
   /** Back-off after a failure: doubles from `min` up to `max`. */
   retry: { minMs: number; maxMs: number };
   /** Deadline of every call to the stream, the policy's and the blocking read's (plus `blockMs`). */
@@ -77,8 +86,11 @@ export class StreamWorker<T> {
   private leaseHeld = false;
   private leaseRenewedAt = 0;
   private readonly acks = new Set<Promise<void>>();
+  private readonly pipeline: OrderedPipeline;
 
-  constructor(private readonly options: StreamWorkerOptions<T>) {}
+  constructor(private readonly options: StreamWorkerOptions<T>) {
+    this.pipeline = new OrderedPipeline(Math.max(1, options.inFlight ?? 1));
+  }
 
   start(): void {
     this.running ??= this.run();
@@ -92,6 +104,7 @@ export class StreamWorker<T> {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.running;
+    await this.pipeline.drain();
     await Promise.allSettled(this.acks);
     if (this.leaseHeld && this.options.lease) {
       await this.bounded('lease release', this.options.lease.release()).catch(() => undefined);
@@ -112,6 +125,8 @@ export class StreamWorker<T> {
         failures.succeeded();
         backoffMs = retry.minMs;
       } catch (err) {
+        // Batches outstanding behind the failure settle first: their entries are pending again.
+        await this.pipeline.drain();
         if (this.stopped) break;
         this.ownPendingFirst = true;
         await this.options.stream.reset?.().catch(() => undefined);
@@ -131,6 +146,7 @@ export class StreamWorker<T> {
     const held = await this.bounded('lease', lease.acquire());
     if (held) this.leaseRenewedAt = Date.now();
     if (held !== this.leaseHeld) {
+      await this.pipeline.drain();
       this.setLease(held);
       // A new tenure starts from what any previous holder (or this one) left pending.
       this.takeover = true;
@@ -148,6 +164,9 @@ export class StreamWorker<T> {
   private async step(): Promise<void> {
     const { stream, batchSize, claimIdleMs } = this.options;
     const exclusive = Boolean(this.options.lease ?? this.options.exclusive);
+    const claimDue = this.takeover || Date.now() >= this.nextClaimAt;
+    // Pending and claimed entries include those of batches in flight: nothing may be in flight.
+    if ((this.ownPendingFirst || claimDue) && !this.pipeline.empty) await this.pipeline.drain();
     // The only consumer: what anyone left pending (this consumer included) goes first, oldest first.
     if (this.takeover && exclusive) {
       const claimed = await this.bounded('claim', stream.claim(0, batchSize));
@@ -172,7 +191,17 @@ export class StreamWorker<T> {
       stream.readNew({ count: batchSize, blockMs: this.options.blockMs, signal: this.abort.signal }),
       this.options.blockMs,
     );
-    if (fresh.length > 0 && !this.stopped) await this.handle(fresh);
+    if (fresh.length === 0 || this.stopped) return;
+    // A batch failed while this read waited: these stay pending and follow its retry, in order.
+    if (this.pipeline.failed) throw this.pipeline.failed.err;
+    if (this.options.inFlight && this.options.inFlight > 1) return this.pipelined(fresh);
+    await this.handle(fresh);
+  }
+
+  private pipelined(entries: GroupEntry<T>[]): Promise<void> {
+    const ids = entries.map((e) => e.id);
+    const work = this.bounded('batch', this.options.policy.handle(entries));
+    return this.pipeline.add(work, () => this.bounded('ack', this.options.stream.ack(ids)));
   }
 
   private handleClaimed(entries: GroupEntry<T>[]): Promise<void> {
