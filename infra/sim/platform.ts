@@ -14,7 +14,7 @@ import { oneWayDelayMs, startWanRelay, type WanRelay } from '../local/wan-relay'
 import { migrate } from '../migrate';
 import { REGION_CATALOG } from './catalog';
 import type { SimOptions } from './options';
-import { NODE_DRAIN_MS, rollRegion, waitReady, type SimNode } from './rolling-restart';
+import { NODE_DRAIN_MS, regionRestarter, waitReady, type SimNode } from './rolling-restart';
 import type { SimState } from './state';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -282,32 +282,20 @@ export async function startPlatform(
     };
     const writeState = () => writeFile(join(dir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
     await writeState();
-    let restarting: string | undefined;
-    const restartRegion = async (region: string, report: (line: string) => void) => {
-      const nodes = simNodes.get(region);
-      if (!nodes) throw new Error(`no region ${region} in this simulation (${options.regions.join(', ')})`);
-      if (restarting) throw new Error(`a rolling restart of ${restarting} is running`);
-      if (stopping) throw new Error('the simulation is stopping');
-      restarting = region;
-      try {
-        return await rollRegion({
-          nodes,
-          balancer: balancers.get(region)!,
-          stoppedOnPurpose,
-          report,
-          replaced: async (node) => {
-            for (const entry of [
-              ...state.regions.flatMap((r) => r.nodes.filter((n) => n.id === node.id)),
-              ...state.processes.filter((p) => p.role === 'region-node' && p.url === node.url),
-            ])
-              entry.pid = node.proc.pid;
-            await writeState();
-          },
-        });
-      } finally {
-        restarting = undefined;
-      }
-    };
+    const restartRegion = regionRestarter({
+      nodes: simNodes,
+      balancers,
+      stoppedOnPurpose,
+      isStopping: () => stopping,
+      replaced: async (node) => {
+        for (const entry of [
+          ...state.regions.flatMap((r) => r.nodes.filter((n) => n.id === node.id)),
+          ...state.processes.filter((p) => p.role === 'region-node' && p.url === node.url),
+        ])
+          entry.pid = node.proc.pid;
+        await writeState();
+      },
+    });
     return { state, onUnexpectedExit: (l) => void listeners.push(l), restartRegion, stop };
   } catch (err) {
     await stop();

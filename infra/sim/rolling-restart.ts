@@ -52,6 +52,40 @@ export async function rollRegion(parts: RollingRestartParts): Promise<{ ms: numb
   return { ms: Date.now() - began };
 }
 
+/**
+ * `Platform.restartRegion`: one rolling restart at a time, never while the simulation stops;
+ * `replaced` records each node's new process.
+ */
+export function regionRestarter(parts: {
+  nodes: Map<string, SimNode[]>;
+  balancers: Map<string, RegionBalancer>;
+  stoppedOnPurpose: WeakSet<object>;
+  isStopping: () => boolean;
+  replaced: (node: SimNode) => Promise<void>;
+}): (region: string, report: (line: string) => void) => Promise<{ ms: number }> {
+  let restarting: string | undefined;
+  return async (region, report) => {
+    const nodes = parts.nodes.get(region);
+    if (!nodes)
+      throw new Error(`no region ${region} in this simulation (${[...parts.nodes.keys()].join(', ')})`);
+    if (restarting) throw new Error(`a rolling restart of ${restarting} is running`);
+    if (parts.isStopping()) throw new Error('the simulation is stopping');
+    restarting = region;
+    try {
+      const { stoppedOnPurpose, replaced } = parts;
+      return await rollRegion({
+        nodes,
+        balancer: parts.balancers.get(region)!,
+        stoppedOnPurpose,
+        report,
+        replaced,
+      });
+    } finally {
+      restarting = undefined;
+    }
+  };
+}
+
 export async function waitReady(
   url: string,
   proc: ServerProcess,
