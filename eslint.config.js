@@ -6,7 +6,17 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = builtinModules.flatMap((name) => [name, `${name}/*`]);
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.sim/', '.wrangler/', 'dist/', 'bench-results/', 'test-artifacts/'] },
+  {
+    ignores: [
+      'node_modules/',
+      '.sim/',
+      '.wrangler/',
+      'dist/',
+      'shared/sdk/dist/',
+      'bench-results/',
+      'test-artifacts/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

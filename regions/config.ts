@@ -113,7 +113,7 @@ export const regionEnvSchema = z.object({
   /** Largest `join` or `history` answer, in bytes of JSON. */
   MAX_ANSWER_BYTES: positiveInt(1024 * 1024),
   /** Engine.IO handshakes per second from one client IP (burst twice this). */
-  HANDSHAKE_RATE_PER_IP: positiveInt(50),
+  HANDSHAKE_RATE_PER_IP: positiveInt(100),
   /** An Engine.IO session that has not completed the Socket.IO connect in this time is closed. */
   CONNECT_TIMEOUT_MS: positiveInt(5_000),
   /** Peers whose `x-forwarded-for` is believed (the edge, the region's load balancer): CIDRs. */

@@ -1,6 +1,14 @@
 import { z } from 'zod';
-import { UUID_V7, type Envelope, type EnvelopeId, type JsonValue } from './envelope';
-import { ProtocolError, type ErrorBody } from './errors';
+import { UUID_V7, type EnvelopeId, type JsonValue } from './envelope';
+import { ProtocolError } from './errors';
+import type {
+  AuthPayload,
+  HistoryPayload,
+  JoinPayload,
+  LeavePayload,
+  PresencePayload,
+  PublishPayload,
+} from './socket-events';
 import { jsonValueProblem } from './json-value';
 import { ROOM_NAME } from './rooms';
 
@@ -67,69 +75,18 @@ export const publishBody = z.strictObject({
   ephemeral: z.boolean().optional(),
 });
 
-export type JoinPayload = z.infer<typeof joinPayload>;
-export type LeavePayload = z.infer<typeof leavePayload>;
-export type PublishPayload = z.infer<typeof publishPayload>;
-export type HistoryPayload = z.infer<typeof historyPayload>;
-export type PresencePayload = z.infer<typeof presencePayload>;
-export type AuthPayload = z.infer<typeof authPayload>;
-
-export interface PresenceMember {
-  user: string;
-  region: string;
-  /** The `info` claim of the member's token, when it has one. */
-  info?: Record<string, JsonValue>;
-}
-
-/** A `presence` answer: the first members (capped, default 1000) and the exact count. */
-export interface PresenceList {
-  members: PresenceMember[];
-  count: number;
-}
-
-export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
-
-export interface ClientEvents {
-  /**
-   * `recovered` is false when `missed` could not hold every envelope after `since` (over the answer
-   * budget, beyond what is kept): the client pages `history` back from its oldest entry.
-   */
-  join: (
-    payload: JoinPayload,
-    ack: (res: Ack<{ room: string; missed: Envelope[]; recovered: boolean }>) => void,
-  ) => void;
-  leave: (payload: LeavePayload, ack: (res: Ack) => void) => void;
-  publish: (payload: PublishPayload, ack: (res: Ack<{ id: string; ts: number }>) => void) => void;
-  history: (payload: HistoryPayload, ack: (res: Ack<{ messages: Envelope[] }>) => void) => void;
-  presence: (payload: PresencePayload, ack: (res: Ack<PresenceList>) => void) => void;
-  /** A fresh token for the same `sub`; `left` are the rooms it no longer grants, which were left. */
-  auth: (payload: AuthPayload, ack: (res: Ack<{ exp: number; left: string[] }>) => void) => void;
-}
-
-export interface SessionInfo {
-  region: string;
-  node: string;
-}
-
-export interface PresenceEvent {
-  room: string;
-  user: string;
-  region: string;
-  state: 'join' | 'leave';
-  /** On `join`: the member's `info`, when its token has one. */
-  info?: Record<string, JsonValue>;
-}
-
-export interface ServerEvents {
-  session: (info: SessionInfo) => void;
-  message: (envelope: Envelope) => void;
-  presence: (event: PresenceEvent) => void;
-  drain: (info: { reason: string }) => void;
-  /** The token expired (`exp`, seconds): the node disconnects the socket right after. */
-  expired: (info: { exp: number }) => void;
-  /** The server API disconnected this user (`POST /v1/users/:user/disconnect`); the socket closes next. */
-  disconnected: (info: { reason: string }) => void;
-}
+// The events' types live in socket-events.ts (no zod, so the SDK and its type declarations carry none);
+// the schemas above must parse exactly those payloads, which this checks at compile time.
+export type * from './socket-events';
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const PAYLOAD_TYPES_MATCH: [
+  Same<z.infer<typeof joinPayload>, JoinPayload>,
+  Same<z.infer<typeof leavePayload>, LeavePayload>,
+  Same<z.infer<typeof publishPayload>, PublishPayload>,
+  Same<z.infer<typeof historyPayload>, HistoryPayload>,
+  Same<z.infer<typeof presencePayload>, PresencePayload>,
+  Same<z.infer<typeof authPayload>, AuthPayload>,
+] = [true, true, true, true, true, true];
 
 /** Turns a zod failure into the contract's `invalid` error with a readable message. */
 export function invalidFrom(error: z.ZodError): ProtocolError {

@@ -19,6 +19,8 @@ async function bundleScript(): Promise<string> {
     bundle: true,
     format: 'esm',
     platform: 'browser',
+    // `@edge-realtime/client` from its sources (the workspace package), as its `browser` build would be.
+    conditions: ['source'],
     target: ['es2022'],
     minify: true,
     legalComments: 'none',

@@ -1,8 +1,8 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { newEnvelopeId, type Envelope, type EnvelopeId, type JsonValue } from '../envelope';
 import { ERROR_CODES, type ErrorCode } from '../errors';
-// Types only: the SDK must not pull zod (the payload schemas) into browsers.
-import type { ClientEvents, PresenceEvent, PresenceMember, ServerEvents, SessionInfo } from '../protocol';
+// Types only, from the zod-free events module: the SDK must not pull zod into browsers.
+import type { ClientEvents, PresenceEvent, PresenceList, ServerEvents, SessionInfo } from '../socket-events';
 import { TypedEmitter } from './event-emitter';
 import { RoomFeed } from './room-feed';
 
@@ -45,9 +45,14 @@ export interface RealtimeClientEvents {
   presence: (event: PresenceEvent) => void;
   /** The region and node of each new connection. */
   session: (info: SessionInfo) => void;
-  /** A room was joined again after a reconnect; `missed` envelopes were emitted as `message`. */
-  rejoined: (info: { room: string; missed: number }) => void;
+  /**
+   * A room was joined again after a reconnect; `missed` envelopes were emitted as `message`.
+   * `recovered` false: the server could not answer everything missed; page back with `history`.
+   */
+  rejoined: (info: { room: string; missed: number; recovered: boolean }) => void;
   disconnected: (reason: string) => void;
+  /** The server closed this connection for good (server API disconnect): it does not reconnect. */
+  closed: (info: { reason: string }) => void;
   /** Something failed in the background (a rejoin, or a refused handshake). */
   error: (error: RealtimeError) => void;
 }
@@ -105,6 +110,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.socket.on('disconnect', (reason) => this.emit('disconnected', reason));
     this.socket.on('session', (info) => this.emit('session', info));
     this.socket.on('presence', (event) => this.emit('presence', event));
+    this.socket.on('disconnected', (info) => this.emit('closed', info));
     this.socket.on('message', (envelope) => this.received(envelope));
     // The node is going away: reconnect through the URL, which leads to another node or region.
     this.socket.on('drain', () => {
@@ -123,11 +129,14 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     return this.rooms.get(room)?.lastId;
   }
 
-  /** Joins `room` (kept across reconnects until `leave`); resolves with the envelopes emitted as missed. */
-  async join(room: string): Promise<{ missed: Envelope[] }> {
+  /**
+   * Joins `room` (kept across reconnects until `leave`); resolves with the envelopes emitted as
+   * missed, and whether they are all that was missed (`recovered`; else page back with `history`).
+   */
+  async join(room: string): Promise<{ missed: Envelope[]; recovered: boolean }> {
     let feed = this.rooms.get(room);
     if (!feed) this.rooms.set(room, (feed = new RoomFeed(room, this.rememberIds)));
-    return { missed: await this.sendJoin(feed, this.publishAttempts) };
+    return this.sendJoin(feed, this.publishAttempts);
   }
 
   async leave(room: string): Promise<void> {
@@ -137,18 +146,21 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
 
   /**
    * Publishes `data` to `room`. The id is made here (or given) and reused on every retry, so a retry
-   * after a lost ack is answered with the first ack and delivered once.
+   * after a lost ack is answered with the first ack and delivered once. `ephemeral: true` (typing
+   * indicators, cursors): delivered live in every region, never stored, so never in `missed` or
+   * `history`.
    */
   async publish(
     room: string,
     data: JsonValue,
-    options: { id?: EnvelopeId } = {},
+    options: { id?: EnvelopeId; ephemeral?: boolean } = {},
   ): Promise<{ id: EnvelopeId; ts: number }> {
     const id = options.id ?? newEnvelopeId();
     this.rooms.get(room)?.markOwn(id);
+    const payload = options.ephemeral ? { room, data, id, ephemeral: true } : { room, data, id };
     for (let attempt = 1; ; attempt++) {
       try {
-        const ack = await this.request('publish', { room, data, id });
+        const ack = await this.request('publish', payload);
         return { id: ack.id as EnvelopeId, ts: ack.ts };
       } catch (err) {
         const retryable = err instanceof RealtimeError && RETRYABLE.has(err.code);
@@ -163,8 +175,10 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     return (await this.request('history', { room, ...query })).messages;
   }
 
-  async presence(room: string): Promise<PresenceMember[]> {
-    return (await this.request('presence', { room })).members;
+  /** Who is in `room`: the first members (one per user and region, with `info`) and the exact `count`. */
+  async presence(room: string): Promise<PresenceList> {
+    const { members, count } = await this.request('presence', { room });
+    return { members, count };
   }
 
   /** Closes the connection for good. */
@@ -174,13 +188,19 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   }
 
   /** Joins with `since`; retries (timeouts, `unavailable`) up to `attempts` times while the room is wanted. */
-  private async sendJoin(feed: RoomFeed, attempts: number): Promise<Envelope[]> {
+  private async sendJoin(
+    feed: RoomFeed,
+    attempts: number,
+  ): Promise<{ missed: Envelope[]; recovered: boolean }> {
     for (let attempt = 1; ; attempt++) {
       const since = feed.beginJoin();
       let answer: Envelope[] = [];
+      let recovered = true;
       try {
-        answer = (await this.request('join', since ? { room: feed.room, since } : { room: feed.room }))
-          .missed;
+        const ack = await this.request('join', since ? { room: feed.room, since } : { room: feed.room });
+        answer = ack.missed;
+        // A server without the field answered everything it had.
+        recovered = ack.recovered !== false;
       } catch (err) {
         const retryable = err instanceof RealtimeError && RETRYABLE.has(err.code);
         if (!retryable || attempt >= attempts || this.closed || this.rooms.get(feed.room) !== feed) {
@@ -194,7 +214,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         for (const envelope of [...missed, ...live]) this.emit('message', envelope);
         answer = missed;
       }
-      return answer;
+      return { missed: answer, recovered };
     }
   }
 
@@ -207,7 +227,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     for (const feed of this.rooms.values()) {
       if (feed.joining) continue;
       this.sendJoin(feed, Infinity).then(
-        (missed) => this.emit('rejoined', { room: feed.room, missed: missed.length }),
+        ({ missed, recovered }) =>
+          this.emit('rejoined', { room: feed.room, missed: missed.length, recovered }),
         (err: unknown) => this.emit('error', asRealtimeError(err)),
       );
     }

@@ -1,5 +1,6 @@
 /**
- * The client SDK (browser and Node): `new RealtimeClient({ url, token })`. See docs/sdk.md.
+ * The client SDK (browser and Node): `new RealtimeClient({ url, token })`, published as the npm
+ * package `@edge-realtime/client` (this folder; built by infra/sdk/build.ts). See docs/sdk.md.
  * Not re-exported from `shared/index.ts`, so the edge bundle does not carry socket.io-client.
  */
 export {
@@ -11,5 +12,7 @@ export {
 } from './client';
 export { RecentIds } from './recent-ids';
 export { RoomFeed } from './room-feed';
-export type { Envelope, EnvelopeId, JsonValue } from '../envelope';
-export type { PresenceEvent, PresenceMember, SessionInfo } from '../protocol';
+export { newEnvelopeId, type Envelope, type EnvelopeId, type JsonValue } from '../envelope';
+export { isValidRoomName } from '../rooms';
+export type { ErrorCode } from '../errors';
+export type { PresenceEvent, PresenceList, PresenceMember, SessionInfo } from '../socket-events';

@@ -8,7 +8,10 @@ import WebSocket from 'ws';
 export interface RawClient {
   /** Sends a raw Socket.IO packet (the text after Engine.IO's `4`). */
   sendPacket(packet: string): void;
-  /** Emits `event` with `args` (already-encoded JSON text) and waits for the ack's first argument. */
+  /**
+   * Emits `event` with `args` (already-encoded JSON text) and waits for the ack's first argument;
+   * undefined when the connection closes first.
+   */
   emitRaw(event: string, argsJson: string, timeoutMs?: number): Promise<unknown>;
   /** Server events received, in order: [name, ...args]. */
   readonly events: unknown[][];
@@ -32,6 +35,11 @@ export async function connectRaw(
   const closed = new Promise<{ code: number }>((resolve) => ws.on('close', (code) => resolve({ code })));
   const connected = new Promise<void>((resolve, reject) => {
     ws.on('error', reject);
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += String(chunk)));
+      res.on('end', () => reject(new Error(`handshake refused: ${res.statusCode} ${body}`)));
+    });
     ws.on('close', () => reject(new Error('closed before connect')));
     ws.on('message', (raw) => {
       const text = String(raw);
@@ -54,7 +62,12 @@ export async function connectRaw(
       if (text.startsWith('42')) events.push(JSON.parse(text.slice(2)) as unknown[]);
     });
   });
-  ws.on('close', () => (open = false));
+  ws.on('close', () => {
+    open = false;
+    // No ack comes over a closed connection.
+    for (const settle of acks.values()) settle(undefined);
+    acks.clear();
+  });
   await connected;
   return {
     sendPacket: (packet) => ws.send(`4${packet}`),
@@ -70,6 +83,7 @@ export async function connectRaw(
           clearTimeout(timer);
           resolve(value);
         });
+        if (!open) return resolve(undefined);
         ws.send(`42${id}[${JSON.stringify(event)}${args}]`);
       });
     },

@@ -105,6 +105,21 @@ describe('the demo page in a browser', () => {
     await sees(tokyo, 'Good morning from New York', 'us-east');
   });
 
+  it('shows who is typing in another region, as ephemeral events kept out of the chat', async () => {
+    const before = await dublin.locator('#messages li.message').count();
+    await tokyo.locator('#text').pressSequentially('Typing from Tokyo', { delay: 20 });
+    await dublin.locator('#typing[data-users="haruki"]').waitFor({ timeout: WAIT_MS });
+    expect(await dublin.locator('#typing').textContent()).toBe('haruki is typing…');
+    await newYork.locator('#typing[data-users="haruki"]').waitFor({ timeout: WAIT_MS });
+    // The typing events are not messages.
+    expect(await dublin.locator('#messages li.message').count()).toBe(before);
+    await tokyo.locator('#send').click();
+    await sees(dublin, 'Typing from Tokyo', 'ap-southeast');
+    // A message from the typist ends their indicator at once.
+    expect(await dublin.locator('#typing').getAttribute('data-users')).toBe('');
+    expect(await dublin.locator('#messages li.message').count()).toBe(before + 1);
+  });
+
   it('shows who is in the room, with their regions, and the regions with their connections', async () => {
     for (const [user, region] of [
       ['aoife', 'eu-west'],
@@ -137,6 +152,9 @@ describe('the demo page in a browser', () => {
     expect(await sydney.locator('#my-region').textContent()).toBe('ap-southeast');
     await sees(sydney, 'Hello from Dublin!', 'eu-west');
     await sees(sydney, 'Good morning from New York', 'us-east');
+    await sees(sydney, 'Typing from Tokyo', 'ap-southeast');
+    // History holds the four messages and none of the typing events before them.
+    expect(await sydney.locator('#messages li.message').count()).toBe(4);
     await screenshot(sydney, 'sydney-history.png');
     await say(sydney, "G'day from Sydney, I just read the history");
     await sees(dublin, "G'day from Sydney", 'ap-southeast');

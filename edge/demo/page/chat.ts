@@ -1,4 +1,4 @@
-import type { Envelope } from '../../../shared/sdk';
+import type { Envelope } from '@edge-realtime/client';
 import { clock, h } from './dom';
 
 /** What the page publishes; other publishers may send any JSON, shown as it is. */

@@ -19,6 +19,7 @@ export function pageElements() {
     chatRoom: byId('chat-room'),
     older: byId<HTMLButtonElement>('older'),
     messages: byId<HTMLOListElement>('messages'),
+    typing: byId('typing'),
     composer: byId<HTMLFormElement>('composer'),
     text: byId<HTMLInputElement>('text'),
     send: byId<HTMLButtonElement>('send'),

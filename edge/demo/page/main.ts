@@ -2,15 +2,20 @@
  * The demo page (docs/demo.md): pick a city, get routed by the edge to the nearest healthy region,
  * chat in a room with people in other regions, see who is there and how the regions are doing.
  */
-import { newEnvelopeId } from '../../../shared/envelope';
-import { isValidRoomName } from '../../../shared/rooms';
-import type { Envelope, JsonValue, RealtimeClient } from '../../../shared/sdk';
+import {
+  isValidRoomName,
+  newEnvelopeId,
+  type Envelope,
+  type JsonValue,
+  type RealtimeClient,
+} from '@edge-realtime/client';
 import { ChatView } from './chat';
 import { CITIES, cityById, type City } from './cities';
 import { h } from './dom';
 import { pageElements } from './elements';
 import { drawMap } from './map';
 import { PresenceView } from './presence';
+import { TypingIndicator, isTypingEvent } from './typing';
 import { renderRegions, watchRegions, type RegionsSnapshot } from './regions';
 import { edgeIsSimulation, openClient, routeFor, subjectOf, type RouteAnswer } from './session';
 
@@ -22,6 +27,7 @@ const ui = pageElements();
 
 const chat = new ChatView(ui.messages);
 const presence = new PresenceView(ui.presence, ui.presenceCount);
+const typing = new TypingIndicator(ui.typing);
 
 /** The page's one connection and what it is connected as. */
 const page = {
@@ -117,10 +123,16 @@ function listen(client: RealtimeClient, generation: number): void {
     redrawRegions();
   });
   client.on('message', (envelope) => {
-    if (current() && envelope.room === page.room) chat.show(envelope);
+    if (!current() || envelope.room !== page.room) return;
+    // Typing events are ephemeral publishes: shown for a moment, never in the chat or its history.
+    if (isTypingEvent(envelope)) return typing.show(envelope.user);
+    typing.stop(envelope.user);
+    chat.show(envelope);
   });
   client.on('presence', (event) => {
-    if (current() && event.room === page.room) presence.apply(event);
+    if (!current() || event.room !== page.room) return;
+    presence.apply(event);
+    if (event.state === 'leave') typing.stop(event.user);
   });
   client.on('disconnected', (reason) => {
     if (current()) setStatus('reconnecting', `reconnecting (${reason})…`);
@@ -164,10 +176,10 @@ async function measurePresence(generation: number): Promise<void> {
   if (!client || generation !== page.generation || !client.connected) return;
   const started = performance.now();
   try {
-    const members = await client.presence(page.room);
+    const list = await client.presence(page.room);
     if (generation !== page.generation) return;
     showRoundTrip(performance.now() - started, `presence ack, every ${PRESENCE_EVERY_MS / 1000} s`);
-    presence.replace(members);
+    presence.replace(list.members, list.count);
   } catch {
     // The next round (or the reconnect) tries again; the status pill shows connection trouble.
   }
@@ -230,7 +242,11 @@ function wireControls(): void {
     event.preventDefault();
     const text = ui.text.value.trim();
     ui.text.value = '';
+    typing.sent();
     if (text) void publish(text);
+  });
+  ui.text.addEventListener('input', () => {
+    if (page.client?.connected && ui.text.value.trim()) typing.typed(page.client, page.room);
   });
   ui.older.addEventListener('click', () => void loadOlder());
   ui.room.addEventListener('change', () => {
@@ -244,6 +260,7 @@ function wireControls(): void {
     page.room = next;
     ui.chatRoom.textContent = `#${next}`;
     presence.clear();
+    typing.clear();
     if (page.client) {
       void page.client.leave(previous).catch(() => undefined);
       void enterRoom(next, page.generation).catch((err: Error) => setStatus('error', err.message));

@@ -1,4 +1,4 @@
-import { RealtimeClient } from '../../../shared/sdk';
+import { RealtimeClient } from '@edge-realtime/client';
 import type { City } from './cities';
 
 /** `GET /v1/route`: the region this caller gets, and why. */

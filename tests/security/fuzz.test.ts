@@ -1,0 +1,130 @@
+import fc from 'fast-check';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_CODES } from '../../shared';
+import { closeAllClients, connectClient, eventually } from '../support/clients';
+import { startTestRegion, type TestRegion } from '../support/region-cluster';
+import { tokenFor } from '../support/tokens';
+import { connectRaw, type RawClient } from './raw-client';
+
+let region: TestRegion;
+let url: string;
+const raws: RawClient[] = [];
+
+beforeAll(async () => {
+  region = await startTestRegion({
+    region: 'eu-west',
+    nodes: 1,
+    env: {
+      HANDSHAKE_RATE_PER_IP: '100000',
+      PUBLISH_RATE_PER_CONNECTION: '1000',
+      PUBLISH_RATE_PER_USER: '5000',
+      REQUEST_RATE_PER_CONNECTION: '1000',
+    },
+  });
+  url = region.nodes[0]!.url;
+});
+afterAll(() => region?.stop());
+afterEach(() => {
+  closeAllClients();
+  for (const raw of raws.splice(0)) raw.close();
+});
+
+const EVENTS = ['join', 'leave', 'publish', 'history', 'presence', 'auth'];
+const roomish = fc.oneof(fc.constantFrom('lobby', 'a:b', '', 'x'.repeat(129), '*', '../etc'), fc.string());
+const jsonish = fc.oneof(
+  fc.jsonValue({ maxDepth: 40 }).map((v) => JSON.stringify(v)),
+  fc.constantFrom(
+    '1e400',
+    '-1e400',
+    '"\\u0000"',
+    '"\\ud800"',
+    '{"__proto__":{"a":1}}',
+    'null',
+    '[[[[[[[[[[[[]]]]]]]]]]]]',
+  ),
+  fc.nat({ max: 70_000 }).map((n) => JSON.stringify('x'.repeat(n))),
+);
+const payload = fc.oneof(
+  fc
+    .record({ room: roomish, data: jsonish, id: fc.option(fc.uuid(), { nil: undefined }) })
+    .map(
+      ({ room, data, id }) => `{"room":${JSON.stringify(room)},"data":${data}${id ? `,"id":"${id}"` : ''}}`,
+    ),
+  fc
+    .record({ room: roomish, since: fc.option(fc.uuid({ version: 7 }), { nil: undefined }) })
+    .map((v) => JSON.stringify(v)),
+  fc.record({ token: fc.string() }).map((v) => JSON.stringify(v)),
+  jsonish,
+);
+const emission = fc.record({
+  event: fc.oneof(fc.constantFrom(...EVENTS), fc.string({ maxLength: 20 })),
+  payload,
+});
+const garbage = fc.oneof(
+  fc.string(),
+  fc.constantFrom('2[', '42[]', '42["join"', '43[1]', '45-["x"]', '41', '9'),
+);
+
+describe('a node under random hostile input', () => {
+  it(
+    'answers every ack with ok or a contract code, never crashes, and keeps serving',
+    { timeout: 60_000 },
+    async () => {
+      const token = await tokenFor('fuzzer');
+      let client = await connectRaw(url, token);
+      raws.push(client);
+      const codes = new Set<string>();
+      let acks = 0;
+      const deadline = Date.now() + 12_000;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.oneof(
+              emission.map((e) => ({ ...e, kind: 'emit' as const })),
+              garbage.map((g) => ({ g, kind: 'raw' as const })),
+            ),
+            { maxLength: 8 },
+          ),
+          async (steps) => {
+            if (Date.now() > deadline) return;
+            if (!client.isOpen()) {
+              client = await connectRaw(url, token);
+              raws.push(client);
+            }
+            for (const step of steps) {
+              if (step.kind === 'raw') {
+                client.sendPacket(step.g);
+                continue;
+              }
+              if (!client.isOpen()) break;
+              const ack = (await client.emitRaw(step.event, step.payload, 5_000).catch((err: Error) => {
+                // A packet over the buffer limit or malformed closes the connection: no ack then.
+                if (!client.isOpen()) return undefined;
+                throw err;
+              })) as { ok: boolean; error?: { code: string } } | undefined;
+              if (ack === undefined) break;
+              acks++;
+              if (!ack.ok) {
+                expect(ERROR_CODES).toContain(ack.error?.code);
+                codes.add(ack.error!.code);
+              } else expect(ack.ok).toBe(true);
+            }
+          },
+        ),
+        { numRuns: 10_000, interruptAfterTimeLimit: 15_000, markInterruptAsFailure: false },
+      );
+      expect(acks).toBeGreaterThan(50);
+      expect(codes.has('invalid')).toBe(true);
+
+      expect(region.nodes[0]!.proc.child.exitCode).toBeNull();
+      const sender = await connectClient(url, await tokenFor('after-sender'));
+      const member = await connectClient(url, await tokenFor('after-member'));
+      await member.emitWithAck('join', { room: 'after' });
+      expect(
+        await sender.emitWithAck('publish', { room: 'after', data: { still: 'serving' } }),
+      ).toMatchObject({ ok: true });
+      await eventually(() => member.received.length === 1, 'a message after the fuzzing');
+      expect(region.nodes[0]!.proc.output()).not.toMatch(/unhandled|uncaught/i);
+    },
+  );
+});
