@@ -55,6 +55,11 @@ export class PgClient {
       return result;
     } catch (err) {
       if (err instanceof PgDeadlineError) this.hung(sql);
+      // A client abandoned meanwhile fails what it still held (CONNECTION_DESTROYED): that says
+      // nothing new about the server.
+      else if (sql !== this.sql) throw err;
+      // A connection that opened but got no answer in time: the server hangs, like a query would.
+      else if ((err as { code?: unknown }).code === 'CONNECT_TIMEOUT') this.mark('hung', err);
       else if (isUnavailableError(err)) this.mark('down', err);
       throw err;
     } finally {

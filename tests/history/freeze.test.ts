@@ -34,7 +34,7 @@ interface Traffic {
 }
 
 /**
- * For `durationMs`, one client publishes every 50 ms and another reads `history` in a loop; every
+ * For `durationMs`, one client publishes every 50 ms and another reads `history` every 150 ms; every
  * publish and every read must be answered within ANSWER_WITHIN_MS (the ack timeout throws otherwise).
  */
 async function traffic(room: string, durationMs: number): Promise<Traffic> {
@@ -59,6 +59,7 @@ async function traffic(room: string, durationMs: number): Promise<Traffic> {
       result.reads.push(
         res.ok ? { ok: true, messages: res.messages } : { ok: false, code: res.error.code, messages: [] },
       );
+      await sleep(150); // within the per-connection request rate
     }
   })();
   await Promise.all([publishing, reading]);
@@ -100,7 +101,7 @@ describe('a frozen Postgres server (SIGSTOP on the postmaster and every backend)
     try {
       during = await traffic(room, 4_000);
       expect(during.reads.length).toBeGreaterThan(2);
-      expect(during.reads.every((read) => read.ok)).toBe(true);
+      expect(during.reads.filter((read) => !read.ok)).toEqual([]);
       expect(await metricValue(node.url, 'rt_history_reads_total', { source: 'primary' })).toBeGreaterThan(
         primaryReads,
       );
@@ -130,7 +131,7 @@ describe('a frozen Postgres server (SIGSTOP on the postmaster and every backend)
     let during: Traffic;
     try {
       during = await traffic(room, 4_000);
-      expect(during.reads.every((read) => read.ok)).toBe(true);
+      expect(during.reads.filter((read) => !read.ok)).toEqual([]);
       // The replica had everything written before the freeze.
       const seen = new Set(during.reads.at(-1)!.messages.map((m) => m.id));
       expect(before.published.every((id) => seen.has(id))).toBe(true);

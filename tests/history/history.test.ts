@@ -2,7 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { v7 as uuidv7 } from 'uuid';
 import { migrate } from '../../infra/migrate';
+import { ensurePartitions, retentionHorizonMs, utcDay } from '../../regions/history/partitions';
+import { insertEnvelopes } from '../../regions/history/store';
 import { newEnvelopeId, type Envelope, type EnvelopeId, type JsonValue } from '../../shared';
 import { connectClient, eventually, type TestClient } from '../support/clients';
 import type { RegionProcess } from '../support/region-process';
@@ -208,6 +211,45 @@ describe('recovery on join { since }', () => {
 
     // A client that failed over from eu-west: its since may not have been delivered here.
     expect((await join(fromEu)).slice(-2)).toEqual(later);
+  });
+});
+
+describe('retention (HISTORY_RETENTION_DAYS)', () => {
+  it('never answers history past the horizon, and a join since then is not recovered', async () => {
+    const [node] = (await stack.startRegion('ap-south', 1, { HISTORY_RETENTION_DAYS: '2' })) as [
+      RegionProcess,
+    ];
+    const room = 'hist:retention';
+    // An envelope a minute past the horizon: its day's partition is still there, its row too.
+    const at = retentionHorizonMs(2) - 60_000;
+    const expired = {
+      id: uuidv7({ msecs: at }),
+      room,
+      data: { n: 'expired' },
+      user: 'alice',
+      origin: 'ap-south',
+      ts: at,
+    };
+    const primary = postgres(stack.pg.primary.url, { max: 1, onnotice: () => undefined });
+    try {
+      await ensurePartitions(primary, utcDay(at), utcDay(at));
+      await insertEnvelopes(primary, [JSON.stringify(expired)]);
+    } finally {
+      await primary.end();
+    }
+    const client = await connectClient(node.url, token);
+    const kept = [await publish(client, room, 1), await publish(client, room, 2)];
+    expect((await storedHistory(node, room, 2)).map((m) => m.id)).toEqual(kept);
+
+    const join = async (since: string) => {
+      const fresh = await connectClient(node.url, token);
+      const res = await fresh.timeout(5_000).emitWithAck('join', { room, since: since as EnvelopeId });
+      fresh.close();
+      if (!res.ok) throw new Error(res.error.code);
+      return { missed: res.missed.map((m: Envelope) => m.id), recovered: res.recovered };
+    };
+    expect(await join(expired.id)).toEqual({ missed: kept, recovered: false });
+    expect(await join(kept[0]!)).toEqual({ missed: [kept[1]], recovered: true });
   });
 });
 

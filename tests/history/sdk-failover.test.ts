@@ -75,7 +75,10 @@ describe('the SDK across a node crash', () => {
 
     // History is complete too: the peer took over what the dead node's writer had in hand.
     await eventually(
-      async () => (await subscriber.history(room, { limit: 100 })).length === expected.size,
+      async () => {
+        await sleep(200); // polled within the per-connection request rate
+        return (await subscriber.history(room, { limit: 100 })).length === expected.size;
+      },
       'complete history',
       20_000,
     );
