@@ -13,6 +13,7 @@ import { SCENARIOS, type BenchOptions, type Scenario } from './options';
 import { BENCH_NODE_ENV, HOME_REGION, startWorld } from './platforms';
 import { renderMarkdown, type BenchResult } from './report';
 import type { ScenarioContext } from './scenarios/context';
+import { measureCluster } from './scenarios/cluster';
 import { measureFanout } from './scenarios/fanout';
 import { measureFootprint } from './scenarios/footprint';
 import { measureHandshakes } from './scenarios/handshake';
@@ -82,6 +83,9 @@ export async function runBench(
     const footprint = await step('footprint', 'scenario 9: steady-state footprint (ours)', () =>
       measureFootprint(ctx),
     );
+    const cluster = await step('cluster', 'scenario 10: our region on one Redis and on a Redis Cluster', () =>
+      measureCluster(ctx),
+    );
     // Last: what a hostile client leaves in our regional Redis must not reach another scenario.
     const hostile = await step('hostile', 'scenario 7: a hostile client beside a well-behaved one', () =>
       measureHostile(ctx),
@@ -107,6 +111,7 @@ export async function runBench(
         handshake,
         wanOverhead: wanOverhead(latency),
         footprint,
+        cluster,
       },
     };
   } finally {

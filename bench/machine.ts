@@ -34,6 +34,7 @@ export function keyVersions(): Record<string, string> {
   for (const name of [
     'socket.io',
     '@socket.io/redis-adapter',
+    '@socket.io/redis-streams-adapter',
     'ioredis',
     'ws',
     'miniflare',

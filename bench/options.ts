@@ -9,6 +9,7 @@ export const SCENARIOS = [
   'presence',
   'memory',
   'footprint',
+  'cluster',
   // Last: what a hostile client does to our regional Redis must not reach another scenario.
   'hostile',
 ] as const;
@@ -71,6 +72,8 @@ export interface BenchOptions {
     historyDeadlineMs: number;
   };
   handshake: { regions: string[]; count: number; warmup: number };
+  /** A lone region of two of our nodes on one Redis server, then on a local Redis Cluster. */
+  cluster: { region: string; count: number; warmup: number; ratePerSecond: number };
   /** The cross-region path scenario 5 reports first. */
   headlinePath: { from: string; to: string };
   outDir: string;
@@ -134,7 +137,7 @@ const FULL: Omit<BenchOptions, 'outDir'> = {
     calmRatePerClient: 10,
     quietMs: 6_000,
     hostileMs: 6_000,
-    hostile: { publishesPerSecond: 20, joinsPerSecond: 5, historyPerSecond: 5, payloadBytes: 64 * 1024 },
+    hostile: { publishesPerSecond: 20, joinsPerSecond: 2.5, historyPerSecond: 5, payloadBytes: 64 * 1024 },
   },
   presence: { region: 'us-east', members: 1_000, joins: 50, repetitions: 1 },
   memory: { region: 'us-east', connections: [1_000, 5_000, 10_000], settleMs: 1_000, repetitions: 2 },
@@ -147,6 +150,7 @@ const FULL: Omit<BenchOptions, 'outDir'> = {
     historyDeadlineMs: 120_000,
   },
   handshake: { regions: ['eu-west', 'us-east'], count: 100, warmup: 10 },
+  cluster: { region: 'bench-redis', count: 500, warmup: 50, ratePerSecond: 100 },
   headlinePath: { from: 'eu-west', to: 'ap-southeast' },
 };
 
@@ -174,7 +178,7 @@ const QUICK: Omit<BenchOptions, 'outDir'> = {
     calmRatePerClient: 10,
     quietMs: 1_000,
     hostileMs: 1_000,
-    hostile: { publishesPerSecond: 20, joinsPerSecond: 5, historyPerSecond: 5, payloadBytes: 64 * 1024 },
+    hostile: { publishesPerSecond: 20, joinsPerSecond: 2.5, historyPerSecond: 5, payloadBytes: 64 * 1024 },
   },
   presence: { region: 'us-east', members: 30, joins: 5, repetitions: 1 },
   memory: { region: 'us-east', connections: [100, 300, 500], settleMs: 300, repetitions: 1 },
@@ -187,6 +191,7 @@ const QUICK: Omit<BenchOptions, 'outDir'> = {
     historyDeadlineMs: 20_000,
   },
   handshake: { regions: ['eu-west'], count: 10, warmup: 2 },
+  cluster: { region: 'bench-redis', count: 60, warmup: 10, ratePerSecond: 200 },
   headlinePath: { from: 'eu-west', to: 'us-east' },
 };
 

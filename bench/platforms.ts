@@ -69,6 +69,11 @@ export interface BenchWorld {
   streams: BenchPlatform;
   /** Our Postgres primary (history), for the footprint scenario's row count. */
   databaseUrl: string;
+  /**
+   * Starts one more of our nodes with exactly `env` for its Redis, Postgres and bus (the bench's
+   * limits, secret, region and id are added), stopped with the world.
+   */
+  startOurNode(region: string, id: string, env: Record<string, string>): Promise<BenchNode>;
   /** The edge (workerd) in front of our regions' balancers. */
   edge: string;
   jwtSecret: string;
@@ -207,7 +212,17 @@ export async function startWorld(
     });
     stack.push(() => edge.stop());
     say(`edge (workerd) on ${edge.url}`);
-    return { ours, seeds, streams, databaseUrl: pg.primary.url, edge: edge.url, jwtSecret, wanMs, stop };
+    return {
+      ours,
+      seeds,
+      streams,
+      databaseUrl: pg.primary.url,
+      startOurNode: (region, id, env) => launch(env, region, id),
+      edge: edge.url,
+      jwtSecret,
+      wanMs,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -1,6 +1,7 @@
 import type { Machine } from './machine';
 import type { BenchOptions } from './options';
 import { SYSTEMS, type PlatformName } from './platforms';
+import type { ClusterRow } from './scenarios/cluster';
 import type { Compared } from './scenarios/context';
 import type { FanoutRow } from './scenarios/fanout';
 import type { FootprintReport } from './scenarios/footprint';
@@ -37,6 +38,7 @@ export interface BenchResult {
     handshake: HandshakeRow[];
     wanOverhead: WanOverhead[];
     footprint: FootprintReport[];
+    cluster: ClusterRow[];
   };
 }
 
@@ -325,6 +327,32 @@ Node heap growth over the run (after a full GC, sum over the region's nodes): ${
   } (${f.rowsMatchAccepted ? 'equal to' : 'NOT equal to'} the ${fmt(f.envelopes)} accepted).`;
 }
 
+function clusterSection(r: BenchResult): string {
+  const o = r.settings.options;
+  return `## 10. Our region on one Redis server and on a Redis Cluster (two nodes, no bus; cluster: 3 masters and 3 replicas on this machine, sharded Socket.IO adapter; latency in ms, ${o.cluster.count} publishes at ${o.cluster.ratePerSecond}/s; fan-out into a room of 100)
+
+${table(
+  [
+    'regional Redis',
+    'same node p50',
+    'same node p99',
+    'across nodes p50',
+    'across nodes p99',
+    'fan-out deliveries/s',
+  ],
+  r.scenarios.cluster.map((c) => [
+    c.kind,
+    s(c.sameNodeP50),
+    s(c.sameNodeP99),
+    s(c.acrossNodesP50),
+    s(c.acrossNodesP99),
+    s(c.fanoutDeliveriesPerSecond),
+  ]),
+)}
+
+On one 2-core machine the cluster's six processes share the cores with everything else: this shows what the cluster costs (slot routing, sharded pub/sub, more processes), not the capacity it adds on separate machines.`;
+}
+
 /** The run as markdown: a header naming machine and settings, then one table per scenario. */
 export function renderMarkdown(r: BenchResult): string {
   return [
@@ -338,6 +366,7 @@ export function renderMarkdown(r: BenchResult): string {
     hostileSection(r),
     presenceSection(r),
     footprintSection(r),
+    clusterSection(r),
     renderVerdict(r),
   ].join('\n\n');
 }

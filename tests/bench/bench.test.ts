@@ -57,8 +57,18 @@ describe('npm run bench -- --quick', () => {
       expect(result.machine.cores).toBeGreaterThan(0);
       expect(result.versions['socket.io']).toMatch(/^\d/);
       const systems = ['ours', 'seeds', 'streams'] as const;
-      const { latency, fanout, memory, handshake, wanOverhead, saturation, hostile, presence, footprint } =
-        result.scenarios;
+      const {
+        latency,
+        fanout,
+        memory,
+        handshake,
+        wanOverhead,
+        saturation,
+        hostile,
+        presence,
+        footprint,
+        cluster,
+      } = result.scenarios;
       const regular = latency.filter((p) => !p.ephemeral);
       expect(regular.map((p) => p.kind)).toEqual(
         expect.arrayContaining(['same node', 'across nodes', 'across regions']),
@@ -97,6 +107,10 @@ describe('npm run bench -- --quick', () => {
       expect(footprint[0]!.envelopes).toBeGreaterThan(0);
       expect(footprint[0]!.rowsMatchAccepted).toBe(true);
       expect(footprint[0]!.redis.map((x) => x.redis)).toEqual(expect.arrayContaining(['global', 'us-east']));
+      // Our region on one Redis and on a Redis Cluster, each measured.
+      expect(cluster.map((c) => c.kind)).toEqual(['single', 'cluster']);
+      for (const c of cluster) expect(Number.isFinite(c.acrossNodesP50.median)).toBe(true);
+      expect(run.stdout).toContain('## 10.');
     },
   );
 });
