@@ -13,6 +13,10 @@ const PLATFORM_TESTS = [
 ];
 
 export default defineConfig({
+  // Tests import the SDK package (shared/sdk) from its TypeScript sources ("source" in its exports),
+  // not from its build, which only `npm pack` makes.
+  resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'] } },
   test: {
     globalSetup: ['tests/support/global-setup.ts'],
     pool: 'forks',

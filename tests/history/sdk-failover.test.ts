@@ -1,7 +1,7 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope, EnvelopeId } from '../../shared';
-import { RealtimeClient } from '../../shared/sdk';
+import { RealtimeClient } from '../../shared/sdk/index';
 import { eventually, sleep } from '../support/clients';
 import type { RegionProcess } from '../support/region-process';
 import { tokenFor } from '../support/tokens';

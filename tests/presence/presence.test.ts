@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PresenceEvent, PresenceList } from '../../shared';
 import { member, startThreeRegions, type RegionId, type ThreeRegions } from '../bus/three-regions';
 import { closeAllClients, connectClient, eventually, sleep, type TestClient } from '../support/clients';
-import { tokenFor } from '../support/tokens';
+import { SignJWT } from 'jose';
+import { TEST_JWT_SECRET, tokenFor } from '../support/tokens';
 
 const GRACE_MS = 1_500;
 const NODE_LEASE_MS = 3_000;
@@ -105,6 +106,33 @@ describe('presence across three regions', () => {
       async () => !(await presence(observer, room)).members.some((m) => m.user === 'flaky'),
       'flaky unlisted in us-east',
     );
+  });
+
+  it("shows the token's info in listings and join events, in every region", async () => {
+    const room = 'pr:info';
+    const observer = await socketOf('ap-southeast', 1, 'looker', room);
+    const events = recordPresence(observer);
+    const info = { name: 'Ada Lovelace', avatar: 'https://example.com/ada.png' };
+    const token = await new SignJWT({ rooms: ['*'], info })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('ada')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const ada = await connectClient(cluster.regions['eu-west'].nodes[0]!.url, token);
+    expect((await ada.emitWithAck('join', { room })).ok).toBe(true);
+    await eventually(() => events.length === 1, 'the join of ada');
+    expect(events[0]).toEqual({ room, user: 'ada', region: 'eu-west', state: 'join', info });
+    await eventually(
+      async () => (await presence(observer, room)).members.some((m) => m.user === 'ada'),
+      'ada listed in ap-southeast',
+    );
+    const listed = (await presence(observer, room)).members.find((m) => m.user === 'ada');
+    expect(listed).toEqual({ user: 'ada', region: 'eu-west', info });
+    expect((await presence(ada, room)).members.find((m) => m.user === 'looker')).toEqual({
+      user: 'looker',
+      region: 'ap-southeast',
+    });
   });
 
   it("expires a crashed node's members, in every region", async () => {

@@ -101,11 +101,17 @@ describe('the server API on region nodes', () => {
     const plain = await call(nodeUrl('us-east'), '/v1/rooms/announce:1/messages', { data: { v: 2 } });
     expect(named).toMatchObject({ status: 202, body: { id: expect.any(String), ts: expect.any(Number) } });
     expect(plain.status).toBe(202);
+    const live = await call(nodeUrl('us-east'), '/v1/rooms/announce:1/messages', {
+      data: { typing: true },
+      ephemeral: true,
+    });
+    expect(live.status).toBe(202);
     for (const reader of readers) {
-      await eventually(() => reader.received.length === 2, 'both server messages in every region', 20_000);
-      expect(reader.received.map((e) => [e.id, e.user, e.data])).toEqual([
-        [named.body.id, 'billing', { v: 1 }],
-        [plain.body.id, 'server', { v: 2 }],
+      await eventually(() => reader.received.length === 3, 'the server messages in every region', 20_000);
+      expect(reader.received.map((e) => [e.id, e.user, e.data, e.ephemeral ?? false])).toEqual([
+        [named.body.id, 'billing', { v: 1 }, false],
+        [plain.body.id, 'server', { v: 2 }, false],
+        [live.body.id, 'server', { typing: true }, true],
       ]);
     }
   });

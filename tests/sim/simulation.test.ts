@@ -128,6 +128,21 @@ describe('npm start', () => {
     expect(tokyo.client.received).toEqual([]);
   });
 
+  it('accepts the server API key it generated, at the edge and on every node', async () => {
+    expect(state.serverApiKey.length).toBeGreaterThanOrEqual(32);
+    const broadcast = (base: string, key: string) =>
+      fetch(`${base}/v1/broadcast`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': key },
+        body: JSON.stringify({ rooms: ['world'], data: 'from the backend' }),
+      });
+    expect((await broadcast(state.edge, state.serverApiKey)).status).toBe(202);
+    expect((await broadcast(state.edge, 'x'.repeat(40))).status).toBe(401);
+    for (const node of state.regions.flatMap((r) => r.nodes)) {
+      expect((await broadcast(node.url, state.serverApiKey)).status, node.id).toBe(202);
+    }
+  });
+
   it('reports a child that dies unexpectedly, and keeps the rest running', async () => {
     const victim = state.regions.find((r) => r.id === 'ap-southeast')!.nodes[1]!;
     process.kill(victim.pid, 'SIGKILL');
