@@ -16,6 +16,8 @@ export interface SimOptions {
   replicaRegions: string[];
   /** Require `x-edge-secret` on region nodes (then only the edge can reach them). */
   edgeSecret: boolean;
+  /** Each region's Redis is a local Redis Cluster (3 masters, 3 replicas) instead of one server. */
+  redisCluster: boolean;
   dir: string;
 }
 
@@ -38,6 +40,8 @@ Options:
   --replicas LIST        regions with a streaming replica (default: every other region)
   --no-wan               no simulated WAN delays
   --edge-secret          region nodes require x-edge-secret (only the edge can reach them)
+  --redis-cluster        each region's Redis is a Redis Cluster of 6 redis-server processes (3 masters,
+                         3 replicas); bus appends between regions then skip the WAN delay
   --dir DIR              state and logs folder (default .sim)
   -h, --help             this text
 `;
@@ -64,6 +68,7 @@ export function parseSimOptions(
         replicas: { type: 'string' },
         'no-wan': { type: 'boolean' },
         'edge-secret': { type: 'boolean' },
+        'redis-cluster': { type: 'boolean' },
         dir: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -105,6 +110,7 @@ export function parseSimOptions(
     primaryRegion,
     replicaRegions,
     edgeSecret: Boolean(values['edge-secret']),
+    redisCluster: Boolean(values['redis-cluster']),
     dir: values.dir ?? '.sim',
   };
 }

@@ -7,6 +7,7 @@ import { startEdge, type EdgeRuntime } from '../local/edge-runtime';
 import { freePort, listeningPid } from '../local/ports';
 import { startPostgresCluster, type LocalPostgresCluster } from '../local/postgres';
 import { startRedis, type LocalRedis } from '../local/redis';
+import { clusterBusPeers, startRegionalRedis, type SimRegionalRedis } from './regional-redis';
 import { startRegionBalancer, type RegionBalancer } from '../local/haproxy';
 import { ensureHaproxy, ensureRedisServer } from '../local/system-programs';
 import { startUpstashRest, type UpstashRestServer } from '../local/upstash-rest';
@@ -70,10 +71,13 @@ export async function startPlatform(
 
     const globalRedis: LocalRedis = await startRedis({ logFile: join(logs, 'redis-global.log') });
     onStop(`global redis (pid ${globalRedis.pid})`, () => globalRedis.stop());
-    const regionalRedis = new Map<string, LocalRedis>();
+    const regionalRedis = new Map<string, SimRegionalRedis>();
     for (const region of options.regions) {
-      const redis = await startRedis({ logFile: join(logs, `redis-${region}.log`) });
-      onStop(`redis of ${region} (pid ${redis.pid})`, () => redis.stop());
+      const redis = await startRegionalRedis({
+        cluster: options.redisCluster,
+        logFile: join(logs, `redis-${region}.log`),
+      });
+      onStop(`redis of ${region} (pids ${redis.processes.map((p) => p.pid).join(' ')})`, () => redis.stop());
       regionalRedis.set(region, redis);
     }
     say(
@@ -135,7 +139,7 @@ export async function startPlatform(
         REGION: region,
         HOST: '127.0.0.1',
         REDIS_URL: redis.url,
-        BUS_PEERS: peerLinks.busPeers(region),
+        BUS_PEERS: redis.cluster ? clusterBusPeers(region, regionalRedis) : peerLinks.busPeers(region),
         GLOBAL_REDIS_URL: `redis://127.0.0.1:${await relayed(region, globalRedis.port)}`,
         DATABASE_URL: pg.primary.url.replace(
           `:${pg.primary.port}/`,
@@ -242,13 +246,15 @@ export async function startPlatform(
           port: globalRedis.port,
           pid: globalRedis.pid,
         },
-        ...regions.map((r) => ({
-          role: 'regional-redis',
-          region: r.id,
-          url: r.redis.url,
-          port: regionalRedis.get(r.id)!.port,
-          pid: r.redis.pid,
-        })),
+        ...regions.flatMap((r) =>
+          regionalRedis.get(r.id)!.processes.map(({ port, pid }) => ({
+            role: 'regional-redis',
+            region: r.id,
+            url: r.redis.url,
+            port,
+            pid,
+          })),
+        ),
         {
           role: 'postgres-primary',
           region: options.primaryRegion,

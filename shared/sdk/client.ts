@@ -57,6 +57,10 @@ export interface RealtimeClientEvents {
   error: (error: RealtimeError) => void;
 }
 
+/** Most `history` pages one rejoin reads to fill what `missed` could not hold. */
+const GAP_FILL_PAGES = 20;
+const GAP_PAGE_SIZE = 100;
+
 const RETRYABLE: ReadonlySet<RealtimeErrorCode> = new Set(['timeout', 'unavailable', 'rate_limited']);
 const RETRY_BASE_MS = 250;
 const RETRY_MAX_MS = 5_000;
@@ -82,6 +86,10 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   private connectedOnce = false;
   private closed = false;
   private handshakeRetries = 0;
+  private readonly tokenSource: RealtimeClientOptions['token'];
+  /** `exp` of the token the current (or next) connection was opened with. */
+  private connectedExp: number | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: RealtimeClientOptions) {
     super();
@@ -89,6 +97,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.publishAttempts = options.publishAttempts ?? 5;
     this.rememberIds = options.rememberIds ?? 1_000;
     const { token } = options;
+    this.tokenSource = token;
     this.socket = io(options.url, {
       transports: options.transports ?? ['websocket'],
       reconnectionDelay: RETRY_BASE_MS,
@@ -99,7 +108,10 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         Promise.resolve()
           .then(() => (typeof token === 'function' ? token() : token))
           .then(
-            (t) => send({ token: t }),
+            (t) => {
+              this.connectedExp = tokenExp(t);
+              send({ token: t });
+            },
             // No token now (its source failed): give this attempt up and try again later.
             (err: unknown) => this.tokenFailed(err),
           );
@@ -112,6 +124,11 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.socket.on('presence', (event) => this.emit('presence', event));
     this.socket.on('disconnected', (info) => this.emit('closed', info));
     this.socket.on('message', (envelope) => this.received(envelope));
+    // The node closes the connection right after; socket.io-client reconnects, asking the token
+    // source for a fresh token (a fixed token string then fails with `unauthorized`).
+    this.socket.on('expired', ({ exp }) =>
+      this.emit('error', new RealtimeError('unauthorized', `token expired at ${exp}; reconnecting`)),
+    );
     // The node is going away: reconnect through the URL, which leads to another node or region.
     this.socket.on('drain', () => {
       this.socket.disconnect();
@@ -184,6 +201,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   /** Closes the connection for good. */
   close(): void {
     this.closed = true;
+    if (this.refreshTimer !== undefined) clearTimeout(this.refreshTimer);
     this.socket.disconnect();
   }
 
@@ -201,6 +219,11 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         answer = ack.missed;
         // A server without the field answered everything it had.
         recovered = ack.recovered !== false;
+        if (!recovered && since) {
+          const gap = await this.fillGap(feed.room, since, answer[0]?.id);
+          answer = [...gap.envelopes, ...answer];
+          recovered = gap.complete;
+        }
       } catch (err) {
         const retryable = err instanceof RealtimeError && RETRYABLE.has(err.code);
         if (!retryable || attempt >= attempts || this.closed || this.rooms.get(feed.room) !== feed) {
@@ -218,8 +241,66 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     }
   }
 
+  /**
+   * Pages `history` back from `before` until `since`: the envelopes after `since` that `missed`
+   * could not hold, oldest first. `complete` false when history failed or the page cap was reached.
+   */
+  private async fillGap(
+    room: string,
+    since: EnvelopeId,
+    before: EnvelopeId | undefined,
+  ): Promise<{ envelopes: Envelope[]; complete: boolean }> {
+    const pages: Envelope[][] = [];
+    let cursor = before;
+    for (let page = 0; page < GAP_FILL_PAGES; page++) {
+      let messages: Envelope[];
+      try {
+        messages = await this.history(room, { ...(cursor ? { before: cursor } : {}), limit: GAP_PAGE_SIZE });
+      } catch {
+        break;
+      }
+      // UUIDv7 ids sort by time: what is not after `since` was seen already.
+      const after = messages.filter((e) => e.id > since);
+      pages.unshift(after);
+      // A short page is not the end: the server may have cut it to its answer budget.
+      if (after.length < messages.length || messages.length === 0) {
+        return { envelopes: pages.flat(), complete: true };
+      }
+      cursor = messages[0]!.id;
+    }
+    return { envelopes: pages.flat(), complete: false };
+  }
+
+  /** Renews the token over the open connection a little before it expires (token functions only). */
+  private scheduleRefresh(exp: number | undefined): void {
+    if (this.refreshTimer !== undefined) clearTimeout(this.refreshTimer);
+    if (exp === undefined || typeof this.tokenSource !== 'function' || this.closed) return;
+    const left = exp * 1000 - Date.now();
+    const lead = Math.min(60_000, Math.max(1_000, left / 5));
+    this.refreshTimer = setTimeout(() => void this.refreshToken(exp), Math.max(0, left - lead));
+  }
+
+  private async refreshToken(exp: number): Promise<void> {
+    if (!this.socket.connected || typeof this.tokenSource !== 'function') return;
+    try {
+      const ack = await this.request('auth', { token: await this.tokenSource() });
+      for (const room of ack.left) {
+        this.rooms.delete(room);
+        this.emit('error', new RealtimeError('forbidden', `the new token no longer grants ${room}`));
+      }
+      this.scheduleRefresh(ack.exp);
+    } catch (err) {
+      this.emit('error', asRealtimeError(err));
+      // Try again shortly while the token lasts; past `exp` the node closes and a reconnect follows.
+      if (Date.now() < exp * 1000 - 1_000) {
+        this.refreshTimer = setTimeout(() => void this.refreshToken(exp), 1_000);
+      }
+    }
+  }
+
   private onConnected(): void {
     this.handshakeRetries = 0;
+    this.scheduleRefresh(this.connectedExp);
     if (!this.connectedOnce) {
       this.connectedOnce = true;
       return;
@@ -278,6 +359,17 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     }
     if (!answer.ok) throw new RealtimeError(answer.error.code, answer.error.message);
     return answer as Extract<Parameters<Parameters<ClientEvents[E]>[1]>[0], { ok: true }>;
+  }
+}
+
+/** The `exp` claim of a JWT, read without verifying it (the server does that); undefined if unreadable. */
+function tokenExp(token: string): number | undefined {
+  try {
+    const part = token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/');
+    const exp: unknown = JSON.parse(atob(part.padEnd(Math.ceil(part.length / 4) * 4, '='))).exp;
+    return typeof exp === 'number' ? exp : undefined;
+  } catch {
+    return undefined;
   }
 }
 
