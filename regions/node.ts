@@ -177,9 +177,19 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   };
   // Memory per idle connection (https://socket.io/docs/v4/memory-usage/): once the Socket.IO connect
   // is admitted (the middleware has read what it needs from the handshake), the Engine.IO session
-  // drops its reference to the first HTTP request.
+  // drops its reference to the first HTTP request. Engine.IO also keeps a WebSocket upgrade's
+  // response object, which holds that request, alive for the whole session (a `close` listener on the
+  // TCP socket), so the request is let go of there too.
+  const upgradeResponses = new WeakMap<object, { req?: unknown }>();
+  io.engine.use((req: object, res: { req?: unknown }, next: () => void) => {
+    upgradeResponses.set(req, res);
+    next();
+  });
   io.on('connection', (socket: RegionSocket) => {
-    (socket.conn as { request: unknown }).request = null;
+    const conn = socket.conn as unknown as { request: object | null };
+    const upgrade = conn.request && upgradeResponses.get(conn.request);
+    if (upgrade && !('statusCode' in upgrade)) upgrade.req = null;
+    conn.request = null;
     socket.emit('session', { region: config.region, node: config.nodeId });
     attachHandlers(socket);
     socket.on('disconnect', closeUserConnection);
