@@ -2,10 +2,11 @@
  * `npm run history -- dead-letters [--replay]`: lists the envelopes a region's history writer set
  * aside because Postgres refused them, and writes them again once the cause is fixed.
  */
-import { Redis } from 'ioredis';
+import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
+import { createRedisClient, parseRedisTarget, type RedisClient, type RedisTarget } from '../redis';
 import { listDeadLetters, removeDeadLetters, type DeadLetter } from './dead-letters';
 import { insertEnvelopes, isUnavailableError } from './store';
 
@@ -20,7 +21,7 @@ dead-letter stream in the regional Redis), oldest first, with the refusal.
   --help      this text
 
 Environment:
-  REDIS_URL      the region's Redis (redis://host:port)
+  REDIS_URL      the region's Redis (redis://host:port, or redis+cluster://host:port,... )
   DATABASE_URL   the Postgres primary (needed with --replay)
 
 Exit code: 0 when done (nothing left refused with --replay), 1 when some were refused again or a
@@ -94,13 +95,20 @@ export async function main(
       return 2;
     }
   }
-  const redis = new Redis(env.REDIS_URL!, {
-    lazyConnect: true,
+  let target: RedisTarget;
+  try {
+    target = parseRedisTarget(env.REDIS_URL!);
+  } catch (err) {
+    out.error(`config error: REDIS_URL: is invalid (${(err as Error).message})`);
+    return 2;
+  }
+  // One server or a cluster (redis+cluster://), like the node; commands fail fast instead of queueing.
+  const redis = createRedisClient(target, 'history-cli', {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     commandTimeout: 5_000,
-    retryStrategy: () => null,
   });
+  redis.on('error', () => undefined); // reported by the first command that fails, once
   const sql = values.replay
     ? postgres(env.DATABASE_URL!, {
         max: 1,
@@ -111,7 +119,9 @@ export async function main(
       })
     : undefined;
   try {
-    await redis.connect();
+    await once(redis, 'ready', { signal: AbortSignal.timeout(5_000) }).catch(() => {
+      throw new Error('the regional Redis did not answer within 5 s');
+    });
     return await run(redis, sql, limit, out);
   } catch (err) {
     out.error(`history: failed: ${(err as Error).message}`);
@@ -122,7 +132,12 @@ export async function main(
   }
 }
 
-async function run(redis: Redis, sql: postgres.Sql | undefined, limit: number, out: Out): Promise<number> {
+async function run(
+  redis: RedisClient,
+  sql: postgres.Sql | undefined,
+  limit: number,
+  out: Out,
+): Promise<number> {
   let seen = 0;
   let replayed = 0;
   let refused = 0;

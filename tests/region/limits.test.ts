@@ -64,27 +64,41 @@ describe('limits', () => {
     expect(await c.emitWithAck('publish', { room: 'r', data: 'later' })).toMatchObject({ ok: true });
   });
 
-  it('rate-limits a user across nodes', async () => {
-    const token = await tokenFor('fay');
-    const onA = await connectClient(nodeA, token);
-    const onB = await connectClient(nodeB, token);
-    await startOfSecond();
-    const acks = [];
-    for (let i = 0; i < 6; i++) {
-      acks.push(await onA.emitWithAck('publish', { room: 'r', data: i }));
-      acks.push(await onB.emitWithAck('publish', { room: 'r', data: i }));
+  it('rate-limits a user across nodes, on sockets and over HTTP', async () => {
+    // The per-user rate is a one-second window: the burst must fall inside one second to be judged.
+    // Under a loaded machine it may not; then the whole burst is tried again with a fresh user.
+    for (let attempt = 0; ; attempt++) {
+      const token = await tokenFor(`fay-${attempt}`);
+      const onA = await connectClient(nodeA, token);
+      const onB = await connectClient(nodeB, token);
+      await startOfSecond();
+      const window = Math.floor(Date.now() / 1000);
+      const acks = [];
+      for (let i = 0; i < 6; i++) {
+        acks.push(await onA.emitWithAck('publish', { room: 'r', data: i }));
+        acks.push(await onB.emitWithAck('publish', { room: 'r', data: i }));
+      }
+      const http = await fetch(`${nodeA}/v1/rooms/r/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ data: 'one more' }),
+      });
+      if (Math.floor(Date.now() / 1000) !== window && attempt < 3) continue;
+      expect(acks.filter((a) => a.ok)).toHaveLength(10);
+      expect(acks.filter((a) => !a.ok)).toEqual([
+        {
+          ok: false,
+          error: { code: 'rate_limited', message: 'too many publishes for this user; slow down' },
+        },
+        {
+          ok: false,
+          error: { code: 'rate_limited', message: 'too many publishes for this user; slow down' },
+        },
+      ]);
+      expect(http.status).toBe(429);
+      expect(await http.json()).toMatchObject({ error: { code: 'rate_limited' } });
+      return;
     }
-    expect(acks.filter((a) => a.ok)).toHaveLength(10);
-    expect(acks.filter((a) => !a.ok)).toEqual([
-      { ok: false, error: { code: 'rate_limited', message: 'too many publishes for this user; slow down' } },
-      { ok: false, error: { code: 'rate_limited', message: 'too many publishes for this user; slow down' } },
-    ]);
-    const http = await fetch(`${nodeA}/v1/rooms/r/messages`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ data: 'one more' }),
-    });
-    expect([202, 429]).toContain(http.status);
   });
 
   it('applies the configured payload limit', async () => {
