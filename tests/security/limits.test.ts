@@ -15,6 +15,7 @@ beforeAll(async () => {
       MAX_ROOMS_PER_CONNECTION: '5',
       REQUEST_RATE_PER_CONNECTION: '10',
       MAX_ANSWER_BYTES: '40000',
+      MAX_READS_PER_CONNECTION: '1',
       PUBLISH_RATE_PER_CONNECTION: '100',
       PUBLISH_RATE_PER_USER: '200',
     },
@@ -81,6 +82,32 @@ describe('per-connection limits', () => {
     expect(await polite.emitWithAck('presence', { room: 'calm' })).toMatchObject({ ok: true });
     await sender.emitWithAck('publish', { room: 'calm', data: 'hello' });
     await eventually(() => polite.received.some((e) => e.data === 'hello'), 'the polite client’s message');
+  });
+
+  it('runs at most MAX_READS_PER_CONNECTION recovery reads at once on one connection', async () => {
+    await refill();
+    // Long-polling: one POST carries several packets, so they arrive together, deterministically.
+    const base = `${url}/socket.io/?EIO=4&transport=polling`;
+    const open = await (await fetch(base)).text();
+    const { sid } = JSON.parse(open.slice(1)) as { sid: string };
+    const session = `${base}&sid=${sid}`;
+    const post = (body: string) => fetch(session, { method: 'POST', body }).then((r) => r.text());
+    await post(`40${JSON.stringify({ token: await tokenFor('reader') })}`);
+    expect(await (await fetch(session)).text()).toMatch(/^40/);
+    const since = '01890000-0000-7000-8000-000000000000';
+    await post(
+      [1, 2, 3].map((n) => `42${n}["join",${JSON.stringify({ room: `read${n}`, since })}]`).join('\x1e'),
+    );
+    const acks: string[] = [];
+    while (acks.length < 3) {
+      const packets = (await (await fetch(session)).text()).split('\x1e');
+      acks.push(...packets.filter((p) => p.startsWith('43')));
+    }
+    const answers = acks.map(
+      (a) => JSON.parse(a.replace(/^43\d+/, ''))[0] as { ok: boolean; error?: { code: string } },
+    );
+    expect(answers.filter((a) => a.ok)).toHaveLength(1);
+    expect(answers.filter((a) => !a.ok).map((a) => a.error?.code)).toEqual(['rate_limited', 'rate_limited']);
   });
 
   it('bounds a join answer by MAX_ANSWER_BYTES, keeping the newest, and says recovered: false', async () => {
