@@ -16,6 +16,8 @@ export interface EdgeBindings {
   DIRECT_TO_NODES?: string;
   /** HS256 key, at least 32 characters (the nodes' JWT_SECRET). */
   JWT_SECRET?: string;
+  /** During a rotation: the HS256 key being retired, still accepted (docs/operations.md). */
+  JWT_SECRET_PREVIOUS?: string;
   /** RS256/ES256 public key (PEM), as on the nodes. */
   JWT_PUBLIC_KEY?: string;
   /** An identity provider's JWKS URL, as on the nodes. */
@@ -73,6 +75,12 @@ export function edgeConfig(env: EdgeBindings | undefined): EdgeConfig {
   if (secret && secret.length < MIN_JWT_SECRET_LENGTH) {
     throw new EdgeConfigError(`JWT_SECRET must be at least ${MIN_JWT_SECRET_LENGTH} characters`);
   }
+  const previousSecret = bindings.JWT_SECRET_PREVIOUS || undefined;
+  if (previousSecret && (!secret || previousSecret.length < MIN_JWT_SECRET_LENGTH)) {
+    throw new EdgeConfigError(
+      `JWT_SECRET_PREVIOUS must be at least ${MIN_JWT_SECRET_LENGTH} characters, and set only beside JWT_SECRET`,
+    );
+  }
   const publicKeyPem = bindings.JWT_PUBLIC_KEY?.replaceAll('\\n', '\n') || undefined;
   const jwksUrl = bindings.JWT_JWKS_URL || undefined;
   if (jwksUrl && !/^https?:\/\//.test(jwksUrl))
@@ -88,6 +96,7 @@ export function edgeConfig(env: EdgeBindings | undefined): EdgeConfig {
       secret || publicKeyPem || jwksUrl
         ? createTokenVerifier({
             secret,
+            previousSecret,
             publicKeyPem,
             jwksUrl,
             issuer: bindings.JWT_ISSUER || undefined,

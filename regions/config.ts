@@ -74,6 +74,11 @@ export const regionEnvSchema = z.object({
     .string()
     .min(MIN_JWT_SECRET_LENGTH, `must be at least ${MIN_JWT_SECRET_LENGTH} characters`)
     .optional(),
+  /** During a rotation: the HS256 key being retired, still accepted (docs/operations.md). */
+  JWT_SECRET_PREVIOUS: z
+    .string()
+    .min(MIN_JWT_SECRET_LENGTH, `must be at least ${MIN_JWT_SECRET_LENGTH} characters`)
+    .optional(),
   /** RS256/ES256 public key (PEM; `\n` may be written as a literal backslash-n). */
   JWT_PUBLIC_KEY: pemPublicKey.optional(),
   /** An identity provider's JWKS URL: RS256/ES256 keys, cached and refetched on an unknown `kid`. */
@@ -83,6 +88,8 @@ export const regionEnvSchema = z.object({
   /** When set, tokens must carry this `aud`. */
   JWT_AUDIENCE: z.string().min(1).optional(),
   EDGE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** During a rotation: the edge secret being retired, still accepted (docs/operations.md). */
+  EDGE_SECRET_PREVIOUS: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Server API keys (header `x-api-key`), comma-separated, each at least 32 characters; unset: no server API. */
   SERVER_API_KEYS: z
     .string()
@@ -229,6 +236,8 @@ export interface RegionConfig {
   databaseReplicaUrl: string | undefined;
   tokens: TokenKeys;
   edgeSecret: string | undefined;
+  /** `x-edge-secret` values accepted: EDGE_SECRET, and EDGE_SECRET_PREVIOUS during a rotation; empty: none required. */
+  edgeSecrets: readonly string[];
   serverApiKeys: string[];
   revocationTtlMs: number;
   limits: {
@@ -304,6 +313,16 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
   if (!e.JWT_SECRET && !e.JWT_PUBLIC_KEY && !e.JWT_JWKS_URL) {
     throw new ConfigError('JWT_SECRET', 'is required (or JWT_PUBLIC_KEY or JWT_JWKS_URL)');
   }
+  if (e.EDGE_SECRET_PREVIOUS && !e.EDGE_SECRET)
+    throw new ConfigError(
+      'EDGE_SECRET_PREVIOUS',
+      'is invalid (set only beside EDGE_SECRET, during a rotation)',
+    );
+  if (e.JWT_SECRET_PREVIOUS && !e.JWT_SECRET)
+    throw new ConfigError(
+      'JWT_SECRET_PREVIOUS',
+      'is invalid (set only beside JWT_SECRET, during a rotation)',
+    );
   if (e.BUS_PEERS.some((peer) => peer.region === e.REGION))
     throw new ConfigError('BUS_PEERS', `is invalid (names this node's own region ${e.REGION})`);
   return {
@@ -318,12 +337,16 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
     databaseReplicaUrl: e.DATABASE_REPLICA_URL,
     tokens: {
       secret: e.JWT_SECRET,
+      previousSecret: e.JWT_SECRET_PREVIOUS,
       publicKeyPem: e.JWT_PUBLIC_KEY?.replaceAll('\\n', '\n'),
       jwksUrl: e.JWT_JWKS_URL,
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
     },
     edgeSecret: e.EDGE_SECRET,
+    edgeSecrets: e.EDGE_SECRET
+      ? [e.EDGE_SECRET, ...(e.EDGE_SECRET_PREVIOUS ? [e.EDGE_SECRET_PREVIOUS] : [])]
+      : [],
     serverApiKeys: e.SERVER_API_KEYS,
     revocationTtlMs: e.REVOCATION_TTL_S * 1000,
     limits: {

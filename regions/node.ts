@@ -82,7 +82,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
 
   const httpServer = createServer();
   const admission = new HandshakeAdmission({
-    edgeSecret: config.edgeSecret,
+    edgeSecrets: config.edgeSecrets,
     allowedOrigins: config.allowedOrigins,
     handshakeRatePerIp: config.limits.handshakeRatePerIp,
     trustedProxies: config.trustedProxies,
@@ -199,7 +199,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     region: config.region,
     nodeId: config.nodeId,
     verifyToken,
-    edgeSecret: config.edgeSecret,
+    edgeSecrets: config.edgeSecrets,
     serverApiKeys: config.serverApiKeys,
     maxPayloadBytes: config.limits.maxPayloadBytes,
     services,

@@ -181,6 +181,9 @@ export interface RegionRedis {
   close(): Promise<void>;
 }
 
+/** A global Redis command without a reply after this long fails (the global Redis is a WAN trip away). */
+export const GLOBAL_COMMAND_TIMEOUT_MS = 2_000;
+
 /** Connects the node's Redis clients and waits until the regional ones are ready. */
 export async function connectRegionRedis(
   urls: { regional: string; global: string },
@@ -201,6 +204,9 @@ export async function connectRegionRedis(
   const global = connectRedis(urls.global, 'global', deps, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    // The control plane (health, presence mirror, revocations) only: no blocking commands on this
+    // connection, so a hung global Redis costs a presence answer this long at most, never forever.
+    commandTimeout: GLOBAL_COMMAND_TIMEOUT_MS,
   });
   const regional = [command, adapterPub, adapterSub];
   await Promise.all(regional.map(whenReady));

@@ -1,5 +1,6 @@
 import {
   createRemoteJWKSet,
+  decodeProtectedHeader,
   errors,
   importSPKI,
   jwtVerify,
@@ -77,6 +78,11 @@ export interface TokenPrincipal extends Principal {
  */
 export interface TokenKeys {
   secret?: string | undefined;
+  /**
+   * During a rotation of the HS256 key: the key being retired, still accepted (tokens signed with
+   * `secret` are tried first). Unset outside a rotation.
+   */
+  previousSecret?: string | undefined;
   publicKeyPem?: string | undefined;
   jwksUrl?: string | undefined;
   issuer?: string | undefined;
@@ -95,6 +101,8 @@ type KeyFor = (header: JWTHeaderParameters, token: FlattenedJWSInput) => Promise
  */
 export function createTokenVerifier(keys: TokenKeys): TokenVerifier {
   const keyFor = keyResolver(keys);
+  const previousKeyFor =
+    keys.secret && keys.previousSecret ? keyResolver({ secret: keys.previousSecret }) : undefined;
   const algorithms = [
     ...(keys.secret ? ['HS256'] : []),
     ...(keys.publicKeyPem || keys.jwksUrl ? ASYMMETRIC : []),
@@ -105,12 +113,21 @@ export function createTokenVerifier(keys: TokenKeys): TokenVerifier {
     }
     if (algorithms.length === 0) throw new ProtocolError('unauthorized', 'no token keys are configured');
     try {
-      const { payload } = await jwtVerify(token, keyFor, {
+      const options = {
         algorithms,
         requiredClaims: ['exp', 'sub'],
         clockTolerance: CLOCK_TOLERANCE_S,
         ...(keys.issuer ? { issuer: keys.issuer } : {}),
         ...(keys.audience ? { audience: keys.audience } : {}),
+      };
+      const { payload } = await jwtVerify(token, keyFor, options).catch((err: unknown) => {
+        // An HS256 token signed with the key being retired: try that key before refusing.
+        const retired =
+          previousKeyFor &&
+          err instanceof errors.JWSSignatureVerificationFailed &&
+          decodeProtectedHeader(token).alg === 'HS256';
+        if (!retired) throw err;
+        return jwtVerify(token, previousKeyFor, options);
       });
       const claims = tokenClaimsSchema.safeParse(payload);
       if (!claims.success) throw new ProtocolError('unauthorized', 'token claims are invalid');
@@ -161,6 +178,16 @@ export function verifyAccessToken(token: unknown, secret: string): Promise<Token
  * Compares two secrets in time that depends only on their lengths, not on where they differ.
  * Usable in workerd and Node (no `node:crypto`).
  */
+/**
+ * True when `given` equals one of `accepted` (a current value and, during a rotation, the previous
+ * one). Every candidate is compared, in constant time, whatever matched first.
+ */
+export function secretIsOneOf(given: string | null | undefined, accepted: readonly string[]): boolean {
+  let match = false;
+  for (const secret of accepted) match = secretsEqual(given, secret) || match;
+  return match;
+}
+
 export function secretsEqual(given: string | null | undefined, expected: string): boolean {
   if (typeof given !== 'string') return false;
   const a = new TextEncoder().encode(given);

@@ -9,7 +9,7 @@ import {
   publishBody,
   roomAllowed,
   roomNameSchema,
-  secretsEqual,
+  secretIsOneOf,
   SERVER_API_KEY_HEADER,
   serverKeyMatches,
   type ErrorBody,
@@ -23,7 +23,8 @@ export interface HttpAppOptions {
   region: string;
   nodeId: string;
   verifyToken: TokenVerifier;
-  edgeSecret: string | undefined;
+  /** Accepted `x-edge-secret` values (current, and the previous one during a rotation); empty: none required. */
+  edgeSecrets: readonly string[];
   /** `SERVER_API_KEYS`: a request with one of them in `x-api-key` is the application's backend. */
   serverApiKeys: readonly string[];
   maxPayloadBytes: number;
@@ -57,7 +58,10 @@ export function createHttpApp(options: HttpAppOptions): Hono<Env> {
   addOperatorRoutes(app, options, { metrics: !options.metricsElsewhere });
 
   app.use('/v1/*', async (c, next) => {
-    if (options.edgeSecret && !secretsEqual(c.req.header('x-edge-secret'), options.edgeSecret)) {
+    if (
+      options.edgeSecrets.length > 0 &&
+      !secretIsOneOf(c.req.header('x-edge-secret'), options.edgeSecrets)
+    ) {
       throw new ProtocolError('unauthorized', 'requests must come through the edge');
     }
     const apiKey = c.req.header(SERVER_API_KEY_HEADER);

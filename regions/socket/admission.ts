@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
-import { secretsEqual } from '../../shared';
+import { secretIsOneOf } from '../../shared';
 import { parseCidr } from '../config';
 import { TokenBucket } from '../limits';
 
@@ -19,7 +19,8 @@ export class HandshakeAdmission {
 
   constructor(
     private readonly options: {
-      edgeSecret: string | undefined;
+      /** Accepted `x-edge-secret` values (current, and the previous one during a rotation); empty: none required. */
+      edgeSecrets: readonly string[];
       /** Empty: any origin. */
       allowedOrigins: readonly string[];
       handshakeRatePerIp: number;
@@ -36,8 +37,9 @@ export class HandshakeAdmission {
 
   /** The refusal for `req` (`forbidden`, `rate_limited`), or undefined to admit it. */
   judge(req: IncomingMessage): 'forbidden' | 'rate_limited' | undefined {
-    const { edgeSecret, allowedOrigins } = this.options;
-    if (edgeSecret && !secretsEqual(header(req, 'x-edge-secret'), edgeSecret)) return 'forbidden';
+    const { edgeSecrets, allowedOrigins } = this.options;
+    if (edgeSecrets.length > 0 && !secretIsOneOf(header(req, 'x-edge-secret'), edgeSecrets))
+      return 'forbidden';
     const origin = header(req, 'origin');
     if (origin !== undefined && allowedOrigins.length > 0 && !allowedOrigins.includes(origin))
       return 'forbidden';

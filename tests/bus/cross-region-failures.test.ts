@@ -3,7 +3,8 @@ import type { PresenceEvent } from '../../shared';
 import { inboundStreamKey, shardOfRoom } from '../../regions/bus';
 import { Redis } from 'ioredis';
 import { decodeEnvelope } from '../../regions/outbox';
-import { closeAllClients, eventually, type TestClient } from '../support/clients';
+import { closeAllClients, connectClient, eventually, type TestClient } from '../support/clients';
+import { tokenFor } from '../support/tokens';
 import {
   duplicateIds,
   inRoom,
@@ -45,6 +46,19 @@ function fromOrigin(client: TestClient, room: string, origin: string): string[] 
     .map((e) => e.id);
 }
 
+/** `promise`, or a failure naming `what` if it is not answered within a command deadline and a margin. */
+async function answeredWithin<T>(promise: Promise<T>, what: string, ms = 6_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} not answered within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const RENEW_IF_HELD = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
@@ -83,6 +97,34 @@ describe('cross-region delivery through failures', () => {
     expect(fromOrigin(apReader, room, 'us-east')).toEqual([...before, ...fromUs, barrierUs]);
     expect(fromOrigin(apReader, room, 'eu-west')).toEqual([...fromEu, barrierEu]);
     expect(fromOrigin(euReader, room, 'us-east')).toEqual([...before, ...fromUs, barrierUs]);
+  });
+
+  it('answers every request within its deadline while the global Redis hangs, and delivers across regions', async () => {
+    const room = 'xf:frozen-global';
+    const us = await member(cluster, 'us-east', 0, 'fg-us', room);
+    const eu = await member(cluster, 'eu-west', 0, 'fg-eu', room);
+    const ap = await member(cluster, 'ap-southeast', 1, 'fg-ap', room);
+    // A hung host or a partition: the connections stay open and nothing answers (not a refusal).
+    process.kill(cluster.globalRedis.pid, 'SIGSTOP');
+    const ids: string[] = [];
+    try {
+      for (let n = 0; n < 5; n++) ids.push(await answeredWithin(publish(us, room, { n }), 'publish'));
+      const presence = await answeredWithin(us.emitWithAck('presence', { room }), 'presence');
+      expect(presence).toMatchObject({ ok: true });
+      expect(presence.ok && presence.members.map((m) => m.user)).toContain('fg-us');
+      const late = await answeredWithin(
+        connectClient(cluster.regions['eu-west'].nodes[1]!.url, await tokenFor('fg-late')),
+        'a handshake',
+      );
+      expect(await answeredWithin(late.emitWithAck('join', { room }), 'join')).toMatchObject({ ok: true });
+      ids.push(await answeredWithin(publish(late, room, 'from the latecomer'), 'publish'));
+      for (const client of [eu, ap])
+        await receivedAll(client, room, ids, 'delivery with the global Redis hung');
+      await receivedAll(us, room, ids.slice(-1), 'the latecomer in us-east');
+    } finally {
+      process.kill(cluster.globalRedis.pid, 'SIGCONT');
+    }
+    for (const client of [us, eu, ap]) expect(duplicateIds(client)).toEqual([]);
   });
 
   it('delays only the destination of a cut link, and delivers what waited once, in order, when it is back', async () => {

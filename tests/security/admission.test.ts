@@ -7,7 +7,7 @@ const request = (peer: string, headers: Record<string, string> = {}) =>
 
 const admission = (trustedProxies: string[]) =>
   new HandshakeAdmission({
-    edgeSecret: 'edge-secret-0123456789',
+    edgeSecrets: ['edge-secret-0123456789'],
     allowedOrigins: [],
     handshakeRatePerIp: 1,
     trustedProxies,

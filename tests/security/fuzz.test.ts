@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../shared';
 import { closeAllClients, connectClient, eventually } from '../support/clients';
@@ -14,6 +16,8 @@ beforeAll(async () => {
   region = await startTestRegion({
     region: 'eu-west',
     nodes: 1,
+    // A full GC on SIGUSR2 (the benchmark's preload), so the heap is compared settled, not mid-cycle.
+    nodeArgs: ['--expose-gc', '--import', join(import.meta.dirname, '..', '..', 'bench', 'gc-on-signal.ts')],
     env: {
       HANDSHAKE_RATE_PER_IP: '100000',
       PUBLISH_RATE_PER_CONNECTION: '1000',
@@ -65,54 +69,72 @@ const garbage = fc.oneof(
   fc.constantFrom('2[', '42[]', '42["join"', '43[1]', '45-["x"]', '41', '9'),
 );
 
+/** Throws random events, payloads and raw packets at the node for about `ms`; every ack checked. */
+async function fuzzFor(ms: number): Promise<{ acks: number; codes: Set<string> }> {
+  const token = await tokenFor('fuzzer');
+  let client = await connectRaw(url, token);
+  raws.push(client);
+  const codes = new Set<string>();
+  let acks = 0;
+  const deadline = Date.now() + ms;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.oneof(
+          emission.map((e) => ({ ...e, kind: 'emit' as const })),
+          garbage.map((g) => ({ g, kind: 'raw' as const })),
+        ),
+        { maxLength: 8 },
+      ),
+      async (steps) => {
+        if (Date.now() > deadline) return;
+        if (!client.isOpen()) {
+          client = await connectRaw(url, token);
+          raws.push(client);
+        }
+        for (const step of steps) {
+          if (step.kind === 'raw') {
+            client.sendPacket(step.g);
+            continue;
+          }
+          if (!client.isOpen()) break;
+          const ack = (await client.emitRaw(step.event, step.payload, 5_000).catch((err: Error) => {
+            // A packet over the buffer limit or malformed closes the connection: no ack then.
+            if (!client.isOpen()) return undefined;
+            throw err;
+          })) as { ok: boolean; error?: { code: string } } | undefined;
+          if (ack === undefined) break;
+          acks++;
+          if (!ack.ok) {
+            expect(ERROR_CODES).toContain(ack.error?.code);
+            codes.add(ack.error!.code);
+          } else expect(ack.ok).toBe(true);
+        }
+      },
+    ),
+    { numRuns: 10_000, interruptAfterTimeLimit: ms + 3_000, markInterruptAsFailure: false },
+  );
+  for (const raw of raws.splice(0)) raw.close();
+  return { acks, codes };
+}
+
+/** The node's used heap after a full GC, from its own /metrics. */
+async function settledHeapBytes(): Promise<number> {
+  process.kill(region.nodes[0]!.pid, 'SIGUSR2');
+  await sleep(500);
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('nodejs_heap_size_used_bytes'));
+  return Number(line?.split(' ').at(-1));
+}
+
 describe('a node under random hostile input', () => {
   it(
-    'answers every ack with ok or a contract code, never crashes, and keeps serving',
+    'answers every ack with ok or a contract code, never crashes, keeps serving, and gives its memory back',
     { timeout: 60_000 },
     async () => {
-      const token = await tokenFor('fuzzer');
-      let client = await connectRaw(url, token);
-      raws.push(client);
-      const codes = new Set<string>();
-      let acks = 0;
-      const deadline = Date.now() + 12_000;
-      await fc.assert(
-        fc.asyncProperty(
-          fc.array(
-            fc.oneof(
-              emission.map((e) => ({ ...e, kind: 'emit' as const })),
-              garbage.map((g) => ({ g, kind: 'raw' as const })),
-            ),
-            { maxLength: 8 },
-          ),
-          async (steps) => {
-            if (Date.now() > deadline) return;
-            if (!client.isOpen()) {
-              client = await connectRaw(url, token);
-              raws.push(client);
-            }
-            for (const step of steps) {
-              if (step.kind === 'raw') {
-                client.sendPacket(step.g);
-                continue;
-              }
-              if (!client.isOpen()) break;
-              const ack = (await client.emitRaw(step.event, step.payload, 5_000).catch((err: Error) => {
-                // A packet over the buffer limit or malformed closes the connection: no ack then.
-                if (!client.isOpen()) return undefined;
-                throw err;
-              })) as { ok: boolean; error?: { code: string } } | undefined;
-              if (ack === undefined) break;
-              acks++;
-              if (!ack.ok) {
-                expect(ERROR_CODES).toContain(ack.error?.code);
-                codes.add(ack.error!.code);
-              } else expect(ack.ok).toBe(true);
-            }
-          },
-        ),
-        { numRuns: 10_000, interruptAfterTimeLimit: 15_000, markInterruptAsFailure: false },
-      );
+      await fuzzFor(3_000); // warm-up: every code path the fuzzer reaches is compiled once
+      const before = await settledHeapBytes();
+      const { acks, codes } = await fuzzFor(12_000);
       expect(acks).toBeGreaterThan(50);
       expect(codes.has('invalid')).toBe(true);
 
@@ -125,6 +147,16 @@ describe('a node under random hostile input', () => {
       ).toMatchObject({ ok: true });
       await eventually(() => member.received.length === 1, 'a message after the fuzzing');
       expect(region.nodes[0]!.proc.output()).not.toMatch(/unhandled|uncaught/i);
+
+      // Memory back to its level: what the hostile sessions held is released once they are gone.
+      closeAllClients();
+      await eventually(async () => {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        return /^rt_connections(?:\{[^}]*\})? 0$/m.test(text);
+      }, 'every fuzzing connection to be closed');
+      const after = await settledHeapBytes();
+      expect(before).toBeGreaterThan(0);
+      expect(after - before, `heap ${before} -> ${after} bytes`).toBeLessThan(8 * 1024 * 1024);
     },
   );
 });

@@ -17,6 +17,8 @@ export async function startTestRegion(options: {
   region?: string;
   nodes?: number;
   env?: Record<string, string>;
+  /** Extra Node.js flags for every node. */
+  nodeArgs?: string[];
   globalRedis?: LocalRedis;
   /** The region's Redis, if already started (it is stopped with the region). */
   redis?: LocalRedis;
@@ -41,6 +43,7 @@ export async function startTestRegion(options: {
           globalRedisUrl: globalRedis.url,
           databaseUrl: UNUSED_DATABASE_URL,
           env: options.env ?? {},
+          ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}),
         }),
       );
     }

@@ -15,6 +15,8 @@ export interface RegionProcessOptions {
   port?: number;
   /** Extra environment (limits, EDGE_SECRET, ...). */
   env?: Record<string, string>;
+  /** Extra Node.js flags (after tsx's loader, before the program; e.g. `--expose-gc`). */
+  nodeArgs?: string[];
 }
 
 /** A region node running as its own process (`regions/main.ts`), as operators run it. */
@@ -49,7 +51,8 @@ export async function startRegionProcess(options: RegionProcessOptions): Promise
   };
   let proc!: ServerProcess;
   const launch = async () => {
-    proc = startServerProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'regions', 'main.ts')], {
+    const args = ['--import', 'tsx', ...(options.nodeArgs ?? []), join(ROOT, 'regions', 'main.ts')];
+    proc = startServerProcess(process.execPath, args, {
       env,
       cwd: ROOT,
     });
