@@ -119,6 +119,8 @@ export const regionEnvSchema = z.object({
   MAX_READS_PER_CONNECTION: positiveInt(2),
   /** Largest `join` or `history` answer, in bytes of JSON. */
   MAX_ANSWER_BYTES: positiveInt(1024 * 1024),
+  /** Bytes of `join`/`history` answers one connection gets per second (burst twice MAX_ANSWER_BYTES). */
+  ANSWER_BYTES_PER_SECOND: positiveInt(512 * 1024),
   /** Engine.IO handshakes per second from one client IP (burst twice this). */
   HANDSHAKE_RATE_PER_IP: positiveInt(100),
   /** An Engine.IO session that has not completed the Socket.IO connect in this time is closed. */
@@ -251,6 +253,7 @@ export interface RegionConfig {
     requestRatePerConnection: number;
     maxReadsPerConnection: number;
     maxAnswerBytes: number;
+    answerBytesPerSecond: number;
     handshakeRatePerIp: number;
     connectTimeoutMs: number;
   };
@@ -360,6 +363,7 @@ export function parseRegionConfig(env: Record<string, string | undefined>): Regi
       requestRatePerConnection: e.REQUEST_RATE_PER_CONNECTION,
       maxReadsPerConnection: e.MAX_READS_PER_CONNECTION,
       maxAnswerBytes: e.MAX_ANSWER_BYTES,
+      answerBytesPerSecond: e.ANSWER_BYTES_PER_SECOND,
       handshakeRatePerIp: e.HANDSHAKE_RATE_PER_IP,
       connectTimeoutMs: e.CONNECT_TIMEOUT_MS,
     },

@@ -14,11 +14,27 @@ export class TokenBucket {
 
   /** Takes one token; false when the bucket is empty. */
   take(): boolean {
-    const now = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
-    this.last = now;
+    this.refill();
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
+  }
+
+  /** True when some tokens are left (for a cost known only afterwards: see `spend`). */
+  hasAny(): boolean {
+    this.refill();
+    return this.tokens > 0;
+  }
+
+  /** Takes `amount` tokens, going into debt if need be: the debt is paid by the refill first. */
+  spend(amount: number): void {
+    this.refill();
+    this.tokens -= amount;
+  }
+
+  private refill(): void {
+    const now = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
+    this.last = now;
   }
 }

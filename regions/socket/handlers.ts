@@ -26,6 +26,8 @@ export interface SocketData {
   publishBucket: TokenBucket;
   /** One bucket for join, leave, history, presence and auth together. */
   requestBucket: TokenBucket;
+  /** Bytes of join and history answers: what stored envelopes cost to read back and send. */
+  answerBucket: TokenBucket;
   /** History and recovery reads running now. */
   reads: number;
   /** The second the expiry sweep holds this socket under. */
@@ -116,12 +118,19 @@ export function socketHandlers(deps: {
       // Join first, then read what was missed: a message delivered in between is then both live and
       // in `missed` (the SDK drops the repeat by id) instead of in neither.
       if (!already) await s.join(room);
-      const answer = since ? await services.recovery.missedSince(room, since) : undefined;
+      // Over its answer bytes, the join still succeeds; the client pages `history` later.
+      const mayRead = since !== undefined && s.data.answerBucket.hasAny();
+      const answer = mayRead ? await services.recovery.missedSince(room, since) : undefined;
       const read = answer?.missed ?? [];
-      const missed = newestWithin(read, limits.maxAnswerBytes);
-      // Not recovered: history could not say (retention, Postgres down) or the answer was cut.
+      const { list: missed, bytes } = newestWithin(read, limits.maxAnswerBytes);
+      s.data.answerBucket.spend(bytes);
+      // Not recovered: history could not say (retention, Postgres down), the answer was cut, or it
+      // was not read at all because this connection is over its answer bytes.
       const recovered =
-        (answer?.complete ?? true) && missed.length === read.length && read.length < limits.recoveryLimit;
+        (since === undefined || mayRead) &&
+        (answer?.complete ?? true) &&
+        missed.length === read.length &&
+        read.length < limits.recoveryLimit;
       // Rejoining a room one is in changes nothing and announces nothing.
       if (!already) await services.presence.joined(room, s.id, s.data.principal.user, s.data.principal.info);
       return { room, missed, recovered };
@@ -160,11 +169,16 @@ export function socketHandlers(deps: {
 
   async function history(s: RegionSocket, { room, before, limit }: z.infer<typeof historyPayload>) {
     mayAccess(s.data.principal, room);
+    if (!s.data.answerBucket.hasAny()) {
+      throw new ProtocolError('rate_limited', 'too many history bytes on this connection; slow down');
+    }
     startRead(s);
     try {
       const page = await services.history.page(room, { before, limit });
       // The newest of the page are kept: the client pages on from the oldest it got.
-      return { messages: newestWithin(page, limits.maxAnswerBytes) };
+      const { list: messages, bytes } = newestWithin(page, limits.maxAnswerBytes);
+      s.data.answerBucket.spend(bytes);
+      return { messages };
     } finally {
       s.data.reads--;
     }
@@ -225,8 +239,11 @@ function takeRequest(s: RegionSocket): void {
   }
 }
 
-/** The newest envelopes of `list` (oldest first) whose JSON fits in `maxBytes`, oldest first. */
-function newestWithin(list: Envelope[], maxBytes: number): Envelope[] {
+/**
+ * The newest envelopes of `list` (oldest first) whose JSON fits in `maxBytes`, oldest first, and
+ * the bytes they take.
+ */
+function newestWithin(list: Envelope[], maxBytes: number): { list: Envelope[]; bytes: number } {
   let budget = maxBytes - ANSWER_FRAMING_BYTES;
   let first = list.length;
   while (first > 0) {
@@ -235,7 +252,8 @@ function newestWithin(list: Envelope[], maxBytes: number): Envelope[] {
     budget -= size;
     first--;
   }
-  return first === 0 ? list : list.slice(first);
+  const bytes = maxBytes - ANSWER_FRAMING_BYTES - budget;
+  return { list: first === 0 ? list : list.slice(first), bytes };
 }
 
 /**

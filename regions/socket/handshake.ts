@@ -32,10 +32,12 @@ export function admitHandshake(deps: {
         throw new ProtocolError('rate_limited', 'too many connections for this user');
       }
       const { publishRatePerConnection: publish, requestRatePerConnection: requests } = config.limits;
+      const { answerBytesPerSecond, maxAnswerBytes } = config.limits;
       socket.data = {
         principal,
         publishBucket: new TokenBucket(publish, publish * 2),
         requestBucket: new TokenBucket(requests, requests * 2),
+        answerBucket: new TokenBucket(answerBytesPerSecond, maxAnswerBytes * 2),
         reads: 0,
         expiryBucket: 0,
       };

@@ -15,6 +15,8 @@ beforeAll(async () => {
       MAX_ROOMS_PER_CONNECTION: '5',
       REQUEST_RATE_PER_CONNECTION: '10',
       MAX_ANSWER_BYTES: '40000',
+      // Slow on purpose: a connection that spent its burst (80 KB) stays out of answers for seconds.
+      ANSWER_BYTES_PER_SECOND: '4000',
       MAX_READS_PER_CONNECTION: '1',
       PUBLISH_RATE_PER_CONNECTION: '100',
       PUBLISH_RATE_PER_USER: '200',
@@ -108,6 +110,30 @@ describe('per-connection limits', () => {
     );
     expect(answers.filter((a) => a.ok)).toHaveLength(1);
     expect(answers.filter((a) => !a.ok).map((a) => a.error?.code)).toEqual(['rate_limited', 'rate_limited']);
+  });
+
+  it('bounds the answer bytes one connection gets per second: over them, a join is answered without missed', async () => {
+    await refill();
+    const sender = await connectClient(url, await tokenFor('bytes-sender'));
+    const first = await sender.emitWithAck('publish', { room: 'bytes', data: 'first' });
+    if (!first.ok) throw new Error('first publish failed');
+    for (let i = 0; i < 20; i++) {
+      const ack = await sender.emitWithAck('publish', { room: 'bytes', data: `${i}:${'y'.repeat(4_000)}` });
+      if (!ack.ok) throw new Error(`publish failed: ${ack.error.code}`);
+    }
+    const since = first.id as EnvelopeId;
+    const reader = await connectClient(url, await tokenFor('bytes-reader'));
+    const joins = [];
+    for (let i = 0; i < 4; i++) joins.push(await reader.emitWithAck('join', { room: 'bytes', since }));
+    // Each answer is cut to MAX_ANSWER_BYTES (40 KB); the burst is 80 KB, refilled at 4 KB/s. Once
+    // it is spent, the join is still answered ok, without reading what was missed.
+    expect(joins.every((j) => j.ok)).toBe(true);
+    expect(joins[0]!.ok && joins[0]!.missed.length).toBeGreaterThan(5);
+    expect(joins.at(-1)).toMatchObject({ ok: true, missed: [], recovered: false });
+    // Another connection has answer bytes of its own.
+    const other = await connectClient(url, await tokenFor('bytes-other'));
+    const answer = await other.emitWithAck('join', { room: 'bytes', since });
+    expect(answer.ok && answer.missed.length).toBeGreaterThan(5);
   });
 
   it('bounds a join answer by MAX_ANSWER_BYTES, keeping the newest, and says recovered: false', async () => {
