@@ -95,6 +95,12 @@ async function fuzzFor(ms: number): Promise<{ acks: number; codes: Set<string> }
         for (const step of steps) {
           if (step.kind === 'raw') {
             client.sendPacket(step.g);
+            // A Socket.IO DISCONNECT packet (type 1, e.g. "19") ends this session on the server,
+            // which then answers nothing more on it: the fuzzer goes on with a new connection.
+            if (step.g.startsWith('1')) {
+              client.close();
+              break;
+            }
             continue;
           }
           if (!client.isOpen()) break;
