@@ -59,6 +59,8 @@ export interface RealtimeClientEvents {
 
 /** Most `history` pages one rejoin reads to fill what `missed` could not hold. */
 const GAP_FILL_PAGES = 20;
+/** Tries of one gap-filling page the server refuses as `rate_limited` (it paces answer bytes). */
+const GAP_PAGE_ATTEMPTS = 6;
 const GAP_PAGE_SIZE = 100;
 
 const RETRYABLE: ReadonlySet<RealtimeErrorCode> = new Set(['timeout', 'unavailable', 'rate_limited']);
@@ -253,12 +255,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     const pages: Envelope[][] = [];
     let cursor = before;
     for (let page = 0; page < GAP_FILL_PAGES; page++) {
-      let messages: Envelope[];
-      try {
-        messages = await this.history(room, { ...(cursor ? { before: cursor } : {}), limit: GAP_PAGE_SIZE });
-      } catch {
-        break;
-      }
+      const messages = await this.historyPage(room, cursor);
+      if (!messages) break;
       // UUIDv7 ids sort by time: what is not after `since` was seen already.
       const after = messages.filter((e) => e.id > since);
       pages.unshift(after);
@@ -269,6 +267,22 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       cursor = messages[0]!.id;
     }
     return { envelopes: pages.flat(), complete: false };
+  }
+
+  /**
+   * One page for `fillGap`, or undefined when history cannot answer. The server paces the answer
+   * bytes of one connection (`rate_limited`): then the same page is asked again a little later.
+   */
+  private async historyPage(room: string, before: EnvelopeId | undefined): Promise<Envelope[] | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.history(room, { ...(before ? { before } : {}), limit: GAP_PAGE_SIZE });
+      } catch (err) {
+        const paced = err instanceof RealtimeError && err.code === 'rate_limited';
+        if (!paced || attempt >= GAP_PAGE_ATTEMPTS || this.closed) return undefined;
+        await sleep(Math.min(RETRY_BASE_MS * 2 ** (attempt - 1), RETRY_MAX_MS));
+      }
+    }
   }
 
   /** Renews the token over the open connection a little before it expires (token functions only). */
