@@ -2,21 +2,8 @@ import type { RedisClient } from '../redis';
 import type { EncodedEnvelope, EnvelopeId } from '../../shared';
 import { keys } from '../keyspace';
 import { decodeEnvelope } from '../outbox';
+import type { RecentBounds, RecentHistory } from './recent';
 import { bufferReadEnough, type BufferedEnvelope } from './recovery-order';
-
-/** How much the recent-history buffers of a region may hold, per room and in total. */
-export interface RecentBounds {
-  /** Envelopes kept per room. */
-  length: number;
-  /** Bytes of envelope JSON kept per room (older entries are dropped first). */
-  roomMaxBytes: number;
-  /** Bytes of envelope JSON kept over all rooms (the least recently appended rooms are dropped). */
-  totalMaxBytes: number;
-  /** Rooms with a buffer (the least recently appended rooms are dropped). */
-  maxRooms: number;
-  /** A room's buffer expires this long after its last append. */
-  ttlMs: number;
-}
 
 // KEYS: the room's stream, the rooms zset (score: last append), the bytes hash (room -> bytes, plus
 // the total). ARGV: id, envelope JSON, room, now, then the bounds. Keeps every bound exactly: the
@@ -85,15 +72,14 @@ const READ_PAGE = 100;
 
 /**
  * The recent-history buffer in the regional Redis: per room, a stream of the envelopes this region
- * delivered, in the order its nodes delivered them (`RoomDelivery.observe`), bounded per room and in
- * total (`RecentBounds`). It answers reconnects (`join { since }`) without Postgres. Ephemeral
- * envelopes are never buffered. Appends leave the delivery path at once: they are queued and sent
- * together after the current turn of the event loop, through one connection per node, so they keep
- * that node's delivery order; they never wait on or fail a delivery.
+ * delivered, each bound kept exactly by one script per append. Appends leave the delivery path at
+ * once: they are queued and sent together after the current turn of the event loop, through one
+ * connection per node, so they keep that node's delivery order; they never wait on or fail a delivery.
  */
-export class RecentHistory {
+export class RedisRecentHistory implements RecentHistory {
   private readonly redis: RedisClient & AppendCommand;
   private queued: EncodedEnvelope[] = [];
+  private sending: Promise<void> = Promise.resolve();
 
   constructor(
     redis: RedisClient,
@@ -107,10 +93,18 @@ export class RecentHistory {
   /** Queues a delivered envelope for its room's buffer (a failure is reported through `onError`). */
   append(delivered: EncodedEnvelope): void {
     if (delivered.envelope.ephemeral) return;
-    if (this.queued.push(delivered) === 1) setImmediate(() => this.send());
+    if (this.queued.push(delivered) > 1) return;
+    const previous = this.sending;
+    this.sending = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.send())
+      .then(() => previous);
   }
 
-  private send(): void {
+  settled(): Promise<void> {
+    return this.sending;
+  }
+
+  private send(): Promise<void> {
     const batch = this.queued;
     this.queued = [];
     const { length, roomMaxBytes, totalMaxBytes, maxRooms, ttlMs } = this.bounds;
@@ -132,7 +126,7 @@ export class RecentHistory {
         ttlMs,
       );
     }
-    pipeline
+    return pipeline
       .exec()
       .then((results) => {
         const failed = results?.find(([err]) => err);
@@ -141,10 +135,6 @@ export class RecentHistory {
       .catch((err: Error) => this.onError(err));
   }
 
-  /**
-   * Reads the room's buffer newest first, back to `since` and the reorder window before it (see
-   * `bufferReadEnough`), or all of it when `since` is not there.
-   */
   async readBack(room: string, since: EnvelopeId, windowMs?: number): Promise<BufferedEnvelope[]> {
     const key = keys.recent(room);
     const entries: BufferedEnvelope[] = [];
