@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
 import { encodeEnvelope } from '../../shared';
 import { keys } from '../keyspace';
 import { MemoryRecentHistory } from './memory-recent';

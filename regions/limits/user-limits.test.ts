@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
 import { createLogger } from '../log';
 import { RegionMetrics } from '../metrics';
 import { MemoryUserLimits, type MemoryConnectionLeases } from './memory-user-limits';
