@@ -1,7 +1,7 @@
 import type { RegionConfig } from './config';
 import { outboxGroups } from './bus/keys';
 import { periodic, type Component } from './lifecycle';
-import { CONNECTION_LEASE_MS, UserLimits } from './limits';
+import { CONNECTION_LEASE_MS, RedisUserLimits } from './limits';
 import { NodeLiveness, RedisNodeRegistry } from './liveness';
 import type { Logger } from './log';
 import type { RegionMetrics } from './metrics';
@@ -84,7 +84,7 @@ export function assembleCore(config: RegionConfig, redis: RegionRedis, deps: Dep
     ),
     users,
   ];
-  const userLimits = new UserLimits(redis.command, config.nodeId, config.limits, deps);
+  const userLimits = new RedisUserLimits(redis.command, config.nodeId, config.limits, deps);
   return {
     io,
     httpServer,

@@ -12,12 +12,15 @@ import { HistoryPages } from './pages';
 import { idFloor, retentionHorizonMs } from './partitions';
 import { PgClient } from './pg-client';
 import { ReadRouting } from './read-routing';
-import { RecentHistory } from './recent';
+import type { RecentHistory } from './recent';
+import { RedisRecentHistory } from './redis-recent';
 import { HistoryRecovery } from './recovery';
 import { HistoryWriter } from './writer';
 
 export { HISTORY_GROUP, HistoryWriter } from './writer';
-export { RecentHistory, type RecentBounds } from './recent';
+export type { RecentHistory, RecentBounds } from './recent';
+export { RedisRecentHistory } from './redis-recent';
+export { MemoryRecentHistory } from './memory-recent';
 export { HistoryMetrics } from './metrics';
 
 /** Recent-history append failures are logged at most this often (each one is counted). */
@@ -136,7 +139,7 @@ function connectPostgres(config: RegionConfig, deps: { metrics: HistoryMetrics; 
 /** The regional recent-history buffer; append failures are counted, and logged at most every 10 s. */
 function recentHistory(deps: HistoryDeps, log: Logger): RecentHistory {
   let appendErrorLoggedAt = 0;
-  return new RecentHistory(deps.redis, deps.config.history.recent, (err) => {
+  return new RedisRecentHistory(deps.redis, deps.config.history.recent, (err) => {
     deps.metrics.internalErrors.inc({ component: 'recent-history' });
     if (Date.now() - appendErrorLoggedAt < APPEND_ERROR_LOG_MS) return;
     appendErrorLoggedAt = Date.now();
