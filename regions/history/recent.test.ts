@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
 import { encodeEnvelope, newEnvelopeId, type Envelope, type EnvelopeId } from '../../shared';
 import { keys } from '../keyspace';
 import { RecentHistory, type RecentBounds } from './recent';

@@ -4,8 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimState } from '../../infra/sim/state';
-import { freePort } from '../../infra/local/ports';
+import type { SimState } from '../../harness/sim/state';
+import { freePort } from '../../harness/processes/ports';
 import { closeAllClients, connectClient, eventually, type TestClient } from '../support/clients';
 
 const ROOT = join(import.meta.dirname, '..', '..');
