@@ -2,8 +2,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { edgeConfig, type EdgeConfig } from '../../edge/config';
 import { readHealth, statesAt, type HealthSnapshot } from '../../edge/routing';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
-import { startUpstashRest, type UpstashRestServer } from '../../infra/local/upstash-rest';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
+import { startUpstashRest, type UpstashRestServer } from '../../harness/processes/upstash-rest';
 import { HEALTH_HASH } from '../../shared/regions';
 import { encodeHeartbeat } from '../../shared/wire';
 
