@@ -25,6 +25,7 @@ import { HandshakeAdmission } from './socket/admission';
 import { SessionExpiry } from './socket/expiry';
 import { socketHandlers, type RegionSocket } from './socket/handlers';
 import { admitHandshake } from './socket/handshake';
+import { preEncodedParser } from './socket/pre-encoded';
 import { NodeUpkeep } from './upkeep';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -89,6 +90,8 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   });
   const io: RegionIo = new Server(httpServer, {
     adapter: socketAdapter(redis),
+    // join and history answers are sent as the stored JSON they were read as (PreEncodedJson).
+    parser: preEncodedParser,
     // Called for new Engine.IO sessions only (no `sid`): before any session state exists.
     allowRequest: (req, callback) => {
       const refusal = admission.judge(req);
@@ -168,7 +171,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   expiry.start();
   const attachHandlers = socketHandlers({
     services,
-    limits: { ...config.limits, recoveryLimit: config.history.recoveryLimit },
+    limits: config.limits,
     verifyToken,
     expiry,
   });
@@ -202,6 +205,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     edgeSecrets: config.edgeSecrets,
     serverApiKeys: config.serverApiKeys,
     maxPayloadBytes: config.limits.maxPayloadBytes,
+    maxAnswerBytes: config.limits.maxAnswerBytes,
     services,
     readiness: () => readiness.report(draining),
     async metrics() {

@@ -50,7 +50,7 @@ async function appendAll(recent: RecentHistory, envelopes: Envelope[]): Promise<
 
 async function buffered(recent: RecentHistory, room: string): Promise<unknown[]> {
   const back = await recent.readBack(room, newEnvelopeId() as EnvelopeId);
-  return back.map((b) => b.envelope.data).reverse();
+  return back.map((b) => (JSON.parse(b.envelope.json) as Envelope).data).reverse();
 }
 
 describe('RecentHistory', () => {
