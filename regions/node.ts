@@ -10,7 +10,7 @@ import { createHttpApp, type HttpAppOptions } from './http/app';
 import { serveOperatorEndpoints } from './http/operator-server';
 import { Readiness } from './http/readiness';
 import { keys } from './keyspace';
-import { UserLimits } from './limits';
+import { RedisUserLimits } from './limits';
 import type { Logger } from './log';
 import { RegionMetrics } from './metrics';
 import { HealthBeacon } from './health/beacon';
@@ -114,7 +114,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   io.engine.generateId = () =>
     formatSessionId(config.region, config.nodeId, randomBytes(12).toString('base64url'));
 
-  const userLimits = new UserLimits(redis.command, config.nodeId, config.limits, deps);
+  const userLimits = new RedisUserLimits(redis.command, config.nodeId, config.limits, deps);
   const delivery = new RoomDelivery(io, metrics);
   const presenceStore = new RegionalPresence(
     redis.command,

@@ -9,12 +9,15 @@ import { HistoryPages } from './pages';
 import { idFloor, retentionHorizonMs } from './partitions';
 import { PgClient } from './pg-client';
 import { ReadRouting } from './read-routing';
-import { RecentHistory } from './recent';
+import type { RecentHistory } from './recent';
+import { RedisRecentHistory } from './redis-recent';
 import { HistoryRecovery } from './recovery';
 import { HistoryWriter } from './writer';
 
 export { HISTORY_GROUP, HistoryWriter } from './writer';
-export { RecentHistory, type RecentBounds } from './recent';
+export type { RecentHistory, RecentBounds } from './recent';
+export { RedisRecentHistory } from './redis-recent';
+export { MemoryRecentHistory } from './memory-recent';
 export { HistoryMetrics } from './metrics';
 
 /** Recent-history append failures are logged at most this often (each one is counted). */
@@ -69,7 +72,7 @@ export function attachHistory(node: RegionNode, config: RegionConfig, log: Logge
   const reads = new ReadRouting(primary, replica, config.history.replicaMaxLagBytes, deps);
 
   let appendErrorLoggedAt = 0;
-  const recent = new RecentHistory(node.redis, config.history.recent, (err) => {
+  const recent: RecentHistory = new RedisRecentHistory(node.redis, config.history.recent, (err) => {
     node.metrics.internalErrors.inc({ component: 'recent-history' });
     if (Date.now() - appendErrorLoggedAt < APPEND_ERROR_LOG_MS) return;
     appendErrorLoggedAt = Date.now();

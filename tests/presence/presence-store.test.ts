@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
 import { createLogger } from '../../regions/log';
 import { RegionMetrics } from '../../regions/metrics';
 import { GlobalPresence, RegionalPresence } from '../../regions/presence';
