@@ -31,8 +31,13 @@ const BATCH_SIZE = 256;
 const FORWARDER_IN_FLIGHT = 16;
 /** Waiting shard reads kept outstanding per shard consumer (see `ReadAhead`). */
 const READ_AHEAD = 8;
-/** How often each shard consumer trims its shard and checks its standing. */
-const HOUSEKEEPING_MS = 5_000;
+/**
+ * How often each shard consumer trims its shard below what the region acknowledged: a steady stream
+ * leaves about this long of entries in it.
+ */
+const INBOUND_TRIM_MS = 1_000;
+/** How often each shard consumer checks its group's standing (late, fallen behind). */
+const STANDING_CHECK_MS = 5_000;
 
 /** What `attachGlobalBus` started, for tests and embedding. */
 export interface AttachedGlobalBus {
@@ -137,7 +142,8 @@ export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Log
         readAhead: READ_AHEAD,
         retryMs,
         claimIdleMs: timing.claimIdleMs,
-        standingIntervalMs: HOUSEKEEPING_MS,
+        trimIntervalMs: INBOUND_TRIM_MS,
+        standingIntervalMs: STANDING_CHECK_MS,
       }),
   });
 

@@ -45,6 +45,7 @@ function startConsumer(bus: MemoryBus, nodeId: string, seen = new Set<string>())
     readAhead: 2,
     retryMs: 10,
     claimIdleMs: 60_000,
+    trimIntervalMs: 60_000,
     standingIntervalMs: 60_000,
   });
   consumers.push(consumer);
