@@ -206,7 +206,7 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     store: 'regional',
     bound: "one member per live node; a dead node's member is reaped after its lease",
     config: [],
-    owner: 'presence',
+    owner: 'node registry',
   },
   presence: {
     pattern: 'rt:presence:{room}',
@@ -257,7 +257,7 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     store: 'regional',
     bound: 'TTL 30 s',
     config: [],
-    owner: 'presence',
+    owner: 'node registry',
   },
   shardLease: {
     pattern: 'rt:{publish}:bus:lease:{shard}',

@@ -1,7 +1,7 @@
 import type { Logger } from '../log';
 import type { RoomDelivery } from '../publish';
 import { BusGroupMissingError, groupStanding, type InboundBus } from './bus';
-import type { FailureStreak } from './failures';
+import type { FailureStreak } from '../failure-streak';
 import { inboundGroup } from './keys';
 import type { BusMetrics } from './metrics';
 import { shardStream } from './shard-stream';
