@@ -1,0 +1,18 @@
+import { redisForFile } from '../../tests/support/redis-for-file';
+import { createLogger } from '../log';
+import { MemoryPresence, memoryPresenceRegion } from './memory-presence';
+import { RegionalPresence } from './presence';
+import { presenceStoreConformance } from './presence-conformance';
+
+presenceStoreConformance('memory', async (timing, clock) => {
+  const region = memoryPresenceRegion();
+  return { node: (nodeId) => new MemoryPresence('eu-west', nodeId, timing, region, clock.now) };
+});
+
+const redis = redisForFile();
+const log = createLogger('silent', { region: 'eu-west', node: 'test' });
+
+presenceStoreConformance('redis', async (timing, clock) => {
+  await redis.client.flushall();
+  return { node: (nodeId) => new RegionalPresence(redis.client, 'eu-west', nodeId, timing, log, clock.now) };
+});
