@@ -16,12 +16,10 @@ export interface MemoryPresenceRegion {
   leaving: Map<string, number>;
   /** node -> "room|user" -> connections the node holds. */
   held: Map<string, Map<string, number>>;
-  /** node -> lease expiry. */
-  nodes: Map<string, number>;
 }
 
 export function memoryPresenceRegion(): MemoryPresenceRegion {
-  return { rooms: new Map(), leaving: new Map(), held: new Map(), nodes: new Map() };
+  return { rooms: new Map(), leaving: new Map(), held: new Map() };
 }
 
 /**
@@ -96,10 +94,6 @@ export class MemoryPresence implements PresenceStore {
     return [...new Set([...this.heldBy(this.nodeId).keys()].map((key) => parseEntry(key).room))];
   }
 
-  async heartbeat(): Promise<void> {
-    this.region.nodes.set(this.nodeId, this.now() + this.timing.nodeLeaseMs);
-  }
-
   async removeNode(nodeId = this.nodeId): Promise<void> {
     const graceMs = nodeId === this.nodeId ? this.timing.leaveGraceMs : 0;
     for (const [key, connections] of this.heldBy(nodeId)) {
@@ -107,14 +101,6 @@ export class MemoryPresence implements PresenceStore {
       if (connections > 0) this.release(room, user, connections, graceMs);
     }
     this.region.held.delete(nodeId);
-    this.region.nodes.delete(nodeId);
-  }
-
-  async reapDeadNodes(): Promise<void> {
-    const now = this.now();
-    for (const [nodeId, expiry] of this.region.nodes) {
-      if (nodeId !== this.nodeId && expiry <= now) await this.removeNode(nodeId);
-    }
   }
 
   private release(room: string, user: string, connections: number, graceMs: number): void {

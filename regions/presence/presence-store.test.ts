@@ -1,5 +1,4 @@
 import { redisForFile } from '../../tests/support/redis-for-file';
-import { createLogger } from '../log';
 import { MemoryPresence, memoryPresenceRegion } from './memory-presence';
 import { RegionalPresence } from './presence';
 import { presenceStoreConformance } from './presence-conformance';
@@ -10,9 +9,8 @@ presenceStoreConformance('memory', async (timing, clock) => {
 });
 
 const redis = redisForFile();
-const log = createLogger('silent', { region: 'eu-west', node: 'test' });
 
 presenceStoreConformance('redis', async (timing, clock) => {
   await redis.client.flushall();
-  return { node: (nodeId) => new RegionalPresence(redis.client, 'eu-west', nodeId, timing, log, clock.now) };
+  return { node: (nodeId) => new RegionalPresence(redis.client, 'eu-west', nodeId, timing, clock.now) };
 });

@@ -24,8 +24,7 @@ export interface RegionMembers {
  * Room presence in one region, as one node of it sees it: one member per user however many
  * connections and nodes, listed in join order with an exact count. A member whose last connection
  * goes is due to leave after the grace, and a connection back inside it cancels that (no leave, no
- * second join). Each node records what it holds, so the first live node to notice a dead one takes
- * its connections off. Backends: `RegionalPresence` (the node's, in the regional Redis) and
+ * second join). Each node records what it holds, so a live node can take a dead one's connections off. Backends: `RegionalPresence` (the node's, in the regional Redis) and
  * `MemoryPresence` (in-process tests); `presence-conformance.ts` runs on both.
  */
 export interface PresenceStore {
@@ -39,13 +38,10 @@ export interface PresenceStore {
   expireLeaving(): Promise<PresenceChange[]>;
   /** Rooms where this node holds connections now. */
   roomsOfNode(): Promise<string[]>;
-  /** Renews this node's lease. */
-  heartbeat(): Promise<void>;
   /**
-   * Takes every connection a node held off its rooms and drops its lease: this node's (stopping:
-   * its members get the grace) or a dead one's (its members leave at the next sweep).
+   * Takes every connection a node held off its rooms: this node's (stopping: its members get the
+   * grace) or a dead one's (found by the node registry, `NodeLiveness`: its members leave at the next
+   * sweep).
    */
   removeNode(nodeId?: string): Promise<void>;
-  /** Cleans up after nodes whose lease ran out: each dead node is claimed by one live node. */
-  reapDeadNodes(): Promise<void>;
 }
