@@ -37,8 +37,9 @@ describe('RedisRecentHistory', () => {
   });
 
   it('reads entries written before origin and ts were kept beside the JSON', async () => {
+    const redis = file.client;
     await redis.flushall();
-    const recent = new RedisRecentHistory(redis, RECENT_BOUNDS, (err) => errors.push(err));
+    const recent = new RedisRecentHistory(redis, recentBounds(), (err) => errors.push(err));
     const old = recentEnvelope('old', { text: 'é ✓', n: [1e21] }, { origin: 'ap-southeast', ts: 1234 });
     const json = JSON.stringify(old);
     await redis.xadd(keys.recent('old'), '*', 'i', old.id, 'e', json);
