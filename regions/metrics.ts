@@ -53,6 +53,12 @@ export class RegionMetrics {
     help: 'Bytes of envelopes held in memory while the regional Redis is unreachable (bounded by OUTBOX_HOLD_BYTES)',
     registers: [this.registry],
   });
+  readonly resyncs = new Counter({
+    name: 'rt_resyncs_total',
+    help: 'Rooms told to resync (rejoin with since) after cross-node fan-out may have lost envelopes, by cause',
+    labelNames: ['cause'] as const,
+    registers: [this.registry],
+  });
   readonly internalErrors = new Counter({
     name: 'rt_internal_errors_total',
     help: 'Internal errors (logged with context), by component',

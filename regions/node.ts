@@ -6,6 +6,7 @@ import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { Server } from 'socket.io';
 import { createTokenVerifier, formatSessionId } from '../shared';
 import type { RegionConfig } from './config';
+import { FanoutResync, roomOfChannel } from './fanout/resync';
 import { createHttpApp, type HttpAppOptions } from './http/app';
 import { serveOperatorEndpoints } from './http/operator-server';
 import { Readiness } from './http/readiness';
@@ -46,6 +47,8 @@ export interface RegionNode {
   readonly outbox: RegionalOutbox;
   /** The single path envelopes take to a room region-wide (local publishes and the bus). */
   readonly delivery: RoomDelivery;
+  /** Tells members to rejoin rooms whose cross-node fan-out may have lost envelopes. */
+  readonly resync: FanoutResync;
   /** True once `drain` was called. */
   readonly draining: boolean;
   /**
@@ -113,6 +116,12 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
 
   const userLimits = new UserLimits(redis.command, config.nodeId, config.limits, deps);
   const delivery = new RoomDelivery(io, metrics);
+  const resync = new FanoutResync({ io, log, metrics });
+  redis.onSubscriptionsRestored((lostAt) => resync.subscriptionsRestored(lostAt));
+  redis.onFanoutFailure((channel) => {
+    const room = roomOfChannel(keys.adapterChannel(), channel);
+    if (room !== undefined) resync.roomAtRisk(room);
+  });
   const presenceStore = new RegionalPresence(
     redis.command,
     config.region,
@@ -260,6 +269,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
 
   const closeHooks: (() => Promise<void> | void)[] = [
     () => expiry.stop(),
+    () => resync.stop(),
     () => operator?.close(),
     async () => {
       users.stop();
@@ -277,6 +287,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     globalRedis: redis.global,
     outbox,
     delivery,
+    resync,
     get draining() {
       return draining;
     },

@@ -69,8 +69,10 @@ export function attachHistory(node: RegionNode, config: RegionConfig, log: Logge
   const reads = new ReadRouting(primary, replica, config.history.replicaMaxLagBytes, deps);
 
   let appendErrorLoggedAt = 0;
-  const recent = new RecentHistory(node.redis, config.history.recent, (err) => {
+  const recent = new RecentHistory(node.redis, config.history.recent, (err, rooms) => {
     node.metrics.internalErrors.inc({ component: 'recent-history' });
+    // Members on other nodes who lost these rooms' fan-out meanwhile read the buffer to catch up.
+    for (const room of rooms) node.resync.roomAtRisk(room);
     if (Date.now() - appendErrorLoggedAt < APPEND_ERROR_LOG_MS) return;
     appendErrorLoggedAt = Date.now();
     historyLog.warn(
@@ -79,6 +81,7 @@ export function attachHistory(node: RegionNode, config: RegionConfig, log: Logge
     );
   });
   node.delivery.observe((delivered) => recent.append(delivered));
+  node.resync.settleFirst(() => recent.flushed());
   const { retentionDays } = config.history;
   // The oldest id history answers: what retention removed (or is about to) is never answered.
   const floor = () => (retentionDays === undefined ? undefined : idFloor(retentionHorizonMs(retentionDays)));
