@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EdgeRuntime } from '../../infra/local/edge-runtime';
+import type { EdgeRuntime } from '../../harness/processes/edge-runtime';
 import type { NodeHealthEntry, Region } from '../../shared/regions';
 import { eventually } from '../support/clients';
 import type { RegionProcess } from '../support/region-process';

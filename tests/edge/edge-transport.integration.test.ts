@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EdgeRuntime } from '../../infra/local/edge-runtime';
+import type { EdgeRuntime } from '../../harness/processes/edge-runtime';
 import type { Envelope } from '../../shared';
 import { eventually } from '../support/clients';
 import type { RegionProcess } from '../support/region-process';

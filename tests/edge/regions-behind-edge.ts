@@ -1,7 +1,7 @@
-import { startEdge, type EdgeRuntime } from '../../infra/local/edge-runtime';
-import { freePort } from '../../infra/local/ports';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
-import { startUpstashRest, type UpstashRestServer } from '../../infra/local/upstash-rest';
+import { startEdge, type EdgeRuntime } from '../../harness/processes/edge-runtime';
+import { freePort } from '../../harness/processes/ports';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
+import { startUpstashRest, type UpstashRestServer } from '../../harness/processes/upstash-rest';
 import type { Region } from '../../shared/regions';
 import { startRegionProcess, type RegionProcess } from '../support/region-process';
 import { TEST_JWT_SECRET } from '../support/tokens';

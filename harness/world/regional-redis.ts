@@ -1,5 +1,5 @@
-import { startRedis } from '../local/redis';
-import { startRedisCluster } from '../local/redis-cluster';
+import { startRedis } from '../processes/redis';
+import { startRedisCluster } from '../processes/redis-cluster';
 
 /** A region's Redis in the simulation: one `redis-server`, or a local Redis Cluster (`--redis-cluster`). */
 export interface SimRegionalRedis {

@@ -3,7 +3,7 @@
  * Ctrl-C or SIGTERM stops every process it started.
  */
 import { HELP, UsageError, parseSimOptions } from './options';
-import { killAllServerProcesses } from '../local/child';
+import { killAllServerProcesses } from '../processes/child';
 import { startControlServer } from './control';
 import { startPlatform, type Platform } from './platform';
 

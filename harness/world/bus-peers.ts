@@ -1,4 +1,4 @@
-import { startWanRelay, type WanRelay } from './wan-relay';
+import { startWanRelay, type WanRelay } from '../processes/wan-relay';
 
 /** A region of a local world, as the bus's peer links need it. */
 export interface PeerRegion {

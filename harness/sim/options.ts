@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DEFAULT_REGIONS, REGION_CATALOG } from './catalog';
+import { DEFAULT_REGIONS, REGION_CATALOG } from '../world/catalog';
 
 /** What `npm start` runs; every field has a default. */
 export interface SimOptions {

@@ -1,5 +1,5 @@
-import type { ServerProcess } from '../local/child';
-import type { RegionBalancer } from '../local/haproxy';
+import type { ServerProcess } from '../processes/child';
+import type { RegionBalancer } from '../processes/haproxy';
 
 /** How long a simulated node's drain waits for its clients (DRAIN_TIMEOUT_MS). */
 export const NODE_DRAIN_MS = 2_000;

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderHaproxyConfig } from '../deploy/haproxy/render';
+import { renderHaproxyConfig } from '../../infra/deploy/haproxy/render';
 import { startServerProcess, type ServerProcess } from './child';
 import { freePort, waitForPort } from './ports';
 import { ensureHaproxy } from './system-programs';
