@@ -43,4 +43,20 @@ describe('RedisRecentHistory', () => {
     }
     expect(errors).toEqual([]);
   });
+
+  it('reads entries written before origin and ts were kept beside the JSON', async () => {
+    await redis.flushall();
+    const recent = new RedisRecentHistory(redis, RECENT_BOUNDS, (err) => errors.push(err));
+    const old = recentEnvelope('old', { text: 'é ✓', n: [1e21] }, { origin: 'ap-southeast', ts: 1234 });
+    const json = JSON.stringify(old);
+    await redis.xadd(keys.recent('old'), '*', 'i', old.id, 'e', json);
+    const [entry] = await recent.readBack('old', old.id);
+    expect(entry!.envelope).toEqual({
+      id: old.id,
+      origin: 'ap-southeast',
+      ts: 1234,
+      json,
+      bytes: Buffer.byteLength(json),
+    });
+  });
 });
