@@ -164,6 +164,7 @@ function httpOptions(
     edgeSecrets: config.edgeSecrets,
     serverApiKeys: config.serverApiKeys,
     maxPayloadBytes: config.limits.maxPayloadBytes,
+    maxAnswerBytes: config.limits.maxAnswerBytes,
     services,
     ...operator,
     metricsElsewhere: config.metricsPort !== undefined,

@@ -1,12 +1,14 @@
 import type { RedisClient } from '../redis';
-import type { EncodedEnvelope, EnvelopeId } from '../../shared';
+import { decodeEntry, isEnvelopeId, type EncodedEnvelope, type EnvelopeId } from '../../shared';
 import { keys } from '../keyspace';
-import { decodeEnvelope } from '../outbox';
 import type { RecentBounds, RecentHistory } from './recent';
 import { bufferReadEnough, type BufferedEnvelope } from './recovery-order';
+import { storedEnvelope, type StoredEnvelope } from './stored';
 
 // KEYS: the room's stream, the rooms zset (score: last append), the bytes hash (room -> bytes, plus
-// the total). ARGV: id, envelope JSON, room, now, then the bounds. Keeps every bound exactly: the
+// the total). ARGV: id, envelope JSON, room, now, the bounds, then origin and ts. An entry is `i` id,
+// `e` JSON, `o` origin, `t` ts: recovery orders entries by the last two without parsing the JSON,
+// which stays the 4th field, whose length the bounds count. Keeps every bound exactly: the
 // room's own entries by count and bytes, then the rooms whose buffer expired, then the least recently
 // appended rooms while the total is over its bytes or rooms bound.
 const APPEND_SCRIPT = `
@@ -14,6 +16,7 @@ local stream, rooms, sizes = KEYS[1], KEYS[2], KEYS[3]
 local id, json, room, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local maxLen, roomMax, totalMax, maxRooms, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]),
   tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local origin, ts = ARGV[10], ARGV[11]
 local prefix = string.sub(stream, 1, #stream - #room)
 local function held(name) return tonumber(redis.call('HGET', sizes, name) or '0') end
 local function add(name, n)
@@ -27,7 +30,7 @@ local function forget(name)
 end
 -- a buffer that expired by itself: forget what it held
 if not redis.call('ZSCORE', rooms, room) then forget(room) redis.call('DEL', stream) end
-redis.call('XADD', stream, '*', 'i', id, 'e', json)
+redis.call('XADD', stream, '*', 'i', id, 'e', json, 'o', origin, 't', ts)
 local bytes = add(room, #json)
 local total = add('#total', #json)
 while redis.call('XLEN', stream) > maxLen or bytes > roomMax do
@@ -63,7 +66,7 @@ interface AppendCommand {
     json: string,
     room: string,
     now: number,
-    ...bounds: number[]
+    ...boundsOriginTs: (number | string)[]
   ): Promise<number>;
 }
 
@@ -124,6 +127,8 @@ export class RedisRecentHistory implements RecentHistory {
         totalMaxBytes,
         maxRooms,
         ttlMs,
+        envelope.origin,
+        envelope.ts,
       );
     }
     return pipeline
@@ -142,7 +147,7 @@ export class RedisRecentHistory implements RecentHistory {
     for (;;) {
       const page = await this.redis.xrevrange(key, end, '-', 'COUNT', READ_PAGE);
       for (const [streamId, fields] of page) {
-        const envelope = decodeEnvelope(fields);
+        const envelope = bufferedEnvelope(fields);
         if (envelope) entries.push({ deliveredAt: Number(streamId.split('-')[0]), envelope });
       }
       const last = page[page.length - 1];
@@ -150,4 +155,29 @@ export class RedisRecentHistory implements RecentHistory {
       end = `(${last[0]}`;
     }
   }
+}
+
+/**
+ * The envelope of a buffer entry as its JSON text, from its `i`, `e`, `o` and `t` fields (never
+ * parsing the JSON). Entries written before `o` and `t` existed are parsed once; anything else
+ * unreadable is undefined.
+ */
+function bufferedEnvelope(fields: readonly string[]): StoredEnvelope | undefined {
+  let id: string | undefined;
+  let json: string | undefined;
+  let origin: string | undefined;
+  let ts: number | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const value = fields[i + 1]!;
+    if (fields[i] === 'i') id = value;
+    else if (fields[i] === 'e') json = value;
+    else if (fields[i] === 'o') origin = value;
+    else if (fields[i] === 't') ts = Number(value);
+  }
+  if (json === undefined) return undefined;
+  if (isEnvelopeId(id) && origin !== undefined && ts !== undefined && Number.isFinite(ts)) {
+    return storedEnvelope({ id, origin, ts }, json);
+  }
+  const decoded = decodeEntry(['e', json])?.envelope;
+  return decoded && storedEnvelope(decoded, json);
 }

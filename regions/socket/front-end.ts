@@ -65,7 +65,7 @@ export class FrontEnd implements Component {
     });
     const attachHandlers = socketHandlers({
       services: options.services,
-      limits: { ...config.limits, recoveryLimit: config.history.recoveryLimit },
+      limits: config.limits,
       verifyToken: options.verifyToken,
       expiry: this.expiry,
     });
