@@ -87,9 +87,13 @@ function start(
 const until = (condition: () => boolean | Promise<boolean>, what: string, timeout = 3_000) =>
   vi.waitFor(
     async () => {
+      // A throw, not a discarded rejection, is what makes waitFor poll again.
       if (!(await condition())) throw new Error(`not yet: ${what}`);
     },
-    { timeout, interval: 5 },
+    {
+      timeout,
+      interval: 5,
+    },
   );
 
 describe('the history writer policy on the consumer-group worker', () => {
