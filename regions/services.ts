@@ -13,6 +13,12 @@ import type { Revocations } from './server-api/user-control';
 export interface MissedAnswer {
   missed: Envelope[];
   complete: boolean;
+  /**
+   * How many leading envelopes of `missed` come from the reorder window before `since` (see
+   * RECOVERY_REORDER_WINDOW_MS): the client most likely has them, so an answer cut to its byte
+   * budget may leave them out and still be complete.
+   */
+  reordered: number;
 }
 
 /** Answers `join { since }` (see MissedAnswer). */
@@ -31,7 +37,7 @@ export interface HistoryReader {
 /** Used until a history store is attached: history reads answer `unavailable`, recovery has nothing. */
 export const noHistory: MissedMessages & HistoryReader = {
   async missedSince(_room, since) {
-    return { missed: [], complete: since === undefined };
+    return { missed: [], complete: since === undefined, reordered: 0 };
   },
   async page() {
     throw new ProtocolError('unavailable', 'history is not enabled on this node');

@@ -87,13 +87,12 @@ const READ_PAGE = 100;
  * The recent-history buffer in the regional Redis: per room, a stream of the envelopes this region
  * delivered, in the order its nodes delivered them (`RoomDelivery.observe`), bounded per room and in
  * total (`RecentBounds`). It answers reconnects (`join { since }`) without Postgres. Ephemeral
- * envelopes are never buffered. Appends leave the delivery path at once: they are queued and sent
- * together after the current turn of the event loop, through one connection per node, so they keep
- * that node's delivery order; they never wait on or fail a delivery.
+ * envelopes are never buffered. An append is written to Redis at once, before the delivery's emit
+ * (its command is on the wire before the adapter's publish to the other nodes), so no node can hand
+ * an envelope to a room without the buffer having it first; it never waits on or fails a delivery.
  */
 export class RecentHistory {
   private readonly redis: RedisClient & AppendCommand;
-  private queued: EncodedEnvelope[] = [];
 
   constructor(
     redis: RedisClient,
@@ -104,40 +103,25 @@ export class RecentHistory {
     this.redis = redis as RedisClient & AppendCommand;
   }
 
-  /** Queues a delivered envelope for its room's buffer (a failure is reported through `onError`). */
-  append(delivered: EncodedEnvelope): void {
-    if (delivered.envelope.ephemeral) return;
-    if (this.queued.push(delivered) === 1) setImmediate(() => this.send());
-  }
-
-  private send(): void {
-    const batch = this.queued;
-    this.queued = [];
+  /** Sends a delivered envelope to its room's buffer now (a failure is reported through `onError`). */
+  append({ envelope, json }: EncodedEnvelope): void {
+    if (envelope.ephemeral) return;
     const { length, roomMaxBytes, totalMaxBytes, maxRooms, ttlMs } = this.bounds;
-    const pipeline = this.redis.pipeline() as ReturnType<RedisClient['pipeline']> & AppendCommand;
-    const now = Date.now();
-    for (const { envelope, json } of batch) {
-      void pipeline.rtRecentAppend(
+    this.redis
+      .rtRecentAppend(
         keys.recent(envelope.room),
         keys.recentRooms(),
         keys.recentBytes(),
         envelope.id,
         json,
         envelope.room,
-        now,
+        Date.now(),
         length,
         roomMaxBytes,
         totalMaxBytes,
         maxRooms,
         ttlMs,
-      );
-    }
-    pipeline
-      .exec()
-      .then((results) => {
-        const failed = results?.find(([err]) => err);
-        if (failed?.[0]) this.onError(failed[0]);
-      })
+      )
       .catch((err: Error) => this.onError(err));
   }
 

@@ -9,6 +9,7 @@ import {
   isAfterCursor,
   mergeMissed,
   missedFromBuffer,
+  reorderedFirst,
   type BufferedEnvelope,
 } from './recovery-order';
 import { cursorFromId, findCursor, missedAfter, type HistoryCursor } from './store';
@@ -32,7 +33,7 @@ export class HistoryRecovery implements MissedMessages {
   ) {}
 
   async missedSince(room: string, since: EnvelopeId | undefined): Promise<MissedAnswer> {
-    if (!since) return { missed: [], complete: true };
+    if (!since) return { missed: [], complete: true, reordered: 0 };
     const floor = this.floor();
     const retained = (envelope: Envelope) => floor === undefined || envelope.id >= floor;
     const beyondRetention = floor !== undefined && since < floor;
@@ -43,7 +44,10 @@ export class HistoryRecovery implements MissedMessages {
       if (missed) {
         this.deps.metrics.recoveries.inc({ path: 'buffer' });
         const kept = missed.filter(retained);
-        return { missed: kept.slice(Math.max(0, kept.length - this.limit)), complete: true };
+        const answer = kept.slice(Math.max(0, kept.length - this.limit));
+        // The buffer is newest first: the entries before `since`'s are what was delivered after it.
+        const after = buffered.findIndex((entry) => entry.envelope.id === since);
+        return { missed: answer, complete: true, reordered: Math.max(0, answer.length - after) };
       }
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message, room }, 'recent-history buffer unreadable');
@@ -55,7 +59,8 @@ export class HistoryRecovery implements MissedMessages {
       .reverse()
       .map((entry) => entry.envelope)
       .filter((envelope) => isAfterCursor(envelope, cursor) && retained(envelope));
-    return { missed: mergeMissed(stored, fresh, this.limit), complete: answered && !beyondRetention };
+    const { missed, reordered } = reorderedFirst(mergeMissed(stored, fresh, this.limit), cursor);
+    return { missed, reordered, complete: answered && !beyondRetention };
   }
 
   private async fromPostgres(

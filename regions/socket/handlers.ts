@@ -124,13 +124,15 @@ export function socketHandlers(deps: {
       const read = answer?.missed ?? [];
       const { list: missed, bytes } = newestWithin(read, limits.maxAnswerBytes);
       s.data.answerBucket.spend(bytes);
-      // Not recovered: history could not say (retention, Postgres down), the answer was cut, or it
-      // was not read at all because this connection is over its answer bytes.
+      // Not recovered: history could not say (retention, Postgres down), the answer was cut into
+      // what came after `since` (cutting the reorder window before it loses nothing the client
+      // cannot have), or it was not read at all because this connection is over its answer bytes.
+      const reordered = answer?.reordered ?? 0;
       const recovered =
         (since === undefined || mayRead) &&
         (answer?.complete ?? true) &&
-        missed.length === read.length &&
-        read.length < limits.recoveryLimit;
+        read.length - missed.length <= reordered &&
+        read.length - reordered < limits.recoveryLimit;
       // Rejoining a room one is in changes nothing and announces nothing.
       if (!already) await services.presence.joined(room, s.id, s.data.principal.user, s.data.principal.info);
       return { room, missed, recovered };
