@@ -59,8 +59,8 @@ export default tseslint.config(
     },
   },
   {
-    // Command-line entry points and the local simulation print to the terminal on purpose.
-    files: ['infra/**/*.ts', 'bench/**/*.ts', 'tests/**/*.ts'],
+    // Command-line entry points, the local harness and the simulation print to the terminal on purpose.
+    files: ['infra/**/*.ts', 'harness/**/*.ts', 'bench/**/*.ts', 'tests/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
 );

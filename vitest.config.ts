@@ -28,7 +28,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'parallel',
-          include: ['{shared,regions,edge,infra,tests}/**/*.test.ts'],
+          include: ['{shared,regions,edge,infra,harness,tests}/**/*.test.ts'],
           exclude: ['**/node_modules/**', ...PLATFORM_TESTS],
           // Integration tests start real servers; two cores, two files at a time.
           maxWorkers: 2,

@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { startServerProcess, type ServerProcess } from '../infra/local/child';
-import { startPeerLinks } from '../infra/local/bus-peers';
-import { startEdge, type EdgeRuntime } from '../infra/local/edge-runtime';
-import { freePort } from '../infra/local/ports';
-import { startPostgresCluster } from '../infra/local/postgres';
-import { startRedis, type LocalRedis } from '../infra/local/redis';
-import { startRegionBalancer } from '../infra/local/haproxy';
-import { ensureRedisServer } from '../infra/local/system-programs';
-import { startUpstashRest } from '../infra/local/upstash-rest';
-import { oneWayDelayMs, startWanRelay } from '../infra/local/wan-relay';
+import { startServerProcess, type ServerProcess } from '../harness/processes/child';
+import { startPeerLinks } from '../harness/world/bus-peers';
+import { startEdge, type EdgeRuntime } from '../harness/processes/edge-runtime';
+import { freePort } from '../harness/processes/ports';
+import { startPostgresCluster } from '../harness/processes/postgres';
+import { startRedis, type LocalRedis } from '../harness/processes/redis';
+import { startRegionBalancer } from '../harness/processes/haproxy';
+import { ensureRedisServer } from '../harness/processes/system-programs';
+import { startUpstashRest } from '../harness/processes/upstash-rest';
+import { oneWayDelayMs, startWanRelay } from '../harness/processes/wan-relay';
 import { migrate } from '../infra/migrate';
-import { REGION_CATALOG } from '../infra/sim/catalog';
+import { REGION_CATALOG } from '../harness/world/catalog';
 
 const ROOT = join(import.meta.dirname, '..');
 

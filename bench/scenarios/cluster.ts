@@ -1,5 +1,5 @@
-import { startRedisCluster } from '../../infra/local/redis-cluster';
-import { startRedis } from '../../infra/local/redis';
+import { startRedisCluster } from '../../harness/processes/redis-cluster';
+import { startRedis } from '../../harness/processes/redis';
 import type { BenchNode } from '../platforms';
 import { percentile, spread, type Spread } from '../stats';
 import type { ScenarioContext } from './context';

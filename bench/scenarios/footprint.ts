@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
-import type { LocalRedis } from '../../infra/local/redis';
+import type { LocalRedis } from '../../harness/processes/redis';
 import { FOOTPRINT_WINDOW_S } from '../platforms';
 import type { ScenarioContext } from './context';
 import { heapAfterGc } from './memory';

@@ -1,4 +1,4 @@
-import { REGION_CATALOG } from '../../infra/sim/catalog';
+import { REGION_CATALOG } from '../../harness/world/catalog';
 import { percentile, spread, type Spread } from '../stats';
 import type { ScenarioContext } from './context';
 

@@ -1,4 +1,5 @@
-import type { Envelope, EnvelopeId } from '../../shared';
+import type { EnvelopeId } from '../../shared';
+import type { EnvelopeOrder, StoredEnvelope } from './stored';
 import type { HistoryCursor } from './store';
 
 /**
@@ -12,10 +13,10 @@ import type { HistoryCursor } from './store';
 export const RECOVERY_REORDER_WINDOW_MS = 2_000;
 
 /** An envelope in the regional recent-history buffer, with the time this region delivered it. */
-export interface BufferedEnvelope {
+export interface BufferedEnvelope<E extends EnvelopeOrder = StoredEnvelope> {
   /** Milliseconds since the epoch, from the buffer's stream entry id (the regional Redis clock). */
   deliveredAt: number;
-  envelope: Envelope;
+  envelope: E;
 }
 
 /**
@@ -23,11 +24,11 @@ export interface BufferedEnvelope {
  * everything delivered after `since`, preceded by the envelopes delivered within `windowMs` before it.
  * Undefined when `since` is not in the buffer.
  */
-export function missedFromBuffer(
-  newestFirst: readonly BufferedEnvelope[],
+export function missedFromBuffer<E extends EnvelopeOrder>(
+  newestFirst: readonly BufferedEnvelope<E>[],
   since: EnvelopeId,
   windowMs: number = RECOVERY_REORDER_WINDOW_MS,
-): Envelope[] | undefined {
+): E[] | undefined {
   const index = newestFirst.findIndex((entry) => entry.envelope.id === since);
   const anchor = newestFirst[index];
   if (!anchor) return undefined;
@@ -44,7 +45,7 @@ export function missedFromBuffer(
  * and the entries delivered up to `windowMs` before it.
  */
 export function bufferReadEnough(
-  newestFirst: readonly BufferedEnvelope[],
+  newestFirst: readonly BufferedEnvelope<EnvelopeOrder>[],
   since: EnvelopeId,
   windowMs: number = RECOVERY_REORDER_WINDOW_MS,
 ): boolean {
@@ -58,7 +59,7 @@ export function bufferReadEnough(
  * than `windowMs` before it. The same rule as the SQL of `missedAfter`.
  */
 export function isAfterCursor(
-  envelope: Envelope,
+  envelope: EnvelopeOrder,
   cursor: HistoryCursor,
   windowMs: number = RECOVERY_REORDER_WINDOW_MS,
 ): boolean {
@@ -71,11 +72,11 @@ export function isAfterCursor(
  * Stored history after the cursor, then what the buffer holds that is not stored yet (persistence
  * lags behind delivery), without repeats; the newest `limit`, oldest first.
  */
-export function mergeMissed(
-  stored: readonly Envelope[],
-  buffered: readonly Envelope[],
+export function mergeMissed<E extends EnvelopeOrder>(
+  stored: readonly E[],
+  buffered: readonly E[],
   limit: number,
-): Envelope[] {
+): E[] {
   const storedIds = new Set(stored.map((envelope) => envelope.id));
   const merged = [...stored, ...buffered.filter((envelope) => !storedIds.has(envelope.id))];
   return merged.slice(Math.max(0, merged.length - limit));
@@ -85,11 +86,11 @@ export function mergeMissed(
  * `missed` with the envelopes at or before `cursor` (the reorder window) moved first, stably, and how
  * many they are: the part a byte budget may cut without losing anything the client cannot have.
  */
-export function reorderedFirst(
-  missed: readonly Envelope[],
+export function reorderedFirst<E extends EnvelopeOrder>(
+  missed: readonly E[],
   cursor: HistoryCursor,
-): { missed: Envelope[]; reordered: number } {
-  const after = (e: Envelope) => e.ts > cursor.ts || (e.ts === cursor.ts && e.id > cursor.id);
+): { missed: E[]; reordered: number } {
+  const after = (e: E) => e.ts > cursor.ts || (e.ts === cursor.ts && e.id > cursor.id);
   const before = missed.filter((e) => !after(e));
   return { missed: [...before, ...missed.filter(after)], reordered: before.length };
 }

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
 import { keys } from '../keyspace';
 import { createLogger } from '../log';
 import { RegionMetrics } from '../metrics';

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
 import { ProtocolError } from '../../shared';
 import { keys } from '../keyspace';
 import { createLogger } from '../log';

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
 import { LeaseLostError, markNewUnderLease } from '../../regions/bus/fenced-dedup';
 import { RegionLease } from '../../regions/bus/lease';
 import { keys } from '../../regions/keyspace';

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
 import { MemoryBus, RedisStreamsBus } from '../../regions/bus';
 import { globalBusConformance } from './bus-conformance';
 

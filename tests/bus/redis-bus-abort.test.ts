@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startRedis } from '../../infra/local/redis';
+import { startRedis } from '../../harness/processes/redis';
 import { RedisStreamsBus } from '../../regions/bus/redis-bus';
 import { eventually } from '../support/clients';
 

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import { startPeerLinks, type PeerLinks } from '../../infra/local/bus-peers';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
+import { startPeerLinks, type PeerLinks } from '../../harness/world/bus-peers';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
 import { closeAllClients, connectClient, eventually, type TestClient } from '../support/clients';
 import { startTestRegion, type TestRegion } from '../support/region-cluster';
 import { tokenFor } from '../support/tokens';

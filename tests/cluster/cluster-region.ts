@@ -1,5 +1,5 @@
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
-import { startRedisCluster, type LocalRedisCluster } from '../../infra/local/redis-cluster';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
+import { startRedisCluster, type LocalRedisCluster } from '../../harness/processes/redis-cluster';
 import { createRedisClient, parseRedisTarget, type RedisClient } from '../../regions/redis';
 import { UNUSED_DATABASE_URL } from '../support/region-cluster';
 import { startRegionProcess, type RegionProcess } from '../support/region-process';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseSimOptions } from '../../infra/sim/options';
-import { clusterBusPeers, type SimRegionalRedis } from '../../infra/sim/regional-redis';
+import { parseSimOptions } from '../../harness/sim/options';
+import { clusterBusPeers, type SimRegionalRedis } from '../../harness/world/regional-redis';
 
 describe('npm start -- --redis-cluster', () => {
   it('is off by default and on with the flag', () => {

@@ -10,7 +10,7 @@ import {
   kubernetesValues,
 } from '../../infra/deploy/haproxy/deploy-configs';
 import { renderHaproxyConfig } from '../../infra/deploy/haproxy/render';
-import { ensureHaproxy } from '../../infra/local/system-programs';
+import { ensureHaproxy } from '../../harness/processes/system-programs';
 import { parseRegionConfig, regionEnvSchema } from '../../regions/config';
 
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRegionBalancer, type RegionBalancer } from '../../infra/local/haproxy';
-import { ensurePromtool } from '../../infra/local/system-programs';
+import { startRegionBalancer, type RegionBalancer } from '../../harness/processes/haproxy';
+import { ensurePromtool } from '../../harness/processes/system-programs';
 import { startTestRegion, type TestRegion } from '../support/region-cluster';
 
 const DEPLOY = join(import.meta.dirname, '..', '..', 'infra', 'deploy');

@@ -1,11 +1,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EdgeRuntime } from '../../infra/local/edge-runtime';
+import type { EdgeRuntime } from '../../harness/processes/edge-runtime';
 import type { NodeHealthEntry, Region } from '../../shared/regions';
 import { eventually } from '../support/clients';
 import type { RegionProcess } from '../support/region-process';
 import { tokenFor } from '../support/tokens';
-import { cfAt, closeEdgeClients, connectThroughEdge, rawSocketIo } from './edge-clients';
+import { cfAt, connectThroughEdge, rawSocketIo } from './edge-clients';
 import { CITY, TestStack } from './regions-behind-edge';
 
 // The real bundle in workerd, real region node processes beating into a real global Redis, which
@@ -38,8 +38,8 @@ async function markSaEast(overrides: Partial<NodeHealthEntry>): Promise<void> {
   await globalRedis.hset('rt:health', 'sa-east/sa-east-1', JSON.stringify(entry));
 }
 
-beforeAll(async () => {
-  try {
+beforeAll(() =>
+  stack.start(async () => {
     const global = await stack.redis();
     globalRedis = new Redis(global.url);
     stack.track({ stop: async () => globalRedis.disconnect() });
@@ -56,16 +56,10 @@ beforeAll(async () => {
       { id: 'sa-east', url: `http://127.0.0.1:${saEast.port}`, lat: -23.5, lon: -46.6 },
     ];
     edge = await stack.edge(regions, upstash);
-  } catch (err) {
-    await stack.stopAll();
-    throw err;
-  }
-});
+  }),
+);
 
-afterAll(async () => {
-  closeEdgeClients();
-  await stack.stopAll();
-});
+afterAll(() => stack.stopAll());
 
 describe('the edge in workerd routes real clients to the nearest healthy region', () => {
   it('shows the live health the region nodes publish', async () => {

@@ -1,12 +1,12 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EdgeRuntime } from '../../infra/local/edge-runtime';
+import type { EdgeRuntime } from '../../harness/processes/edge-runtime';
 import type { Envelope } from '../../shared';
 import { eventually } from '../support/clients';
 import type { RegionProcess } from '../support/region-process';
 import { tokenFor } from '../support/tokens';
-import { cfAt, closeEdgeClients, connectThroughEdge, handshakeErrorThroughEdge } from './edge-clients';
+import { cfAt, connectThroughEdge, handshakeErrorThroughEdge } from './edge-clients';
 import { CITY, EDGE_SECRET, TestStack } from './regions-behind-edge';
 
 // eu-west is a real region node that requires the edge secret; "probe" (in Sydney) is an HTTP server
@@ -21,8 +21,8 @@ const seen: { method: string; url: string; headers: IncomingHttpHeaders }[] = []
 const frankfurt = cfAt(CITY.frankfurt.lat, CITY.frankfurt.lon, 'EU');
 const sydney = cfAt(CITY.sydney.lat, CITY.sydney.lon, 'OC');
 
-beforeAll(async () => {
-  try {
+beforeAll(() =>
+  stack.start(async () => {
     const global = await stack.redis();
     euWest = await stack.regionNode('eu-west', global.url);
     probe = createServer((req, res) => {
@@ -40,16 +40,10 @@ beforeAll(async () => {
         lon: 151.2,
       },
     ]);
-  } catch (err) {
-    await stack.stopAll();
-    throw err;
-  }
-});
+  }),
+);
 
-afterAll(async () => {
-  closeEdgeClients();
-  await stack.stopAll();
-});
+afterAll(() => stack.stopAll());
 
 describe('Socket.IO transports through the edge', () => {
   it('keeps a long-polling session on its region and delivers over it', async () => {

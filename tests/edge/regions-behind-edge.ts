@@ -1,10 +1,11 @@
-import { startEdge, type EdgeRuntime } from '../../infra/local/edge-runtime';
-import { freePort } from '../../infra/local/ports';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
-import { startUpstashRest, type UpstashRestServer } from '../../infra/local/upstash-rest';
+import { startEdge, type EdgeRuntime } from '../../harness/processes/edge-runtime';
+import { freePort } from '../../harness/processes/ports';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
+import { startUpstashRest, type UpstashRestServer } from '../../harness/processes/upstash-rest';
 import type { Region } from '../../shared/regions';
 import { startRegionProcess, type RegionProcess } from '../support/region-process';
 import { TEST_JWT_SECRET } from '../support/tokens';
+import { closeEdgeClients } from './edge-clients';
 
 export const EDGE_SECRET = 'edge-secret-for-tests-0123456789';
 export const UPSTASH_TOKEN = 'upstash-token-for-tests';
@@ -14,6 +15,16 @@ const DATABASE_URL = 'postgres://u:p@127.0.0.1:1/x';
 /** Everything an edge test starts, stopped in reverse order by `stopAll` (also after a failure). */
 export class TestStack {
   private readonly stops: (() => Promise<void>)[] = [];
+
+  /** Runs `setUp`; when it fails, stops what it had started before passing the error on. */
+  async start(setUp: () => Promise<void>): Promise<void> {
+    try {
+      await setUp();
+    } catch (err) {
+      await this.stopAll();
+      throw err;
+    }
+  }
 
   track<T extends { stop(): Promise<void> }>(thing: T): T {
     this.stops.push(() => thing.stop());
@@ -59,7 +70,9 @@ export class TestStack {
 
   freePort = freePort;
 
+  /** Closes the test's clients, then stops everything started, newest first. */
   async stopAll(): Promise<void> {
+    closeEdgeClients();
     for (const stop of this.stops.splice(0).reverse()) await stop().catch((err) => console.error(err));
   }
 }

@@ -1,7 +1,7 @@
 import { Redis } from '@upstash/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
-import { startUpstashRest, type UpstashRestServer } from '../../infra/local/upstash-rest';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
+import { startUpstashRest, type UpstashRestServer } from '../../harness/processes/upstash-rest';
 
 // The local Upstash REST endpoint over a real redis-server, driven by the real @upstash/redis client.
 let redis: LocalRedis | undefined;

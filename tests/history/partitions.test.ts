@@ -7,10 +7,10 @@ import postgres from 'postgres';
 import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgresCluster, type LocalPostgresCluster } from '../../infra/local/postgres';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
+import { startPostgresCluster, type LocalPostgresCluster } from '../../harness/processes/postgres';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
 import { MIGRATIONS_DIR, migrate } from '../../infra/migrate';
-import { HistoryMetrics, RecentHistory } from '../../regions/history';
+import { HistoryMetrics, RedisRecentHistory } from '../../regions/history';
 import { HistoryMaintenance } from '../../regions/history/maintenance';
 import { ensurePartitions, idFloor, retentionHorizonMs, utcDay } from '../../regions/history/partitions';
 import { PgClient } from '../../regions/history/pg-client';
@@ -102,14 +102,14 @@ describe('partitioned history', () => {
   it('pages with keyset cursors across a partition boundary', async () => {
     const room = old.filter((e) => e.room === 'p:room');
     const ids = [...room.map((e) => e.id)];
-    const newest = await pageBefore(sql, 'p:room', undefined, 3);
+    const newest = (await pageBefore(sql, 'p:room', undefined, 3)).envelopes;
     expect(newest.map((e) => e.id)).toEqual([ids[4], ids[5], expect.any(String)]);
     // From the first envelope after midnight back across the boundary, two pages.
-    const lastNight = await pageBefore(sql, 'p:room', ids[4], 2);
+    const lastNight = (await pageBefore(sql, 'p:room', ids[4], 2)).envelopes;
     expect(lastNight.map((e) => e.id)).toEqual([ids[2], ids[3]]);
-    const older = await pageBefore(sql, 'p:room', lastNight[0]!.id, 10);
+    const older = (await pageBefore(sql, 'p:room', lastNight[0]!.id, 10)).envelopes;
     expect(older.map((e) => e.id)).toEqual([ids[0], ids[1]]);
-    expect(older.map((e) => e.data)).toEqual([{ n: 0 }, { n: 1 }]);
+    expect(older.map((e) => (JSON.parse(e.json) as Envelope).data)).toEqual([{ n: 0 }, { n: 1 }]);
   });
 
   it('retention drops whole partitions; history and missed never answer what it removed', async () => {
@@ -136,12 +136,12 @@ describe('partitioned history', () => {
     await insertEnvelopes(sql, [JSON.stringify(expiring), JSON.stringify(kept)]);
     const reads = new ReadRouting(primary, undefined, 1 << 20, { metrics, log });
     const pages = new HistoryPages(reads, floor);
-    expect((await pages.page('p:edge', {})).map((e) => e.id)).toEqual([kept.id]);
+    expect((await pages.page('p:edge', {}, 1 << 20)).map((e) => e.id)).toEqual([kept.id]);
 
     const redis = new Redis(redisServer.url);
     try {
       const recovery = new HistoryRecovery(
-        new RecentHistory(
+        new RedisRecentHistory(
           redis,
           { length: 10, roomMaxBytes: 1 << 20, totalMaxBytes: 1 << 24, maxRooms: 100, ttlMs: 60_000 },
           () => undefined,
@@ -154,9 +154,9 @@ describe('partitioned history', () => {
         },
         floor,
       );
-      const beyond = await recovery.missedSince('p:edge', expiring.id);
+      const beyond = await recovery.missedSince('p:edge', expiring.id, 1 << 20);
       expect(beyond).toMatchObject({ missed: [expect.objectContaining({ id: kept.id })], complete: false });
-      const within = await recovery.missedSince('p:room', old[3]!.id);
+      const within = await recovery.missedSince('p:room', old[3]!.id, 1 << 20);
       expect(within.complete).toBe(true);
       // old[2], accepted 1 ms before since, comes too (the reorder window; the SDK drops repeats).
       expect(within.missed.map((e) => e.id)).toEqual([

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
 import { createLogger } from '../../regions/log';
 import { RegionMetrics } from '../../regions/metrics';
 import { GlobalPresence, RegionalPresence } from '../../regions/presence';
@@ -45,7 +45,7 @@ async function fill(store: RegionalPresence, room: string, users: number): Promi
 
 describe('presence of a room with 10,000 members', () => {
   it('costs the same few commands per join as in an empty room, and one command to list', async () => {
-    const store = new RegionalPresence(redis, 'eu-west', 'n1', timing, log);
+    const store = new RegionalPresence(redis, 'eu-west', 'n1', timing);
     await fill(store, 'big', 10_000);
 
     const joinBig = await commandsDuring(() => store.add('big', 'newcomer', undefined));

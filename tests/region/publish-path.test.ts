@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgresCluster, type LocalPostgresCluster } from '../../infra/local/postgres';
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
+import { startPostgresCluster, type LocalPostgresCluster } from '../../harness/processes/postgres';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
 import { migrate } from '../../infra/migrate';
 import { newEnvelopeId, type Envelope } from '../../shared';
 import { closeAllClients, connectClient, eventually, sleep, type TestClient } from '../support/clients';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRegionBalancer, type RegionBalancer } from '../../infra/local/haproxy';
+import { startRegionBalancer, type RegionBalancer } from '../../harness/processes/haproxy';
 import type { SessionInfo } from '../../shared';
 import { RealtimeClient, type RealtimeError } from '../../shared/sdk';
 import { eventually } from '../support/clients';

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEdgeApp } from '../../edge/app';
-import { startEdge, type EdgeRuntime } from '../../infra/local/edge-runtime';
+import { startEdge, type EdgeRuntime } from '../../harness/processes/edge-runtime';
 import { TEST_JWT_SECRET, tokenFor } from '../support/tokens';
 import { startIdentityProvider, type TestIdentityProvider } from './keys';
 

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../infra/local/ports';
+import { freePort } from '../../harness/processes/ports';
 import { closeAllClients, connectClient, eventually, handshakeError, sleep } from '../support/clients';
 import { startTestRegion, type TestRegion } from '../support/region-cluster';
 import { tokenFor } from '../support/tokens';

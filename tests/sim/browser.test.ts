@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../infra/local/ports';
-import { parseSimOptions } from '../../infra/sim/options';
-import { startPlatform, type Platform } from '../../infra/sim/platform';
+import { freePort } from '../../harness/processes/ports';
+import { parseSimOptions } from '../../harness/sim/options';
+import { startPlatform, type Platform } from '../../harness/sim/platform';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'browser');

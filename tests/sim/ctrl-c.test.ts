@@ -5,8 +5,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../../infra/local/ports';
-import type { SimState } from '../../infra/sim/state';
+import { freePort } from '../../harness/processes/ports';
+import type { SimState } from '../../harness/sim/state';
 import { eventually } from '../support/clients';
 
 const ROOT = join(import.meta.dirname, '..', '..');

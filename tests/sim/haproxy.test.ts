@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRegionBalancer, type RegionBalancer } from '../../infra/local/haproxy';
-import { freePort } from '../../infra/local/ports';
+import { startRegionBalancer, type RegionBalancer } from '../../harness/processes/haproxy';
+import { freePort } from '../../harness/processes/ports';
 import { closeAllClients, connectClient, eventually, type TestClient } from '../support/clients';
 import { startTestRegion, type TestRegion } from '../support/region-cluster';
 import { tokenFor } from '../support/tokens';

@@ -5,7 +5,7 @@ import {
   ensureHaproxy,
   ensurePromtool,
   ensureRedisServer,
-} from '../../infra/local/system-programs';
+} from '../../harness/processes/system-programs';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 

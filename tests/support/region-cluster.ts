@@ -1,4 +1,4 @@
-import { startRedis, type LocalRedis } from '../../infra/local/redis';
+import { startRedis, type LocalRedis } from '../../harness/processes/redis';
 import { startRegionProcess, type RegionProcess } from './region-process';
 
 /** Region nodes need a DATABASE_URL; tests that do not touch history give one that is never dialled. */

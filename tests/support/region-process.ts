@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { startServerProcess, type ServerProcess } from '../../infra/local/child';
-import { freePort } from '../../infra/local/ports';
+import { startServerProcess, type ServerProcess } from '../../harness/processes/child';
+import { freePort } from '../../harness/processes/ports';
 import { TEST_JWT_SECRET } from './tokens';
 
 const ROOT = join(import.meta.dirname, '..', '..');

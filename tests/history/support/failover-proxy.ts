@@ -1,5 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { freePort } from '../../../infra/local/ports';
+import { freePort } from '../../../harness/processes/ports';
 
 /** A TCP load balancer for tests: each new connection goes to the first upstream that accepts it. */
 export interface FailoverProxy {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import type { LocalPostgresServer } from '../../../infra/local/postgres';
+import type { LocalPostgresServer } from '../../../harness/processes/postgres';
 
 /** The postmaster's children (backends, WAL sender/receiver, checkpointer, ...), by `pgrep -P`. */
 function childrenOf(pid: number): number[] {

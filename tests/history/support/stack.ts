@@ -1,5 +1,5 @@
-import { startPostgresCluster, type LocalPostgresCluster } from '../../../infra/local/postgres';
-import { startRedis, type LocalRedis } from '../../../infra/local/redis';
+import { startPostgresCluster, type LocalPostgresCluster } from '../../../harness/processes/postgres';
+import { startRedis, type LocalRedis } from '../../../harness/processes/redis';
 import { migrate, type MigrateResult } from '../../../infra/migrate';
 import { closeAllClients } from '../../support/clients';
 import { startRegionProcess, type RegionProcess } from '../../support/region-process';

@@ -1,0 +1,35 @@
+import { parseGeo, type GeoPoint } from '../../shared/geo';
+import type { Caller } from './route-to-region';
+
+/** The part of `request.cf` routing reads (Cloudflare sends coordinates as strings). */
+interface CfLocation {
+  latitude?: unknown;
+  longitude?: unknown;
+  continent?: unknown;
+}
+
+/** Header a simulated client uses to say where it is (SIM = "1" only). */
+export const SIM_GEO_HEADER = 'x-sim-geo';
+
+/**
+ * The caller's location: in simulation mode `geo=LAT,LON` (query) or `x-sim-geo` first, then
+ * `request.cf` (whose latitude and longitude are strings). Outside simulation mode only `cf` counts.
+ * `url` is the request's URL, parsed once by the caller.
+ */
+export function callerOf(request: Request, url: URL, sim: boolean): Caller {
+  const cf = (request as { cf?: CfLocation }).cf;
+  const continent = typeof cf?.continent === 'string' ? cf.continent : undefined;
+  if (sim) {
+    const query = parseGeo(url.searchParams.get('geo'));
+    if (query) return { point: query, continent, source: 'sim-query' };
+    const header = parseGeo(request.headers.get(SIM_GEO_HEADER));
+    if (header) return { point: header, continent, source: 'sim-header' };
+  }
+  const point = cfPoint(cf?.latitude, cf?.longitude);
+  return { point, continent, source: point ? 'cf' : 'none' };
+}
+
+function cfPoint(lat: unknown, lon: unknown): GeoPoint | undefined {
+  if (typeof lat !== 'string' || typeof lon !== 'string') return undefined;
+  return parseGeo(`${lat},${lon}`);
+}
