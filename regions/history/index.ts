@@ -70,7 +70,8 @@ export function createHistory(deps: HistoryDeps): RegionHistory {
     config.redisUrl,
     'history-writer',
     { log: deps.log, metrics: deps.metrics },
-    { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+    // Above the writer's 1 s blocking read; a hung Redis fails its commands instead of holding them.
+    { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 4_000 },
   );
   const writer = new HistoryWriter({
     redis: writerRedis,
