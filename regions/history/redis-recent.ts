@@ -72,6 +72,18 @@ interface AppendCommand {
 
 /** Entries read per XREVRANGE while looking for `since`. */
 const READ_PAGE = 100;
+/** After a failed append, the next try (of it and everything queued behind it) waits this long. */
+const APPEND_RETRY_MS = 200;
+/** An append that keeps failing this long is given up (recovery then falls back to Postgres). */
+const APPEND_GIVE_UP_MS = 15_000;
+/** Envelopes waiting to be appended at most; beyond it the oldest are given up. */
+const APPEND_QUEUE_MAX = 10_000;
+
+interface QueuedAppend {
+  delivered: EncodedEnvelope;
+  /** When its first try failed. */
+  failedAt?: number;
+}
 
 /**
  * The recent-history buffer in the regional Redis: per room, a stream of the envelopes this region
@@ -79,27 +91,54 @@ const READ_PAGE = 100;
  * before the delivery's emit (`RoomDelivery.observe`): its command is on the wire before the adapter's
  * publish to the other nodes, so no node hands an envelope to a room before the buffer has it, and a
  * join that missed it live reads it back. One connection per node keeps that node's delivery order;
- * an append never waits on or fails a delivery.
+ * an append never waits on or fails a delivery. A failed append (its master died, Redis restarts) is
+ * tried again before anything appended after it, every APPEND_RETRY_MS for up to APPEND_GIVE_UP_MS,
+ * and reported to `onError` with the rooms it concerns each time.
  */
 export class RedisRecentHistory implements RecentHistory {
   private readonly redis: RedisClient & AppendCommand;
-  private sending: Promise<void> = Promise.resolve();
+  /** Appends that failed, in order, waiting for a retry. */
+  private failed: QueuedAppend[] = [];
+  /** Appends made while some wait for a retry: they go after them, to keep the order. */
+  private behind: QueuedAppend[] = [];
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private inFlight = 0;
+  private idle: (() => void)[] = [];
 
   constructor(
     redis: RedisClient,
     private readonly bounds: RecentBounds,
-    private readonly onError: (err: Error) => void,
+    private readonly onError: (err: Error, rooms: string[]) => void,
   ) {
     redis.defineCommand('rtRecentAppend', { numberOfKeys: 3, lua: APPEND_SCRIPT });
     this.redis = redis as RedisClient & AppendCommand;
   }
 
-  /** Sends a delivered envelope to its room's buffer now (a failure is reported through `onError`). */
-  append({ envelope, json }: EncodedEnvelope): void {
-    if (envelope.ephemeral) return;
+  /** Writes a delivered envelope to its room's buffer now, or behind the appends waiting for a retry. */
+  append(delivered: EncodedEnvelope): void {
+    if (delivered.envelope.ephemeral) return;
+    if (this.failed.length === 0) {
+      this.write({ delivered });
+      return;
+    }
+    this.behind.push({ delivered });
+    if (this.behind.length > APPEND_QUEUE_MAX) {
+      const dropped = this.behind.splice(0, this.behind.length - APPEND_QUEUE_MAX);
+      this.onError(new Error('recent-history appends given up: too many waiting'), roomsOf(dropped));
+    }
+  }
+
+  settled(): Promise<void> {
+    if (this.inFlight === 0 && this.failed.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /** Sends one append (the command is written before this returns); a failure queues it for a retry. */
+  private write(append: QueuedAppend): void {
     const { length, roomMaxBytes, totalMaxBytes, maxRooms, ttlMs } = this.bounds;
-    // Replies come back in order on the one connection: the last append settles after all before it.
-    this.sending = this.redis
+    const { envelope, json } = append.delivered;
+    this.inFlight++;
+    this.redis
       .rtRecentAppend(
         keys.recent(envelope.room),
         keys.recentRooms(),
@@ -118,12 +157,37 @@ export class RedisRecentHistory implements RecentHistory {
       )
       .then(
         () => undefined,
-        (err: Error) => this.onError(err),
-      );
+        (err: Error) => {
+          this.onError(err, [envelope.room]);
+          append.failedAt ??= Date.now();
+          this.failed.push(append);
+          this.retryTimer ??= setTimeout(() => this.retry(), APPEND_RETRY_MS);
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.settle();
+      });
   }
 
-  settled(): Promise<void> {
-    return this.sending;
+  /** Tries the failed appends again, in order, with what was appended behind them. */
+  private retry(): void {
+    this.retryTimer = undefined;
+    const now = Date.now();
+    const waiting = [...this.failed, ...this.behind];
+    this.failed = [];
+    this.behind = [];
+    const given = waiting.filter((q) => q.failedAt !== undefined && now - q.failedAt >= APPEND_GIVE_UP_MS);
+    if (given.length > 0) {
+      this.onError(new Error('recent-history appends given up after retrying'), roomsOf(given));
+    }
+    for (const append of waiting) if (!given.includes(append)) this.write(append);
+    this.settle();
+  }
+
+  private settle(): void {
+    if (this.inFlight > 0 || this.failed.length > 0) return;
+    for (const resolve of this.idle.splice(0)) resolve();
   }
 
   async readBack(room: string, since: EnvelopeId, windowMs?: number): Promise<BufferedEnvelope[]> {
@@ -166,4 +230,8 @@ function bufferedEnvelope(fields: readonly string[]): StoredEnvelope | undefined
   }
   const decoded = decodeEntry(['e', json])?.envelope;
   return decoded && storedEnvelope(decoded, json);
+}
+
+function roomsOf(appends: readonly QueuedAppend[]): string[] {
+  return [...new Set(appends.map((q) => q.delivered.envelope.room))];
 }
