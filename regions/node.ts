@@ -14,7 +14,8 @@ import { assembleCore } from './node-core';
 import { keys } from './keyspace';
 import type { RedisPublishLog, RegionIo } from './publish';
 import { connectRegionRedis, type RegionRedis } from './redis';
-import { clientErrorMapper, type RegionServices } from './services';
+import { clientErrorMapper } from './client-errors';
+import type { RegionServices } from './services';
 import { FrontEnd } from './socket/front-end';
 
 /** A running region node. */

@@ -6,7 +6,7 @@ import type { Component, ReadinessCheck } from '../lifecycle';
 import type { RegionMetrics } from '../metrics';
 import type { RoomDelivery } from '../publish';
 import { connectRedis, type RedisClient } from '../redis';
-import type { HistoryReader, MissedMessages } from '../services';
+import type { HistoryReader, MissedMessages } from './reads';
 import { HistoryMetrics } from './metrics';
 import { HistoryMaintenance } from './maintenance';
 import { HistoryPages } from './pages';
@@ -23,6 +23,7 @@ export type { RecentHistory, RecentBounds } from './recent';
 export { RedisRecentHistory } from './redis-recent';
 export { MemoryRecentHistory } from './memory-recent';
 export { HistoryMetrics } from './metrics';
+export type { HistoryReader, MissedAnswer, MissedMessages } from './reads';
 
 /** Recent-history append failures are logged at most this often (each one is counted). */
 const APPEND_ERROR_LOG_MS = 10_000;

@@ -1,5 +1,5 @@
 import { HISTORY_LIMIT_DEFAULT, type EnvelopeId } from '../../shared';
-import type { HistoryReader } from '../services';
+import type { HistoryReader } from './reads';
 import type { ReadRouting } from './read-routing';
 import type { StoredEnvelope } from './stored';
 import { pageBefore } from './store';

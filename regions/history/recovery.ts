@@ -1,6 +1,6 @@
 import { ProtocolError, type EnvelopeId } from '../../shared';
 import type { Logger } from '../log';
-import type { MissedAnswer, MissedMessages } from '../services';
+import type { MissedAnswer, MissedMessages } from './reads';
 import type { HistoryMetrics } from './metrics';
 import type { ReadRouting } from './read-routing';
 import type { RecentHistory } from './recent';
