@@ -1,7 +1,7 @@
 import type { RedisClient } from '../redis';
 import type { Logger } from '../log';
 import { OUTBOX_STREAM } from '../outbox';
-import { decodeEntry, entryIsEphemeral } from '../../shared';
+import { decodeEntryText, entryIsEphemeral } from '../../shared';
 import type { HistoryMetrics } from './metrics';
 import type { OutboxRow } from './dead-letters';
 import { RowWriter } from './row-writer';
@@ -141,10 +141,13 @@ export class HistoryWriter {
   }
 }
 
-/** The row of an outbox entry: the envelope's fields and its JSON text exactly as the outbox holds it. */
+/**
+ * The row of an outbox entry: the envelope's fields and its JSON text exactly as the outbox holds it
+ * (`data` is not parsed here; Postgres parses it once, into jsonb).
+ */
 function outboxRow(outboxEntry: string, fields: string[]): OutboxRow | undefined {
-  const decoded = decodeEntry(fields);
+  const decoded = decodeEntryText(fields);
   if (!decoded) return undefined;
-  const { envelope, json } = decoded;
-  return { outboxEntry, json, id: envelope.id, room: envelope.room, ts: envelope.ts };
+  const { head, json } = decoded;
+  return { outboxEntry, json, id: head.id, room: head.room, ts: head.ts };
 }
