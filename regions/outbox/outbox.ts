@@ -181,8 +181,9 @@ export class OutboxReader implements GroupStream<EnvelopeText> {
   }
 }
 
-function toGroupEntry([id, fields]: OutboxEntry): GroupEntry<EnvelopeText> {
-  return { id, value: decodeEntryText(fields) };
+/** An entry pending to a consumer that was trimmed since comes back with no fields: undecodable. */
+function toGroupEntry([id, fields]: [string, string[] | null]): GroupEntry<EnvelopeText> {
+  return { id, value: fields ? decodeEntryText(fields) : undefined };
 }
 
 /** Decodes an outbox or bus entry's fields (see `shared/wire.ts`). */
