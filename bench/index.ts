@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { startLoadProcess } from './load';
 import { describeMachine, keyVersions } from './machine';
 import { SCENARIOS, type BenchOptions, type Scenario } from './options';
-import { BENCH_NODE_ENV, HOME_REGION, startWorld } from './platforms';
+import { BENCH_NODE_ENV, HOME_REGION, startBenchWorld } from './platforms';
 import { renderMarkdown, type BenchResult } from './report';
 import type { ScenarioContext } from './scenarios/context';
 import { measureCluster } from './scenarios/cluster';
@@ -47,7 +47,7 @@ export async function runBench(
   const machine = describeMachine();
   const logDir = await mkdtemp(join(tmpdir(), 'rt-bench-'));
   say(`${options.mode} run; server logs in ${logDir}`);
-  const world = await startWorld(
+  const world = await startBenchWorld(
     { regions: options.regions, nodesPerRegion: options.nodesPerRegion, logDir },
     say,
   );

@@ -204,7 +204,7 @@ describe('cross-region delivery through failures', () => {
         async () => (holder = await regional.get(keys.shardLease(shard))) !== null,
         'a shard holder',
       );
-      const victimIndex = euWest.nodes.findIndex((n) => n.nodeId === holder);
+      const victimIndex = euWest.nodes.findIndex((n) => n.id === holder);
       expect(victimIndex).toBeGreaterThanOrEqual(0);
       const victim = euWest.nodes[victimIndex]!;
       const survivorIndex = 1 - victimIndex;

@@ -11,15 +11,16 @@ let balancer: RegionBalancer;
 
 beforeAll(async () => {
   // A long drain, so the test can watch a draining node while it still serves its own sessions.
-  region = await startTestRegion({ region: 'eu-west', nodes: 2, env: { DRAIN_TIMEOUT_MS: '20000' } });
-  balancer = await startRegionBalancer({
+  region = await startTestRegion({
     region: 'eu-west',
-    nodes: region.nodes.map((n) => ({ id: n.nodeId, url: n.url })),
+    nodes: 2,
+    env: { DRAIN_TIMEOUT_MS: '20000' },
+    balancer: true,
   });
+  balancer = region.balancer!;
 });
 afterAll(async () => {
   closeAllClients();
-  await balancer?.close();
   await region?.stop();
 });
 afterEach(() => closeAllClients());
