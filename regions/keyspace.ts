@@ -206,7 +206,7 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     store: 'regional',
     bound: "one member per live node; a dead node's member is reaped after its lease",
     config: [],
-    owner: 'presence',
+    owner: 'node registry',
   },
   presence: {
     pattern: 'rt:presence:{room}',
@@ -257,7 +257,7 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     store: 'regional',
     bound: 'TTL 30 s',
     config: [],
-    owner: 'presence',
+    owner: 'node registry',
   },
   shardLease: {
     pattern: 'rt:{publish}:bus:lease:{shard}',
@@ -279,7 +279,8 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     pattern: 'rt:inbound:{shard}',
     type: 'stream',
     store: 'regional',
-    bound: 'BUS_MAXLEN entries and BUS_MAX_AGE_S per shard, trimmed every few seconds',
+    bound:
+      'trimmed every second below what the region consumer group acknowledged (about a second of a steady stream); unread entries at most BUS_MAXLEN and BUS_MAX_AGE_S per shard',
     config: ['BUS_SHARDS', 'BUS_MAXLEN', 'BUS_MAX_AGE_S'],
     owner: "peer regions' forwarders (append), bus (trim)",
   },

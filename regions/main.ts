@@ -3,8 +3,6 @@
  * A missing or malformed variable stops the node with one line naming it and exit code 2.
  */
 import { ConfigError, parseRegionConfig, regionEnvHelp } from './config';
-import { attachGlobalBus } from './bus';
-import { attachHistory } from './history';
 import { createLogger } from './log';
 import { startRegionNode } from './node';
 
@@ -28,8 +26,6 @@ const log = createLogger(config.logLevel, { region: config.region, node: config.
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 
 const node = await startRegionNode(config, log);
-attachHistory(node, config, log);
-if (config.globalBus) attachGlobalBus(node, config, log);
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     void node.drain(signal === 'SIGTERM' ? 'shutdown' : 'interrupted').then(() => process.exit(0));

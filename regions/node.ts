@@ -1,201 +1,163 @@
-import { randomBytes } from 'node:crypto';
-import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { getRequestListener } from '@hono/node-server';
-import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
-import { Server } from 'socket.io';
-import { createTokenVerifier, formatSessionId } from '../shared';
+import { createTokenVerifier, type TokenVerifier } from '../shared';
+import { createGlobalBus } from './bus';
 import type { RegionConfig } from './config';
-import { createHttpApp, type HttpAppOptions } from './http/app';
-import { serveOperatorEndpoints } from './http/operator-server';
-import { Readiness } from './http/readiness';
-import { keys } from './keyspace';
-import { UserLimits } from './limits';
+import { HealthBeacon } from './health/beacon';
+import { createHistory } from './history';
+import type { HttpAppOptions } from './http/app';
+import { OperatorEndpoints } from './http/operator-server';
+import { Lifecycle, periodic } from './lifecycle';
+import { CONNECTION_LEASE_MS } from './limits';
 import type { Logger } from './log';
 import { RegionMetrics } from './metrics';
-import { HealthBeacon } from './health/beacon';
-import { outboxGroups } from './bus/keys';
-import { RegionalOutbox } from './outbox';
-import { PresenceService, RegionalPresence } from './presence';
-import { Publisher, RedisPublishLog, RoomDelivery, type RegionIo } from './publish';
-import { connectRedis, connectRegionRedis, type RedisClient, type RegionRedis } from './redis';
-import { UserControl } from './server-api/user-control';
-import { clientErrorMapper, noHistory, type RegionServices } from './services';
-import { HandshakeAdmission } from './socket/admission';
-import { SessionExpiry } from './socket/expiry';
-import { socketHandlers, type RegionSocket } from './socket/handlers';
-import { admitHandshake } from './socket/handshake';
-import { NodeUpkeep } from './upkeep';
-import { setTimeout as sleep } from 'node:timers/promises';
-
-/** Bytes a publish packet may carry beyond its `data`: event name, room, id, flags, ack id. */
-const PACKET_ENVELOPE_BYTES = 4 * 1024;
+import { assembleCore } from './node-core';
+import type { RedisPublishLog } from './publish';
+import { connectRegionRedis, type RegionRedis } from './redis';
+import { clientErrorMapper, type RegionServices } from './services';
+import { FrontEnd } from './socket/front-end';
 
 /** A running region node. */
 export interface RegionNode {
-  readonly config: RegionConfig;
   readonly url: string;
-  readonly io: RegionIo;
-  readonly services: RegionServices;
-  readonly metrics: RegionMetrics;
-  /** The regional Redis command client, for components attached after start (bus, history). */
-  readonly redis: RedisClient;
-  /** The global Redis command client (bus, health beacon). */
-  readonly globalRedis: RedisClient;
-  /** The region's durable queue; every accepted envelope is in it before it is emitted. */
-  readonly outbox: RegionalOutbox;
-  /** The single path envelopes take to a room region-wide (local publishes and the bus). */
-  readonly delivery: RoomDelivery;
-  /** True once `drain` was called. */
-  readonly draining: boolean;
   /**
-   * Adds a dependency to `/readyz` (name -> 'up' or another state). Only `critical` checks make the
-   * node not ready; the rest are reported, because live delivery goes on without them (a history or
-   * global-bus outage must not pull every node out of the load balancer).
+   * Drains the node (the beacon says "draining", clients are told to reconnect elsewhere and get up
+   * to DRAIN_TIMEOUT_MS to leave), then stops every component in reverse start order. Later calls
+   * wait for the first.
    */
-  addReadinessCheck(name: string, check: () => Promise<string> | string, critical?: boolean): void;
-  /** Runs on shutdown, after clients are gone and before Redis is closed. */
-  onClose(fn: () => Promise<void> | void): void;
-  /** Stops accepting, tells clients to reconnect elsewhere, waits up to the drain timeout, closes. */
   drain(reason?: string): Promise<void>;
 }
 
-/** Starts one region node: HTTP API, Socket.IO with the regional Redis adapter, presence, limits. */
+type Deps = { log: Logger; metrics: RegionMetrics };
+
+/**
+ * The composition root: assembles one region node from its components and starts them in the order
+ * of the list below (each uses only what started before it); a drain takes them down in reverse.
+ * The order, with what each one's stop does:
+ *
+ *  1. `redis`: the regional and global connections (closed last)
+ *  2. `outbox`: creates its consumer groups; `outbox-trim` trims below what all of them acknowledged
+ *  3. `publish-log`: appends envelopes held during a regional Redis outage (a last try at stop)
+ *  4. `liveness`: this node in the region's node registry; cleanup after dead nodes (leaves it)
+ *  5. `presence`: leave-grace sweeps (releases this node's members, with the grace)
+ *  6. `user-control`: server API disconnects and revocations from every region
+ *  7. `history`: outbox -> Postgres writer, partition maintenance (finishes the batch in hand)
+ *  8. `global-bus` (GLOBAL_BUS on): forwarders to peers, shard consumers, presence across regions
+ *  9. `connection-leases`: per-user connection leases renewed
+ * 10. `front-end`: listens: Socket.IO and the HTTP API (drain: `drain` to clients, waits for them)
+ * 11. `health-beacon`: the node's health for the edge (drain: says "draining"; stop: removed)
+ * 12. `operator-endpoints`: METRICS_PORT, when set
+ */
 export async function startRegionNode(config: RegionConfig, log: Logger): Promise<RegionNode> {
   const metrics = new RegionMetrics({ region: config.region, node: config.nodeId });
   metrics.connectionsMax.set(config.limits.maxConnectionsPerNode);
-  const deps = { log, metrics };
+  const deps: Deps = { log, metrics };
   const redis = await connectRegionRedis({ regional: config.redisUrl, global: config.globalRedisUrl }, deps);
-  // The groups this configuration runs: the outbox is trimmed below them alone.
-  const outbox = new RegionalOutbox(redis.command, outboxGroups(config));
-  await outbox.ensureGroups();
-  const publishLog = new RedisPublishLog(
-    redis.command,
-    {
-      publishRatePerUser: config.limits.publishRatePerUser,
-      ephemeralRatePerUser: config.limits.ephemeralRatePerUser,
-      idempotencyWindowMs: config.idempotencyWindowS * 1000,
-      idFutureMs: config.idFutureS * 1000,
-    },
-    { log, metrics, holdMaxBytes: config.outbox.holdMaxBytes },
-  );
-
-  const httpServer = createServer();
-  const admission = new HandshakeAdmission({
-    edgeSecrets: config.edgeSecrets,
-    allowedOrigins: config.allowedOrigins,
-    handshakeRatePerIp: config.limits.handshakeRatePerIp,
-    trustedProxies: config.trustedProxies,
+  const core = assembleCore(config, redis, deps);
+  const { io, delivery, outbox, presence } = core;
+  const history = createHistory({
+    config,
+    ...deps,
+    redis: redis.command,
+    delivery,
+    backlog: () => outbox.depth('history'),
   });
-  const io: RegionIo = new Server(httpServer, {
-    adapter: socketAdapter(redis),
-    // Called for new Engine.IO sessions only (no `sid`): before any session state exists.
-    allowRequest: (req, callback) => {
-      const refusal = admission.judge(req);
-      if (refusal) metrics.errors.inc({ code: refusal });
-      callback(refusal ?? null, refusal === undefined);
-    },
-    // Credentials are only ever allowed for listed origins; without a list, any origin without them.
-    cors:
-      config.allowedOrigins.length > 0
-        ? { origin: [...config.allowedOrigins], credentials: true }
-        : { origin: '*', credentials: false },
-    // A packet is refused (the connection closed) above the largest `data` plus room for the event
-    // name, the other fields and the framing; before, 1 MB packets were parsed and only then refused.
-    maxHttpBufferSize: config.limits.maxPayloadBytes + PACKET_ENVELOPE_BYTES,
-    // An Engine.IO session that never completes the Socket.IO connect is closed after this.
-    connectTimeout: config.limits.connectTimeoutMs,
-  });
-  // Session ids name their region and node (shared/session.ts), so the edge and a region's load
-  // balancer can send every long-polling request of a session to the node that holds it.
-  io.engine.generateId = () =>
-    formatSessionId(config.region, config.nodeId, randomBytes(12).toString('base64url'));
-
-  const userLimits = new UserLimits(redis.command, config.nodeId, config.limits, deps);
-  const delivery = new RoomDelivery(io, metrics);
-  const presenceStore = new RegionalPresence(
-    redis.command,
-    config.region,
-    config.nodeId,
-    config.presence,
-    log,
-  );
-  const controlSubscriber = connectRedis(config.globalRedisUrl, 'user-control', deps);
-  const users = new UserControl({
-    io,
-    globalRedis: redis.global,
-    subscriber: controlSubscriber,
-    revocationTtlMs: config.revocationTtlMs,
-    log,
-    metrics,
-  });
+  const bus = config.globalBus
+    ? createGlobalBus({
+        config,
+        ...deps,
+        redis: redis.command,
+        globalRedis: redis.global,
+        delivery,
+        io,
+        presence: presence.service,
+        outboxDepth: (group) => outbox.depth(group),
+        liveNodes: () => core.registry.liveCount(),
+      })
+    : undefined;
   const services: RegionServices = {
-    publisher: new Publisher({
-      region: config.region,
-      maxPayloadBytes: config.limits.maxPayloadBytes,
-      log: publishLog,
-      delivery,
-      metrics,
-      logger: log,
-    }),
-    presence: new PresenceService(presenceStore, io, config.region, config.presence.membersCap, deps),
-    recovery: noHistory,
-    history: noHistory,
-    users,
+    publisher: core.publisher,
+    presence: presence.service,
+    ...history.reads,
+    users: core.users,
     toClientError: clientErrorMapper(deps),
   };
-
-  let draining = false;
-  const readiness = new Readiness();
-  readiness.add('redis', () => (redis.regionalReady() ? 'up' : 'down'), true);
   const verifyToken = createTokenVerifier(config.tokens);
-  // Only sockets that completed the authenticated connect count as load (capacity, health beacon).
-  const connectedSockets = () => io.of('/').sockets.size;
-  io.use(
-    admitHandshake({
-      config,
-      verifyToken,
-      userLimits,
-      metrics,
-      revocations: users,
-      unavailable: () => draining || connectedSockets() >= config.limits.maxConnectionsPerNode,
-    }),
-  );
-  const expiry = new SessionExpiry((socket, exp) => {
-    socket.emit('expired', { exp });
-    socket.disconnect(true);
+  const http = httpOptions(config, services, verifyToken, {
+    readiness: () => lifecycle.readiness(),
+    metrics: () => scrape(metrics, frontEnd, core.publishLog),
   });
-  expiry.start();
-  const attachHandlers = socketHandlers({
+  const frontEnd: FrontEnd = new FrontEnd({
+    config,
+    ...deps,
+    io,
+    httpServer: core.httpServer,
+    http,
     services,
-    limits: { ...config.limits, recoveryLimit: config.history.recoveryLimit },
     verifyToken,
-    expiry,
+    userLimits: core.userLimits,
+    revocations: core.users,
+    isDraining: (): boolean => lifecycle.isDraining,
   });
-  const closeUserConnection = function (this: RegionSocket) {
-    void userLimits.closeConnection(this.data.principal.user, this.id);
+  const lifecycle: Lifecycle = new Lifecycle(
+    [
+      ...core.components,
+      history.component,
+      ...(bus ? [bus] : []),
+      periodic(
+        'connection-leases',
+        CONNECTION_LEASE_MS / 3,
+        (): Promise<void> => core.userLimits.renew(frontEnd.connections()),
+        deps,
+      ),
+      frontEnd,
+      healthBeacon(config, redis, frontEnd, () => lifecycle.isDraining, deps),
+      ...(config.metricsPort === undefined
+        ? []
+        : [new OperatorEndpoints(http, config.metricsPort, config.host)]),
+    ],
+    log,
+  );
+  await lifecycle.start();
+  log.info({ port: frontEnd.port, region: config.region }, 'region node listening');
+  return {
+    url: `http://127.0.0.1:${frontEnd.port}`,
+    async drain(reason = 'shutdown') {
+      await lifecycle.shutdown(reason);
+      log.info('drained');
+    },
   };
-  // Memory per idle connection (https://socket.io/docs/v4/memory-usage/): once the Socket.IO connect
-  // is admitted (the middleware has read what it needs from the handshake), the Engine.IO session
-  // drops its reference to the first HTTP request. Engine.IO also keeps a WebSocket upgrade's
-  // response object, which holds that request, alive for the whole session (a `close` listener on the
-  // TCP socket), so the request is let go of there too.
-  const upgradeResponses = new WeakMap<object, { req?: unknown }>();
-  io.engine.use((req: object, res: { req?: unknown }, next: () => void) => {
-    upgradeResponses.set(req, res);
-    next();
-  });
-  io.on('connection', (socket: RegionSocket) => {
-    const conn = socket.conn as unknown as { request: object | null };
-    const upgrade = conn.request && upgradeResponses.get(conn.request);
-    if (upgrade && !('statusCode' in upgrade)) upgrade.req = null;
-    conn.request = null;
-    socket.emit('session', { region: config.region, node: config.nodeId });
-    attachHandlers(socket);
-    socket.on('disconnect', closeUserConnection);
-  });
+}
 
-  const httpOptions: HttpAppOptions = {
+function healthBeacon(
+  config: RegionConfig,
+  redis: RegionRedis,
+  frontEnd: FrontEnd,
+  isDraining: () => boolean,
+  deps: Deps,
+): HealthBeacon {
+  return new HealthBeacon(
+    redis.global,
+    () => ({
+      region: config.region,
+      node: config.nodeId,
+      url: config.publicUrl ?? `http://127.0.0.1:${frontEnd.port}`,
+      connections: frontEnd.connectedSockets(),
+      capacity: config.limits.maxConnectionsPerNode,
+      draining: isDraining(),
+    }),
+    (err) => {
+      deps.metrics.internalErrors.inc({ component: 'health-beacon' });
+      deps.log.debug({ err: err.message }, 'health beacon not published: global Redis unavailable');
+    },
+  );
+}
+
+function httpOptions(
+  config: RegionConfig,
+  services: RegionServices,
+  verifyToken: TokenVerifier,
+  operator: Pick<HttpAppOptions, 'readiness' | 'metrics'>,
+): HttpAppOptions {
+  return {
     region: config.region,
     nodeId: config.nodeId,
     verifyToken,
@@ -203,169 +165,16 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
     serverApiKeys: config.serverApiKeys,
     maxPayloadBytes: config.limits.maxPayloadBytes,
     services,
-    readiness: () => readiness.report(draining),
-    async metrics() {
-      metrics.connections.set(connectedSockets());
-      metrics.outboxHeld.set(publishLog.heldCount);
-      metrics.outboxHeldBytes.set(publishLog.heldBytes);
-      const adapter = io.of('/').adapter;
-      metrics.rooms.set([...adapter.rooms.keys()].filter((room) => !adapter.sids.has(room)).length);
-      return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
-    },
+    ...operator,
     metricsElsewhere: config.metricsPort !== undefined,
   };
-  const app = createHttpApp(httpOptions);
-  const operator =
-    config.metricsPort === undefined
-      ? undefined
-      : await serveOperatorEndpoints(httpOptions, config.metricsPort, config.host);
-  // Socket.IO answers its own path; every other request goes to the Hono app.
-  const handleHttp = getRequestListener(app.fetch);
-  httpServer.on('request', (req, res) => {
-    if (!req.url?.startsWith('/socket.io/')) void handleHttp(req, res);
-  });
-
-  await listen(httpServer, config.port, config.host);
-  const port = (httpServer.address() as AddressInfo).port;
-  const upkeep = new NodeUpkeep({
-    io,
-    outbox,
-    publishLog,
-    outboxTrimIntervalMs: config.outbox.trimIntervalMs,
-    presenceStore,
-    presence: services.presence,
-    userLimits,
-    presenceTiming: config.presence,
-    ...deps,
-  });
-  await upkeep.start();
-  await users.start();
-  const beacon = new HealthBeacon(
-    redis.global,
-    () => ({
-      region: config.region,
-      node: config.nodeId,
-      url: config.publicUrl ?? `http://127.0.0.1:${port}`,
-      connections: connectedSockets(),
-      capacity: config.limits.maxConnectionsPerNode,
-      draining,
-    }),
-    (err) => {
-      metrics.internalErrors.inc({ component: 'health-beacon' });
-      log.debug({ err: err.message }, 'health beacon not published: global Redis unavailable');
-    },
-  );
-  beacon.start();
-  log.info({ port, metricsPort: operator?.port, region: config.region }, 'region node listening');
-
-  const closeHooks: (() => Promise<void> | void)[] = [
-    () => expiry.stop(),
-    () => operator?.close(),
-    async () => {
-      users.stop();
-      await controlSubscriber.quit().catch(() => controlSubscriber.disconnect());
-    },
-  ];
-  let drained: Promise<void> | undefined;
-  return {
-    config,
-    url: `http://127.0.0.1:${port}`,
-    io,
-    services,
-    metrics,
-    redis: redis.command,
-    globalRedis: redis.global,
-    outbox,
-    delivery,
-    get draining() {
-      return draining;
-    },
-    addReadinessCheck: (name, check, critical) => readiness.add(name, check, critical),
-    onClose: (fn) => void closeHooks.push(fn),
-    drain(reason = 'shutdown') {
-      draining = true;
-      drained ??= drainNode({
-        reason,
-        config,
-        log,
-        io,
-        httpServer,
-        beacon,
-        upkeep,
-        closeHooks,
-        publishLog,
-        presenceStore,
-        redis,
-      });
-      return drained;
-    },
-  };
 }
 
-/**
- * Drains a node: the edge stops routing here (draining health), no new connections, `drain` to every
- * client (they reconnect through the edge), up to DRAIN_TIMEOUT_MS for them to leave, then the rest
- * is closed, attached components stop, held envelopes get a last chance, and leases are released.
- */
-async function drainNode(parts: {
-  reason: string;
-  config: RegionConfig;
-  log: Logger;
-  io: RegionIo;
-  httpServer: HttpServer;
-  beacon: HealthBeacon;
-  upkeep: NodeUpkeep;
-  closeHooks: (() => Promise<void> | void)[];
-  publishLog: RedisPublishLog;
-  presenceStore: RegionalPresence;
-  redis: RegionRedis;
-}): Promise<void> {
-  const { io, log, publishLog, config } = parts;
-  log.info({ reason: parts.reason, clients: io.engine.clientsCount }, 'draining');
-  await parts.beacon.beat();
-  io.local.emit('drain', { reason: parts.reason });
-  // Keep listening while clients leave: long-polling sessions need new requests to receive `drain`
-  // and say goodbye, `/readyz` answers 503 to the load balancer, and a new handshake is refused
-  // with the contract's `unavailable` rather than a refused TCP connection.
-  const deadline = Date.now() + config.drainTimeoutMs;
-  while (io.engine.clientsCount > 0 && Date.now() < deadline) await sleep(100);
-  parts.httpServer.close();
-  parts.upkeep.stop();
-  const remaining = io.engine.clientsCount;
-  await new Promise<void>((resolve) => io.close(() => resolve()));
-  for (const hook of parts.closeHooks) await hook();
-  await publishLog.flush();
-  if (publishLog.heldCount > 0) {
-    log.error({ held: publishLog.heldCount }, 'regional Redis down at shutdown: held envelopes lost');
-  }
-  await parts.beacon.stop({ region: config.region, node: config.nodeId });
-  await parts.presenceStore.removeNode().catch(() => undefined);
-  parts.httpServer.closeAllConnections();
-  await parts.redis.close();
-  log.info({ remaining }, 'drained');
-}
-
-/**
- * Cross-node fan-out within the region. On a Redis Cluster: Redis 7 sharded pub/sub, one channel per
- * room (`subscriptionMode: 'dynamic'`), so a room's traffic goes only to the shard that owns its
- * channel and only to nodes with members in it (docs/scaling.md, "Redis Cluster"). On one server:
- * the classic adapter, one channel for the namespace.
- */
-function socketAdapter(redis: RegionRedis) {
-  return redis.regionalIsCluster
-    ? createShardedAdapter(redis.adapterPub, redis.adapterSub, {
-        channelPrefix: keys.adapterChannel(),
-        subscriptionMode: 'dynamic',
-      })
-    : createAdapter(redis.adapterPub, redis.adapterSub, { key: keys.adapterChannel() });
-}
-
-function listen(server: HttpServer, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+/** `/metrics`: gauges read at scrape time, then the registry's text. */
+async function scrape(metrics: RegionMetrics, frontEnd: FrontEnd, publishLog: RedisPublishLog) {
+  metrics.connections.set(frontEnd.connectedSockets());
+  metrics.outboxHeld.set(publishLog.heldCount);
+  metrics.outboxHeldBytes.set(publishLog.heldBytes);
+  metrics.rooms.set(frontEnd.roomCount());
+  return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
 }

@@ -23,7 +23,7 @@ export interface GroupPosition {
 /** How a region's consumer group relates to the retained part of a shard. */
 export type GroupStanding = 'current' | 'late' | 'fallen-behind';
 
-/** How much of each shard the bus keeps. */
+/** How much of each shard the bus keeps at most, acknowledged or not (see `InboundBus.trim`). */
 export interface BusRetention {
   /** Entries kept per shard, at most (after a `trim`). */
   maxLen: number;
@@ -83,9 +83,12 @@ export interface InboundBus {
   ack(shard: number, group: string, ids: readonly BusEntryId[]): Promise<void>;
   position(shard: number, group: string): Promise<GroupPosition>;
   /**
-   * Applies the retention bound to every shard (or to `shards`): removes entries older than `maxAgeMs` and the oldest
-   * beyond `maxLen`, and records the greatest removed id (see `groupStanding`). Returns how many
-   * entries were removed. Between two calls a shard may grow past `maxLen` by what was published.
+   * Trims every shard (or `shards`): removes the entries every consumer group on it has
+   * acknowledged (before each group's oldest pending entry and up to its last-delivered one; nothing
+   * on that ground while the shard has no group), then applies the retention bound: entries older
+   * than `maxAgeMs` and the oldest beyond `maxLen`, acknowledged or not. Records the greatest removed
+   * id (see `groupStanding`) and returns how many entries were removed. Between two calls a shard
+   * holds what arrived meanwhile, and may grow past `maxLen` by it.
    */
   trim(now?: number, shards?: readonly number[]): Promise<number>;
   close(): Promise<void>;

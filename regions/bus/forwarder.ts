@@ -5,7 +5,7 @@ import type { RedisClient } from '../redis';
 import type { GroupEntry } from '../streams/group-stream';
 import { StreamWorker } from '../streams/worker';
 import type { InboundBus } from './bus';
-import type { FailureStreak } from './failures';
+import type { FailureStreak } from '../failure-streak';
 import type { RegionLease } from './lease';
 import type { BusMetrics } from './metrics';
 

@@ -1,9 +1,11 @@
 import type { RegionConfig } from '../config';
 import type { Logger } from '../log';
-import type { RegionNode } from '../node';
-import { GlobalPresence } from '../presence';
-import { connectRedis, isReady } from '../redis';
-import { FailureStreak } from './failures';
+import type { Component, ReadinessCheck } from '../lifecycle';
+import type { RegionMetrics } from '../metrics';
+import { GlobalPresence, type PresenceService } from '../presence';
+import type { RegionIo, RoomDelivery } from '../publish';
+import { connectRedis, isReady, type RedisClient } from '../redis';
+import { FailureStreak } from '../failure-streak';
 import { markNewUnderLease } from './fenced-dedup';
 import { Forwarder } from './forwarder';
 import { busKeys, forwardGroup } from './keys';
@@ -31,11 +33,36 @@ const BATCH_SIZE = 256;
 const FORWARDER_IN_FLIGHT = 16;
 /** Waiting shard reads kept outstanding per shard consumer (see `ReadAhead`). */
 const READ_AHEAD = 8;
-/** How often each shard consumer trims its shard and checks its standing. */
-const HOUSEKEEPING_MS = 5_000;
+/**
+ * How often each shard consumer trims its shard below what the region acknowledged: a steady stream
+ * leaves about this long of entries in it.
+ */
+const INBOUND_TRIM_MS = 1_000;
+/** How often each shard consumer checks its group's standing (late, fallen behind). */
+const STANDING_CHECK_MS = 5_000;
 
-/** What `attachGlobalBus` started, for tests and embedding. */
-export interface AttachedGlobalBus {
+/** What the node gives the bus. */
+export interface GlobalBusDeps {
+  config: RegionConfig;
+  log: Logger;
+  metrics: RegionMetrics;
+  /** The regional Redis command client (this region's inbound shards, leases, dedup). */
+  redis: RedisClient;
+  /** The global Redis command client (presence across regions). */
+  globalRedis: RedisClient;
+  /** Where envelopes from other regions are emitted, region-wide. */
+  delivery: RoomDelivery;
+  io: RegionIo;
+  /** This region's presence, mirrored to and completed from the other regions. */
+  presence: PresenceService;
+  /** Outbox entries the group has not handled yet (`rt_bus_backlog{peer}`). */
+  outboxDepth(group: string): Promise<number>;
+  /** Live nodes of the region (the node registry): inbound shards are split among them. */
+  liveNodes(): Promise<number>;
+}
+
+/** The bus as one node runs it: a component, and its parts for tests and embedding. */
+export interface GlobalBus extends Component {
   /** This region's inbound shards (in its own Redis). */
   readonly inbound: RedisStreamsBus;
   readonly metrics: BusMetrics;
@@ -50,37 +77,40 @@ export interface AttachedGlobalBus {
  * inbound shards in its Redis, one node per region and peer), the shard consumers (this region's
  * inbound shards -> rooms of this region, dedup by envelope id, no echo), presence across regions
  * (global Redis), bus metrics, and the non-critical readiness checks `globalBus` and `peer:{region}`.
- * An unreachable peer delays delivery to that peer only; local delivery goes on. Everything stops on
- * node close.
+ * An unreachable peer delays delivery to that peer only; local delivery goes on.
  */
-export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Logger): AttachedGlobalBus {
+export function createGlobalBus(deps: GlobalBusDeps): GlobalBus {
+  const { config, log } = deps;
   const busLog = log.child({ component: 'bus' });
   const { region, nodeId } = config;
   const timing = config.bus;
-  const deps = { log, metrics: node.metrics };
-  const counter = node.metrics.internalErrors;
+  const connectionDeps = { log, metrics: deps.metrics };
+  const counter = deps.metrics.internalErrors;
   const streak = (component: string, componentLog: Logger) =>
     new FailureStreak(component, counter, componentLog);
   const peers = timing.peers.map((peer) => peer.region);
-  const metrics = new BusMetrics(node.metrics.registry, peers, (peer) =>
-    node.outbox.depth(forwardGroup(peer)),
+  const metrics = new BusMetrics(deps.metrics.registry, peers, (peer) =>
+    deps.outboxDepth(forwardGroup(peer)),
   );
   const retention = { maxLen: timing.maxLen, maxAgeMs: timing.maxAgeMs };
-  const inbound = new RedisStreamsBus(node.redis, { shardCount: timing.shards, retention });
+  const inbound = new RedisStreamsBus(deps.redis, { shardCount: timing.shards, retention });
   const retryMs = Math.min(500, Math.floor(timing.leaseMs / 3));
   const forwarderBlockMs = Math.max(1, Math.min(timing.blockMs, Math.floor(timing.leaseMs / 3)));
 
   const connections: ReturnType<typeof connectRedis>[] = [];
+  const checks: ReadinessCheck[] = [
+    { name: 'globalBus', state: () => (isReady(deps.globalRedis) ? 'up' : 'down') },
+  ];
   const forwarders = new Map<string, Forwarder>();
   for (const peer of timing.peers) {
     const peerLog = busLog.child({ role: 'forwarder', peer: peer.region });
     // Fails fast while the peer is unreachable; the deadline covers a peer that hangs.
-    const peerRedis = connectRedis(peer.url, `peer:${peer.region}`, deps, {
+    const peerRedis = connectRedis(peer.url, `peer:${peer.region}`, connectionDeps, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       commandTimeout: 5_000,
     });
-    const outboxReader = connectRedis(config.redisUrl, `outbox-reader:${peer.region}`, deps, {
+    const outboxReader = connectRedis(config.redisUrl, `outbox-reader:${peer.region}`, connectionDeps, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       commandTimeout: forwarderBlockMs + 3_000,
@@ -92,10 +122,10 @@ export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Log
         nodeId,
         peer: peer.region,
         group: forwardGroup(peer.region),
-        redis: node.redis,
+        redis: deps.redis,
         reader: outboxReader,
         bus: new RedisStreamsBus(peerRedis, { shardCount: timing.shards, retention }),
-        lease: new RegionLease(node.redis, busKeys.forwarderLease(peer.region), nodeId, timing.leaseMs),
+        lease: new RegionLease(deps.redis, busKeys.forwarderLease(peer.region), nodeId, timing.leaseMs),
         metrics,
         log: peerLog,
         failures: streak(`bus:forwarder:${peer.region}`, peerLog),
@@ -106,13 +136,14 @@ export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Log
         claimIdleMs: timing.claimIdleMs,
       }),
     );
-    node.addReadinessCheck(`peer:${peer.region}`, () => (isReady(peerRedis) ? 'up' : 'down'));
+    checks.push({ name: `peer:${peer.region}`, state: () => (isReady(peerRedis) ? 'up' : 'down') });
   }
 
   const consumerLog = busLog.child({ role: 'consumer' });
   const shards = new ShardAssignment({
     nodeId,
-    redis: node.redis,
+    redis: deps.redis,
+    liveNodes: deps.liveNodes,
     shardCount: timing.shards,
     leaseMs: timing.leaseMs,
     metrics,
@@ -123,8 +154,8 @@ export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Log
         region,
         nodeId,
         bus: inbound,
-        markNew: (ids) => markNewUnderLease(node.redis, lease, ids, timing.dedupWindowS),
-        delivery: node.delivery,
+        markNew: (ids) => markNewUnderLease(deps.redis, lease, ids, timing.dedupWindowS),
+        delivery: deps.delivery,
         metrics,
         log: consumerLog,
         failures: {
@@ -137,33 +168,43 @@ export function attachGlobalBus(node: RegionNode, config: RegionConfig, log: Log
         readAhead: READ_AHEAD,
         retryMs,
         claimIdleMs: timing.claimIdleMs,
-        standingIntervalMs: HOUSEKEEPING_MS,
+        trimIntervalMs: INBOUND_TRIM_MS,
+        standingIntervalMs: STANDING_CHECK_MS,
       }),
   });
 
-  const presenceSubscriber = connectRedis(config.globalRedisUrl, 'presence-events', deps);
+  const presenceSubscriber = connectRedis(config.globalRedisUrl, 'presence-events', connectionDeps);
   connections.push(presenceSubscriber);
   const presence = new GlobalPresence({
     region,
-    globalRedis: node.globalRedis,
+    globalRedis: deps.globalRedis,
     subscriber: presenceSubscriber,
-    presence: node.services.presence,
-    io: node.io,
+    presence: deps.presence,
+    io: deps.io,
     ttlMs: timing.presenceMirrorTtlMs,
     log: log.child({ component: 'presence' }),
-    metrics: node.metrics,
+    metrics: deps.metrics,
   });
 
-  for (const forwarder of forwarders.values()) forwarder.start();
-  shards.start();
-  void presence.start();
-  node.addReadinessCheck('globalBus', () => (isReady(node.globalRedis) ? 'up' : 'down'));
-  node.onClose(async () => {
-    presence.stop();
-    await shards.stop();
-    await Promise.all([...forwarders.values()].map((forwarder) => forwarder.stop()));
-    await inbound.close();
-    for (const client of connections) await client.quit().catch(() => client.disconnect());
-  });
-  return { inbound, metrics, forwarders, shards, presence };
+  return {
+    name: 'global-bus',
+    checks,
+    inbound,
+    metrics,
+    forwarders,
+    shards,
+    presence,
+    start() {
+      for (const forwarder of forwarders.values()) forwarder.start();
+      shards.start();
+      void presence.start();
+    },
+    async stop() {
+      presence.stop();
+      await shards.stop();
+      await Promise.all([...forwarders.values()].map((forwarder) => forwarder.stop()));
+      await inbound.close();
+      for (const client of connections) await client.quit().catch(() => client.disconnect());
+    },
+  };
 }

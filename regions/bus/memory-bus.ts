@@ -131,6 +131,7 @@ export class MemoryBus implements InboundBus {
       const drop = Math.max(
         expired < 0 ? s.entries.length : expired,
         s.entries.length - this.retention.maxLen,
+        acknowledgedPrefix(s),
       );
       if (drop <= 0) continue;
       s.trimmedThroughId = s.entries[drop - 1]!.id;
@@ -197,4 +198,24 @@ export class MemoryBus implements InboundBus {
     if (!g) throw new BusGroupMissingError(shard, group);
     return g;
   }
+}
+
+/**
+ * How many of the shard's oldest entries every group has acknowledged: those before each group's
+ * oldest pending entry and up to its last-delivered one. None without a group (a group created
+ * later reads the shard from its start).
+ */
+function acknowledgedPrefix(s: MemoryShard): number {
+  if (s.groups.size === 0) return 0;
+  let count = s.entries.length;
+  for (const g of s.groups.values()) {
+    const oldestPending = [...g.pending.keys()].sort(compareEntryIds)[0];
+    const kept = s.entries.findIndex(
+      (e) =>
+        compareEntryIds(e.id, g.lastDeliveredId) > 0 ||
+        (oldestPending !== undefined && compareEntryIds(e.id, oldestPending) >= 0),
+    );
+    count = Math.min(count, kept < 0 ? s.entries.length : kept);
+  }
+  return count;
 }

@@ -24,28 +24,51 @@ type RawRead = [key: string, entries: RawEntry[]][] | null;
 /** A waiting read that the server has not answered this long after its block time is given up. */
 const READ_DEADLINE_MARGIN_MS = 5_000;
 
-// Trims one shard by age and length with XTRIM MINID, and records the greatest id removed, which
-// Redis does not keep for trims: a group whose last-delivered id is below it has lost entries.
-// At most 10k entries per call, so one call never blocks Redis for long; the next call continues.
+// Trims one shard: below what every consumer group on it has acknowledged (its oldest pending entry,
+// or the entry after its last-delivered one), and further by age and length, and records the
+// greatest id removed, which Redis does not keep for trims: a group whose last-delivered id is below
+// it has lost entries. Without any group nothing is trimmed by acknowledgement (a group created later
+// reads the shard from its start). The length trim removes at most 10k entries per call, so one call
+// never blocks Redis for long; the next call continues.
 const TRIM_SCRIPT = `
+local function parse(id)
+  local ms, seq = string.match(id, '(%d+)-(%d+)')
+  return tonumber(ms), tonumber(seq)
+end
 local function before(a, b)
-  local am, as = string.match(a, '(%d+)-(%d+)')
-  local bm, bs = string.match(b, '(%d+)-(%d+)')
-  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
   if am ~= bm then return am < bm end
   return as < bs
 end
+local function after(id)
+  local ms, seq = string.match(id, '(%d+)-(%d+)')
+  return ms .. '-' .. string.format('%d', tonumber(seq) + 1)
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local floor = ARGV[1]
+local acked = nil
+for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local name, last
+  for i = 1, #group, 2 do
+    if group[i] == 'name' then name = group[i + 1] elseif group[i] == 'last-delivered-id' then last = group[i + 1] end
+  end
+  local pending = redis.call('XPENDING', KEYS[1], name)
+  local kept = after(last)
+  if pending[1] > 0 and pending[2] then kept = pending[2] end
+  if acked == nil or before(kept, acked) then acked = kept end
+end
+if acked and before(floor, acked) then floor = acked end
 local excess = math.min(redis.call('XLEN', KEYS[1]) - tonumber(ARGV[2]), 10000)
 if excess > 0 then
   local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess + 1)
   local firstKept = oldest[#oldest][1]
   if before(floor, firstKept) then floor = firstKept end
 end
-local last = redis.call('XREVRANGE', KEYS[1], '(' .. floor, '-', 'COUNT', 1)
-if #last == 0 then return 0 end
+local lastRemoved = redis.call('XREVRANGE', KEYS[1], '(' .. floor, '-', 'COUNT', 1)
+if #lastRemoved == 0 then return 0 end
 local removed = redis.call('XTRIM', KEYS[1], 'MINID', floor)
-redis.call('SET', KEYS[2], last[1][1])
+redis.call('SET', KEYS[2], lastRemoved[1][1])
 return removed`;
 
 export interface RedisStreamsBusOptions {

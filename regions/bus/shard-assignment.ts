@@ -1,7 +1,6 @@
-import { keys } from '../keyspace';
 import type { RedisClient } from '../redis';
 import type { Logger } from '../log';
-import type { FailureStreak } from './failures';
+import type { FailureStreak } from '../failure-streak';
 import { busKeys } from './keys';
 import { RegionLease } from './lease';
 import type { BusMetrics } from './metrics';
@@ -9,8 +8,10 @@ import type { ShardConsumer } from './shard-consumer';
 
 export interface ShardAssignmentDeps {
   nodeId: string;
-  /** Regional Redis: shard leases and the node liveness set `rt:nodes`. */
+  /** Regional Redis: shard leases. */
   redis: RedisClient;
+  /** How many nodes of the region are alive (the node registry), to split the shards among. */
+  liveNodes(): Promise<number>;
   shardCount: number;
   leaseMs: number;
   metrics: BusMetrics;
@@ -82,7 +83,7 @@ export class ShardAssignment {
         await this.giveUp(shard, false);
       }
     }
-    const live = await this.deps.redis.zcount(keys.nodes(), Date.now(), '+inf');
+    const live = await this.deps.liveNodes();
     const share = fairShare(this.deps.shardCount, live);
     const now = Date.now();
     for (let i = 0; i < this.deps.shardCount && !this.stopped; i++) {

@@ -2,7 +2,7 @@ import pino from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newEnvelopeId, type Envelope } from '../../shared';
-import { FailureStreak } from './failures';
+import { FailureStreak } from '../failure-streak';
 import { MemoryBus } from './memory-bus';
 import { BusMetrics } from './metrics';
 import { ShardConsumer } from './shard-consumer';
@@ -45,6 +45,7 @@ function startConsumer(bus: MemoryBus, nodeId: string, seen = new Set<string>())
     readAhead: 2,
     retryMs: 10,
     claimIdleMs: 60_000,
+    trimIntervalMs: 60_000,
     standingIntervalMs: 60_000,
   });
   consumers.push(consumer);

@@ -1,7 +1,7 @@
 import type { Logger } from '../log';
 import type { RoomDelivery } from '../publish';
 import { BusGroupMissingError, groupStanding, type InboundBus } from './bus';
-import type { FailureStreak } from './failures';
+import type { FailureStreak } from '../failure-streak';
 import { inboundGroup } from './keys';
 import type { BusMetrics } from './metrics';
 import { shardStream } from './shard-stream';
@@ -31,7 +31,9 @@ export interface ShardConsumerDeps {
   retryMs: number;
   /** Entries pending this long to another consumer of the region are taken over. */
   claimIdleMs: number;
-  /** How often the shard is trimmed to its retention bound and the group's standing checked. */
+  /** How often the shard is trimmed (to what the region's group acknowledged, and its retention bound). */
+  trimIntervalMs: number;
+  /** How often the group's standing (late, fallen behind) is checked, at a trim. */
   standingIntervalMs: number;
 }
 
@@ -54,7 +56,8 @@ const CALL_DEADLINE_MS = 5_000;
 export class ShardConsumer {
   private readonly worker: StreamWorker<Envelope>;
   private readonly housekeeping: NodeJS.Timeout;
-  private checkingStanding = false;
+  private housekeepingRunning = false;
+  private nextStandingAt = 0;
 
   constructor(
     readonly shard: number,
@@ -96,8 +99,8 @@ export class ShardConsumer {
       },
     });
     this.worker.start();
-    this.checkStanding();
-    this.housekeeping = setInterval(() => this.checkStanding(), deps.standingIntervalMs);
+    this.keepHouse();
+    this.housekeeping = setInterval(() => this.keepHouse(), deps.trimIntervalMs);
   }
 
   /**
@@ -134,13 +137,19 @@ export class ShardConsumer {
     }
   }
 
-  /** Trims the shard and checks the group's standing beside the reads, never in their way. */
-  private checkStanding(): void {
-    if (this.checkingStanding || this.worker.stopped) return;
-    this.checkingStanding = true;
+  /**
+   * Trims the shard (what the region acknowledged goes, so the shard holds only the last moments of
+   * a steady stream) and now and then checks the group's standing, beside the reads, never in their
+   * way.
+   */
+  private keepHouse(): void {
+    if (this.housekeepingRunning || this.worker.stopped) return;
+    this.housekeepingRunning = true;
     const { housekeeping } = this.deps.failures;
     (async () => {
       this.deps.metrics.trimmed.inc(await this.deps.bus.trim(Date.now(), [this.shard]));
+      if (Date.now() < this.nextStandingAt) return;
+      this.nextStandingAt = Date.now() + this.deps.standingIntervalMs;
       await this.reportStanding();
     })()
       .then(
@@ -151,7 +160,7 @@ export class ShardConsumer {
             housekeeping.failed(err, 'inbound trim or standing check failed', { shard: this.shard });
         },
       )
-      .finally(() => (this.checkingStanding = false));
+      .finally(() => (this.housekeepingRunning = false));
   }
 
   /** Logs and counts a region that trimming overtook (entries lost to it), apart from a late one. */

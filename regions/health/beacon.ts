@@ -2,6 +2,7 @@ import { loadavg, cpus } from 'node:os';
 import type { RedisClient } from '../redis';
 import { encodeHeartbeat, type NodeHeartbeat } from '../../shared';
 import { keys } from '../keyspace';
+import type { Component } from '../lifecycle';
 
 /** The global Redis hash the edge reads (over Upstash REST) to route around unhealthy regions. */
 export const HEALTH_KEY = keys.health();
@@ -12,8 +13,13 @@ export type NodeHealth = NodeHeartbeat;
 export const HEALTH_INTERVAL_MS = 2_000;
 export const HEALTH_TTL_MS = 6_000;
 
-/** Publishes this node's health into the global Redis every HEALTH_INTERVAL_MS. */
-export class HealthBeacon {
+/**
+ * Publishes this node's health into the global Redis every HEALTH_INTERVAL_MS. When the node drains
+ * it says so at once (the edge stops routing here before clients are told to leave); when it stops,
+ * its entry is deleted.
+ */
+export class HealthBeacon implements Component {
+  readonly name = 'health-beacon';
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -27,6 +33,11 @@ export class HealthBeacon {
     this.timer = setInterval(() => void this.beat(), HEALTH_INTERVAL_MS);
   }
 
+  /** The snapshot now says `draining`: published at once. */
+  drain(): Promise<void> {
+    return this.beat();
+  }
+
   async beat(): Promise<void> {
     const now = Date.now();
     const health: NodeHealth = {
@@ -35,16 +46,19 @@ export class HealthBeacon {
       expiresAt: now + HEALTH_TTL_MS,
     };
     try {
-      await this.globalRedis.hset(HEALTH_KEY, `${health.region}/${health.node}`, encodeHeartbeat(health));
+      await this.globalRedis.hset(HEALTH_KEY, field(health), encodeHeartbeat(health));
     } catch (err) {
       this.onError(err as Error);
     }
   }
 
-  /** Stops beating; with `remove`, deletes the entry so the edge stops routing here at once. */
-  async stop(remove: { region: string; node: string } | undefined): Promise<void> {
+  /** Stops beating and deletes the entry, so the edge stops routing here at once. */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
-    if (remove)
-      await this.globalRedis.hdel(HEALTH_KEY, `${remove.region}/${remove.node}`).catch(() => undefined);
+    await this.globalRedis.hdel(HEALTH_KEY, field(this.snapshot())).catch(() => undefined);
   }
+}
+
+function field(health: { region: string; node: string }): string {
+  return `${health.region}/${health.node}`;
 }

@@ -1,43 +1,109 @@
 import postgres from 'postgres';
 import type { RegionConfig } from '../config';
 import type { Logger } from '../log';
-import type { RegionNode } from '../node';
-import { connectRedis } from '../redis';
+import type { Component, ReadinessCheck } from '../lifecycle';
+import type { RegionMetrics } from '../metrics';
+import type { RoomDelivery } from '../publish';
+import { connectRedis, type RedisClient } from '../redis';
+import type { HistoryReader, MissedMessages } from '../services';
 import { HistoryMetrics } from './metrics';
 import { HistoryMaintenance } from './maintenance';
 import { HistoryPages } from './pages';
 import { idFloor, retentionHorizonMs } from './partitions';
 import { PgClient } from './pg-client';
 import { ReadRouting } from './read-routing';
-import { RecentHistory } from './recent';
+import type { RecentHistory } from './recent';
+import { RedisRecentHistory } from './redis-recent';
 import { HistoryRecovery } from './recovery';
 import { HistoryWriter } from './writer';
 
 export { HISTORY_GROUP, HistoryWriter } from './writer';
-export { RecentHistory, type RecentBounds } from './recent';
+export type { RecentHistory, RecentBounds } from './recent';
+export { RedisRecentHistory } from './redis-recent';
+export { MemoryRecentHistory } from './memory-recent';
 export { HistoryMetrics } from './metrics';
 
 /** Recent-history append failures are logged at most this often (each one is counted). */
 const APPEND_ERROR_LOG_MS = 10_000;
 
-/** What `attachHistory` started, for tests and embedding. */
-export interface AttachedHistory {
-  readonly metrics: HistoryMetrics;
-  readonly writer: HistoryWriter;
-  readonly recent: RecentHistory;
+/** What the node gives its history. */
+export interface HistoryDeps {
+  config: RegionConfig;
+  log: Logger;
+  /** The node's metrics (history adds its own to the registry). */
+  metrics: RegionMetrics;
+  /** The regional Redis command client (recent-history buffer, dead letters). */
+  redis: RedisClient;
+  /** Room delivery, observed to fill the recent-history buffer in this node's delivery order. */
+  delivery: RoomDelivery;
+  /** Outbox entries the `history` group has not written yet (`rt_history_backlog`). */
+  backlog(): Promise<number>;
+}
+
+/** History as the node runs it: the component, and the reads the socket and HTTP front ends use. */
+export interface RegionHistory {
+  readonly component: Component;
+  readonly reads: { history: HistoryReader; recovery: MissedMessages };
 }
 
 /**
- * Gives a region node its history: the outbox → Postgres writer, the recent-history buffer fed by
- * room delivery, `history` pages and `join { since }` recovery (replacing `noHistory`), history
- * metrics, and the non-critical readiness checks `postgres` and `postgres-replica` (`up`, `down`,
- * `hung`; the replica also `behind` or `unverified`). Postgres being
- * down delays history; it never stops the node or live delivery. Everything stops on node close.
+ * A region node's history: the outbox → Postgres writer, the recent-history buffer fed by room
+ * delivery, `history` pages and `join { since }` recovery, partition maintenance, history metrics,
+ * and the non-critical readiness checks `postgres` and `postgres-replica` (`up`, `down`, `hung`; the
+ * replica also `behind` or `unverified`). Postgres being down delays history; it never stops the
+ * node or live delivery.
  */
-export function attachHistory(node: RegionNode, config: RegionConfig, log: Logger): AttachedHistory {
-  const historyLog = log.child({ component: 'history' });
-  const metrics = new HistoryMetrics(node.metrics.registry, () => node.outbox.depth('history'));
-  const deps = { metrics, log: historyLog };
+export function createHistory(deps: HistoryDeps): RegionHistory {
+  const { config } = deps;
+  const log = deps.log.child({ component: 'history' });
+  const metrics = new HistoryMetrics(deps.metrics.registry, deps.backlog);
+  const { primary, replica, reads } = connectPostgres(config, { metrics, log });
+  const recent = recentHistory(deps, log);
+  deps.delivery.observe((delivered) => recent.append(delivered));
+  const { retentionDays } = config.history;
+  // The oldest id history answers: what retention removed (or is about to) is never answered.
+  const floor = () => (retentionDays === undefined ? undefined : idFloor(retentionHorizonMs(retentionDays)));
+  const history = new HistoryPages(reads, floor);
+  const recovery = new HistoryRecovery(recent, reads, config.history.recoveryLimit, { metrics, log }, floor);
+
+  const writerRedis = connectRedis(
+    config.redisUrl,
+    'history-writer',
+    { log: deps.log, metrics: deps.metrics },
+    { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+  );
+  const writer = new HistoryWriter({
+    redis: writerRedis,
+    primary,
+    consumer: config.nodeId,
+    batchSize: config.history.batchSize,
+    deadLetterMaxLen: config.history.deadLetterMaxLen,
+    retentionDays,
+    claimIdleMs: config.history.claimIdleMs,
+    metrics,
+    log,
+  });
+  const maintenance = new HistoryMaintenance(primary, retentionDays, { metrics, log });
+  const checks: ReadinessCheck[] = [{ name: 'postgres', state: () => primary.probe() }];
+  if (replica) checks.push({ name: 'postgres-replica', state: () => reads.replicaStatus() });
+  const component: Component = {
+    name: 'history',
+    checks,
+    start() {
+      writer.start();
+      maintenance.start();
+    },
+    async stop() {
+      await Promise.all([writer.stop(), maintenance.stop()]);
+      await writerRedis.quit().catch(() => writerRedis.disconnect());
+      await Promise.all([primary.end(), replica?.end()]);
+    },
+  };
+  return { component, reads: { history, recovery } };
+}
+
+/** The primary and the optional replica, each behind the Postgres deadline, and the read routing. */
+function connectPostgres(config: RegionConfig, deps: { metrics: HistoryMetrics; log: Logger }) {
   const deadlineMs = config.history.postgresDeadlineMs;
   const clientOptions = {
     connect_timeout: Math.ceil(deadlineMs / 1000),
@@ -67,51 +133,19 @@ export function attachHistory(node: RegionNode, config: RegionConfig, log: Logge
       )
     : undefined;
   const reads = new ReadRouting(primary, replica, config.history.replicaMaxLagBytes, deps);
+  return { primary, replica, reads };
+}
 
+/** The regional recent-history buffer; append failures are counted, and logged at most every 10 s. */
+function recentHistory(deps: HistoryDeps, log: Logger): RecentHistory {
   let appendErrorLoggedAt = 0;
-  const recent = new RecentHistory(node.redis, config.history.recent, (err) => {
-    node.metrics.internalErrors.inc({ component: 'recent-history' });
+  return new RedisRecentHistory(deps.redis, deps.config.history.recent, (err) => {
+    deps.metrics.internalErrors.inc({ component: 'recent-history' });
     if (Date.now() - appendErrorLoggedAt < APPEND_ERROR_LOG_MS) return;
     appendErrorLoggedAt = Date.now();
-    historyLog.warn(
+    log.warn(
       { err: err.message },
       'recent-history append failed (reconnect recovery falls back to Postgres)',
     );
   });
-  node.delivery.observe((delivered) => recent.append(delivered));
-  const { retentionDays } = config.history;
-  // The oldest id history answers: what retention removed (or is about to) is never answered.
-  const floor = () => (retentionDays === undefined ? undefined : idFloor(retentionHorizonMs(retentionDays)));
-  node.services.history = new HistoryPages(reads, floor);
-  node.services.recovery = new HistoryRecovery(recent, reads, config.history.recoveryLimit, deps, floor);
-
-  const writerRedis = connectRedis(
-    config.redisUrl,
-    'history-writer',
-    { log, metrics: node.metrics },
-    { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
-  );
-  const writer = new HistoryWriter({
-    redis: writerRedis,
-    primary,
-    consumer: config.nodeId,
-    batchSize: config.history.batchSize,
-    deadLetterMaxLen: config.history.deadLetterMaxLen,
-    retentionDays,
-    claimIdleMs: config.history.claimIdleMs,
-    metrics,
-    log: historyLog,
-  });
-  writer.start();
-  const maintenance = new HistoryMaintenance(primary, retentionDays, deps);
-  maintenance.start();
-
-  node.addReadinessCheck('postgres', () => primary.probe());
-  if (replica) node.addReadinessCheck('postgres-replica', () => reads.replicaStatus());
-  node.onClose(async () => {
-    await Promise.all([writer.stop(), maintenance.stop()]);
-    await writerRedis.quit().catch(() => writerRedis.disconnect());
-    await Promise.all([primary.end(), replica?.end()]);
-  });
-  return { metrics, writer, recent };
 }

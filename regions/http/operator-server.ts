@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
+import type { Component } from '../lifecycle';
 import { addOperatorRoutes, type HttpAppOptions } from './app';
 
 /**
@@ -29,4 +30,24 @@ export async function serveOperatorEndpoints(
         server.closeAllConnections();
       }),
   };
+}
+
+/** The operator endpoints as a node component (with METRICS_PORT). */
+export class OperatorEndpoints implements Component {
+  readonly name = 'operator-endpoints';
+  private served: Awaited<ReturnType<typeof serveOperatorEndpoints>> | undefined;
+
+  constructor(
+    private readonly options: Pick<HttpAppOptions, 'region' | 'nodeId' | 'readiness' | 'metrics'>,
+    private readonly port: number,
+    private readonly host: string,
+  ) {}
+
+  async start(): Promise<void> {
+    this.served = await serveOperatorEndpoints(this.options, this.port, this.host);
+  }
+
+  async stop(): Promise<void> {
+    await this.served?.close();
+  }
 }

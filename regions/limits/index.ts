@@ -1,2 +1,9 @@
 export { TokenBucket } from './token-bucket';
-export { UserLimits, CONNECTION_LEASE_MS } from './user-limits';
+export {
+  CONNECTION_LEASE_MS,
+  type UserConnection,
+  type UserLimitRules,
+  type UserLimits,
+} from './user-limits';
+export { RedisUserLimits } from './redis-user-limits';
+export { MemoryUserLimits, type MemoryConnectionLeases } from './memory-user-limits';

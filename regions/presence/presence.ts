@@ -1,7 +1,6 @@
 import type { RedisClient } from '../redis';
 import type { JsonValue, PresenceMember } from '../../shared';
 import { keys } from '../keyspace';
-import type { Logger } from '../log';
 
 // Per room (one hash tag, so a room's keys share a cluster slot):
 // rt:presence:{room}        zset  user -> first join (ms)   the region's members, in join order
@@ -10,7 +9,6 @@ import type { Logger } from '../log';
 // Per region:
 // rt:presence-leaving       zset  "room|user" -> due (ms)    members at 0 connections, waiting out the grace
 // rt:presence-node:{node}   hash  "room|user" -> connections what each node holds (for crash cleanup)
-// rt:nodes                  zset  node -> lease expiry (ms)  which nodes are alive
 
 /** Adds one connection of a user to a room; returns 1 when that makes a new member. */
 const JOIN_SCRIPT = `
@@ -75,7 +73,6 @@ export class RegionalPresence {
     private readonly region: string,
     private readonly nodeId: string,
     private readonly timing: PresenceTiming,
-    private readonly log: Logger,
   ) {}
 
   /** Records a connection in the room; true when the user became a member (not back within the grace). */
@@ -145,15 +142,11 @@ export class RegionalPresence {
     return [...new Set(entries.map((e) => parseEntry(e).room))];
   }
 
-  /** Renews this node's lease. */
-  async heartbeat(): Promise<void> {
-    await this.redis.zadd(NODES_KEY, Date.now() + this.timing.nodeLeaseMs, this.nodeId);
-  }
-
   /**
-   * Takes every connection a node held off its rooms and drops its lease. A stopping node's members
-   * get the grace (its clients are reconnecting elsewhere); a dead node's leave at the next sweep:
-   * its clients reconnected long before its lease ran out.
+   * Takes every connection a node held off its rooms. A stopping node's members get the grace (its
+   * clients are reconnecting elsewhere); a dead node's (the node registry found it, `NodeLiveness`)
+   * leave at the next sweep: its clients reconnected long before its lease ran out. The node leaves
+   * the registry only after this, so a crash in between leaves it to the next cleaner.
    */
   async removeNode(nodeId = this.nodeId): Promise<void> {
     const graceMs = nodeId === this.nodeId ? this.timing.leaveGraceMs : 0;
@@ -162,27 +155,7 @@ export class RegionalPresence {
       const { room, user } = parseEntry(item);
       if (Number(connections) > 0) await this.release(room, user, Number(connections), graceMs);
     }
-    // Two keys in different cluster slots, so two commands: the node's record goes first, and a crash
-    // in between leaves a dead node holding nothing, which the next reaper removes.
     await this.redis.del(nodeKey(nodeId));
-    await this.redis.zrem(NODES_KEY, nodeId);
-  }
-
-  /**
-   * Cleans up after nodes whose lease ran out (crashed or cut off): each dead node is claimed by one
-   * live node, which takes its connections off. Their members leave at the next sweep unless they
-   * connected again elsewhere, so a crashed node's members are gone within `nodeLeaseMs` + one
-   * upkeep period (a third of it) + one sweep.
-   */
-  async reapDeadNodes(): Promise<void> {
-    const dead = await this.redis.zrangebyscore(NODES_KEY, '-inf', Date.now());
-    for (const nodeId of dead) {
-      if (nodeId === this.nodeId) continue;
-      const claimed = await this.redis.set(keys.reaping(nodeId), this.nodeId, 'EX', 30, 'NX');
-      if (claimed !== 'OK') continue;
-      this.log.warn({ deadNode: nodeId }, 'removing members of a node that stopped heartbeating');
-      await this.removeNode(nodeId);
-    }
   }
 
   private async release(
@@ -198,7 +171,6 @@ export class RegionalPresence {
 }
 
 const LEAVING_KEY = keys.presenceLeaving();
-const NODES_KEY = keys.nodes();
 
 function roomKeys(room: string) {
   return { members: keys.presence(room), refs: keys.presenceRefs(room), info: keys.presenceInfo(room) };

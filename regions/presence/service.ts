@@ -90,11 +90,6 @@ export class PresenceService {
     });
   }
 
-  /** Takes the connections of nodes that stopped heartbeating off their rooms. */
-  async reap(): Promise<void> {
-    await this.guard('reap', () => this.store.reapDeadNodes());
-  }
-
   private announce(change: Omit<PresenceEvent, 'region'>, exceptSocketId?: string): void {
     const event: PresenceEvent = {
       room: change.room,

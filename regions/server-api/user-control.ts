@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis';
 import { keys } from '../keyspace';
+import type { Component } from '../lifecycle';
 import type { Logger } from '../log';
 import type { RegionMetrics } from '../metrics';
 import type { RegionIo } from '../publish';
@@ -32,7 +33,7 @@ export interface UserControlDeps {
   io: RegionIo;
   /** The global Redis command client. */
   globalRedis: RedisClient;
-  /** A dedicated global connection for the subscription (ioredis resubscribes after a reconnect). */
+  /** A dedicated global connection for the subscription (ioredis resubscribes after a reconnect); closed by `stop`. */
   subscriber: RedisClient;
   /** How long a revocation is kept: the longest lifetime of a token the application issues. */
   revocationTtlMs: number;
@@ -48,7 +49,8 @@ export interface UserControlDeps {
  * handshake or an `auth` checks them without a round trip; a node re-reads them every few seconds,
  * which covers messages missed while the global Redis was unreachable.
  */
-export class UserControl implements Revocations {
+export class UserControl implements Revocations, Component {
+  readonly name = 'user-control';
   private readonly revokedAt = new Map<string, number>();
   private newestSeen = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -75,8 +77,11 @@ export class UserControl implements Revocations {
     this.timer = setInterval(() => void this.resync(this.newestSeen - RESYNC_OVERLAP_MS), RESYNC_MS);
   }
 
-  stop(): void {
+  /** Stops resyncing and closes the subscriber connection. */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
+    const { subscriber } = this.deps;
+    await subscriber.quit().catch(() => subscriber.disconnect());
   }
 
   /**

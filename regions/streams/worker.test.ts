@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FailureStreak } from '../bus/failures';
+import { FailureStreak } from '../failure-streak';
 import type { GroupEntry, GroupStream } from './group-stream';
 import { MemoryStream } from './memory-stream';
 import { StreamWorker, type BatchPolicy, type StreamWorkerOptions, type WorkerLease } from './worker';

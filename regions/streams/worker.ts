@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FailureStreak } from '../bus/failures';
+import type { FailureStreak } from '../failure-streak';
 import type { GroupEntry, GroupStream } from './group-stream';
 import { OrderedPipeline } from './ordered-pipeline';
 

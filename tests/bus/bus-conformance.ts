@@ -165,6 +165,57 @@ export function globalBusConformance(name: string, makeBus: BusFactory): void {
       await bus.close();
     });
 
+    it('trims what every group acknowledged, keeping entries pending or not yet handed out', async () => {
+      const { bus, group } = await open(1);
+      await bus.publish(Array.from({ length: 10 }, (_, n) => envelope('r', n)));
+      // Nothing read yet: everything waits for the group.
+      expect(await bus.trim()).toBe(0);
+      const read = await bus.readNew(0, group, 'c1', { count: 5, blockMs: 0 });
+      await bus.ack(
+        0,
+        group,
+        read.slice(0, 3).map((e) => e.id),
+      );
+      expect(await bus.trim()).toBe(3);
+      // What is left is what a reader starting from the shard's beginning sees.
+      await bus.ensureGroup(0, `${group}-audit`, 'all');
+      const left = await bus.readNew(0, `${group}-audit`, 'a', { count: 100, blockMs: 0 });
+      expect(left.map((e) => e.envelope?.data)).toEqual([3, 4, 5, 6, 7, 8, 9]);
+      // Pending entries are still handed out again; the group is current, not fallen behind.
+      expect((await bus.readPending(0, group, 'c1', 10)).map((e) => e.envelope?.data)).toEqual([3, 4]);
+      expect(groupStanding(await bus.position(0, group))).toBe('late');
+      await bus.ack(
+        0,
+        `${group}-audit`,
+        left.map((e) => e.id),
+      );
+      // The group that still holds entries 3 and 4 pending keeps them (and what follows).
+      expect(await bus.trim()).toBe(0);
+      const rest = await bus.readNew(0, group, 'c1', { count: 100, blockMs: 0 });
+      await bus.ack(
+        0,
+        group,
+        [...read.slice(3), ...rest].map((e) => e.id),
+      );
+      expect(await bus.trim()).toBe(7);
+      expect(groupStanding(await bus.position(0, group))).toBe('current');
+      await bus.publish([envelope('r', 10)]);
+      expect(
+        (await bus.readNew(0, group, 'c2', { count: 10, blockMs: 0 })).map((e) => e.envelope?.data),
+      ).toEqual([10]);
+      await bus.close();
+    });
+
+    it('trims nothing by acknowledgement on a shard without a group', async () => {
+      const bus = await makeBus({ shardCount: 1, retention: { maxLen: 1000, maxAgeMs: 3600_000 } });
+      await bus.publish([envelope('r', 1), envelope('r', 2)]);
+      expect(await bus.trim()).toBe(0);
+      await bus.ensureGroup(0, 'late-region', 'all');
+      const read = await bus.readNew(0, 'late-region', 'c', { count: 10, blockMs: 0 });
+      expect(read.map((e) => e.envelope?.data)).toEqual([1, 2]);
+      await bus.close();
+    });
+
     it('trims entries older than maxAgeMs', async () => {
       const bus = await makeBus({ shardCount: 1, retention: { maxLen: 1000, maxAgeMs: 60_000 } });
       await bus.ensureGroup(0, 'g', 'new');

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgresCluster, type LocalPostgresCluster } from '../../harness/processes/postgres';
 import { startRedis, type LocalRedis } from '../../harness/processes/redis';
 import { MIGRATIONS_DIR, migrate } from '../../infra/migrate';
-import { HistoryMetrics, RecentHistory } from '../../regions/history';
+import { HistoryMetrics, RedisRecentHistory } from '../../regions/history';
 import { HistoryMaintenance } from '../../regions/history/maintenance';
 import { ensurePartitions, idFloor, retentionHorizonMs, utcDay } from '../../regions/history/partitions';
 import { PgClient } from '../../regions/history/pg-client';
@@ -141,7 +141,7 @@ describe('partitioned history', () => {
     const redis = new Redis(redisServer.url);
     try {
       const recovery = new HistoryRecovery(
-        new RecentHistory(
+        new RedisRecentHistory(
           redis,
           { length: 10, roomMaxBytes: 1 << 20, totalMaxBytes: 1 << 24, maxRooms: 100, ttlMs: 60_000 },
           () => undefined,

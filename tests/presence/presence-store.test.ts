@@ -45,7 +45,7 @@ async function fill(store: RegionalPresence, room: string, users: number): Promi
 
 describe('presence of a room with 10,000 members', () => {
   it('costs the same few commands per join as in an empty room, and one command to list', async () => {
-    const store = new RegionalPresence(redis, 'eu-west', 'n1', timing, log);
+    const store = new RegionalPresence(redis, 'eu-west', 'n1', timing);
     await fill(store, 'big', 10_000);
 
     const joinBig = await commandsDuring(() => store.add('big', 'newcomer', undefined));

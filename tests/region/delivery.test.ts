@@ -3,6 +3,7 @@ import { newEnvelopeId } from '../../shared';
 import { closeAllClients, connectClient, eventually, handshakeError, sleep } from '../support/clients';
 import { startTestRegion, type TestRegion } from '../support/region-cluster';
 import { TEST_JWT_SECRET, tokenFor } from '../support/tokens';
+import { metricValue } from '../history/support/stack';
 
 let region: TestRegion;
 let nodeA: string;
@@ -251,21 +252,29 @@ describe('every error code reaches the client as { code, message }', () => {
     const ready = await fetch(`${nodeB}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready', checks: { redis: 'up' } });
-    // Traffic of its own on node A, so the samples below are figures this test caused.
+    // Each figure is read before and after traffic this test causes on node A: the `# HELP` lines
+    // name every metric whether or not it was ever set, so only a changed sample shows it counts.
+    const value = (name: string, labels: Record<string, string> = {}) => metricValue(nodeA, name, labels);
+    const before = {
+      in: await value('rt_messages_in_total', { transport: 'socket' }),
+      out: await value('rt_messages_out_total'),
+      invalid: await value('rt_errors_total', { code: 'invalid' }),
+    };
     const sender = await connectClient(nodeA, await tokenFor('metrics-sender'));
     const receiver = await connectClient(nodeA, await tokenFor('metrics-receiver'));
     for (const c of [sender, receiver]) await c.emitWithAck('join', { room: 'metrics-room' });
     await sender.emitWithAck('publish', { room: 'metrics-room', data: 'counted' });
     await eventually(() => receiver.received.length === 1, 'the delivery');
-    const metrics = await (await fetch(`${nodeA}/metrics`)).text();
-    // Samples, not the `# HELP` lines (which name every metric whether or not it was ever set).
-    const sample = (name: string) =>
-      new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+(?:\\.\\d+)?)$`, 'm').exec(metrics)?.[1];
-    expect(Number(sample('rt_connections'))).toBeGreaterThanOrEqual(2);
-    expect(Number(sample('rt_rooms'))).toBeGreaterThanOrEqual(1);
-    expect(Number(sample('rt_messages_in_total'))).toBeGreaterThanOrEqual(1);
-    expect(Number(sample('rt_messages_out_total'))).toBeGreaterThanOrEqual(1);
-    expect(sample('rt_redis_up')).toBe('1');
-    expect(metrics).toMatch(/rt_errors_total\{code="invalid"[^}]*\} [1-9]/);
+    expect(await sender.emitWithAck('publish', { room: 'bad room!', data: 1 })).toMatchObject({ ok: false });
+    expect(await value('rt_messages_in_total', { transport: 'socket' })).toBe(before.in + 1);
+    expect(await value('rt_messages_out_total')).toBe(before.out + 1);
+    expect(await value('rt_errors_total', { code: 'invalid' })).toBe(before.invalid + 1);
+    expect(await value('rt_redis_up', { client: 'regional' })).toBe(1);
+    const connected = await value('rt_connections');
+    expect(connected).toBeGreaterThanOrEqual(2);
+    expect(await value('rt_rooms')).toBeGreaterThanOrEqual(1);
+    sender.close();
+    receiver.close();
+    await eventually(async () => (await value('rt_connections')) <= connected - 2, 'two connections fewer');
   });
 });

@@ -112,15 +112,15 @@ describe('npm start', () => {
         output.includes(`region node ${victim.id} (pid ${victim.pid}`) && /exited unexpectedly/.test(output),
       'the report of the dead node',
     );
-    // The rest keeps running: every other process is alive and every other node still serves.
+    // The rest keeps running: every other process is alive and every other node is ready to serve
+    // (`/readyz` asks its regional Redis; `/healthz` would answer from any live process).
     const others = state.processes.filter((p) => p.pid !== victim.pid);
     expect(others.filter((p) => !alive(p.pid)).map((p) => p.role)).toEqual([]);
     for (const region of state.regions) {
       for (const node of region.nodes.filter((n) => n.id !== victim.id)) {
-        expect(await (await fetch(`${node.url}/healthz`)).json()).toMatchObject({
-          status: 'ok',
-          node: node.id,
-        });
+        const ready = await fetch(`${node.url}/readyz`);
+        expect(ready.status, node.id).toBe(200);
+        expect(await ready.json()).toMatchObject({ status: 'ready', node: node.id, checks: { redis: 'up' } });
       }
     }
     // And a caller near the dead node's region is served there again, by the survivor, once the

@@ -1,5 +1,5 @@
 import type { Counter } from 'prom-client';
-import type { Logger } from '../log';
+import type { Logger } from './log';
 
 /**
  * Counts every failure of one background loop (`rt_internal_errors_total{component}`) and logs it

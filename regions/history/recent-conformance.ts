@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { encodeEnvelope, newEnvelopeId, type Envelope, type EnvelopeId } from '../../shared';
+import type { RecentBounds, RecentHistory } from './recent';
+
+/** A fresh, empty buffer with `bounds`. */
+export type RecentHistoryFactory = (bounds: RecentBounds) => Promise<RecentHistory>;
+
+export const RECENT_BOUNDS: RecentBounds = {
+  length: 5,
+  roomMaxBytes: 100_000,
+  totalMaxBytes: 1_000_000,
+  maxRooms: 100,
+  ttlMs: 60_000,
+};
+
+export function recentEnvelope(room: string, data: unknown, over: Partial<Envelope> = {}): Envelope {
+  return {
+    id: newEnvelopeId(),
+    room,
+    data: data as never,
+    user: 'u',
+    origin: 'eu-west',
+    ts: Date.now(),
+    ...over,
+  };
+}
+
+/**
+ * Appends and waits until they are written, then lets the clock move on: rooms are ordered by the
+ * millisecond of their last append (Redis orders rooms of the same millisecond by name).
+ */
+async function appendAll(recent: RecentHistory, envelopes: Envelope[]): Promise<void> {
+  for (const envelope of envelopes) recent.append(encodeEnvelope(envelope));
+  await recent.settled();
+  await new Promise((resolve) => setTimeout(resolve, 3));
+}
+
+/** The `data` a room's buffer holds, oldest first (read back from an id it does not hold: all of it). */
+async function buffered(recent: RecentHistory, room: string): Promise<unknown[]> {
+  const back = await recent.readBack(room, newEnvelopeId() as EnvelopeId);
+  return back.map((b) => b.envelope.data).reverse();
+}
+
+/**
+ * The behaviour every `RecentHistory` backend must show (memory and Redis): delivery order, each
+ * bound (per room by count and bytes, over rooms by bytes and count, least recently appended rooms
+ * dropped first), no ephemeral envelope, expiry, and reads back to `since`.
+ */
+export function recentHistoryConformance(name: string, open: RecentHistoryFactory): void {
+  describe(`RecentHistory conformance: ${name}`, () => {
+    it('keeps the newest envelopes of a room in delivery order, bounded by count and by bytes', async () => {
+      const one = JSON.stringify(recentEnvelope('a', '8'.repeat(100))).length;
+      const recent = await open({ ...RECENT_BOUNDS, roomMaxBytes: 3 * one });
+      await appendAll(
+        recent,
+        [1, 2, 3, 4, 5, 6, 7].map((n) => recentEnvelope('a', n)),
+      );
+      expect(await buffered(recent, 'a')).toEqual([3, 4, 5, 6, 7]);
+      await appendAll(
+        recent,
+        ['8', '9', '0'].map((n) => recentEnvelope('a', n.repeat(100))),
+      );
+      expect(await buffered(recent, 'a')).toEqual(['8', '9', '0'].map((n) => n.repeat(100)));
+    });
+
+    it('bounds all rooms together by bytes, dropping the least recently appended rooms', async () => {
+      const one = JSON.stringify(recentEnvelope('r0', 'x'.repeat(500))).length;
+      const recent = await open({ ...RECENT_BOUNDS, totalMaxBytes: 3 * one + 10 });
+      for (const room of ['r0', 'r1', 'r2', 'r3'])
+        await appendAll(recent, [recentEnvelope(room, 'x'.repeat(500))]);
+      await appendAll(recent, [recentEnvelope('r1', 'y'.repeat(500))]);
+      // Over the total, the least recently appended rooms go: r0 for r3's entry, then r2 for r1's.
+      expect(await buffered(recent, 'r0')).toEqual([]);
+      expect(await buffered(recent, 'r2')).toEqual([]);
+      expect(await buffered(recent, 'r3')).toEqual(['x'.repeat(500)]);
+      expect(await buffered(recent, 'r1')).toEqual(['x'.repeat(500), 'y'.repeat(500)]);
+    });
+
+    it('bounds the number of rooms, dropping the least recently appended', async () => {
+      const recent = await open({ ...RECENT_BOUNDS, maxRooms: 2 });
+      await appendAll(recent, [recentEnvelope('s1', 1), recentEnvelope('s2', 2)]);
+      await appendAll(recent, [recentEnvelope('s1', 11)]);
+      await appendAll(recent, [recentEnvelope('s3', 3)]);
+      expect(await buffered(recent, 's2')).toEqual([]);
+      expect(await buffered(recent, 's1')).toEqual([1, 11]);
+      expect(await buffered(recent, 's3')).toEqual([3]);
+    });
+
+    it('never buffers an ephemeral envelope', async () => {
+      const recent = await open(RECENT_BOUNDS);
+      await appendAll(recent, [
+        recentEnvelope('e', 'typing', { ephemeral: true }),
+        recentEnvelope('e', 'stored'),
+      ]);
+      expect(await buffered(recent, 'e')).toEqual(['stored']);
+    });
+
+    it('forgets a room its TTL after the last append', async () => {
+      const recent = await open({ ...RECENT_BOUNDS, ttlMs: 200 });
+      await appendAll(recent, [recentEnvelope('t', 'short-lived')]);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(await buffered(recent, 't')).toEqual([]);
+    });
+
+    it('reads back newest first to since, with when each was delivered', async () => {
+      const recent = await open({ ...RECENT_BOUNDS, length: 500 });
+      const envelopes = Array.from({ length: 250 }, (_, n) => recentEnvelope('b', n));
+      await appendAll(recent, envelopes);
+      const since = envelopes[200]!;
+      const back = await recent.readBack('b', since.id);
+      const ids = back.map((b) => b.envelope.id);
+      expect(ids.slice(0, 50)).toEqual(
+        envelopes
+          .slice(200)
+          .reverse()
+          .map((e) => e.id),
+      );
+      expect(back[0]!.envelope).toEqual(envelopes[249]);
+      for (const entry of back) expect(Math.abs(entry.deliveredAt - Date.now())).toBeLessThan(60_000);
+    });
+  });
+}
