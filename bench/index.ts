@@ -60,35 +60,37 @@ export async function runBench(
   try {
     const ctx: ScenarioContext = { world, load, options, say };
     await waitForSteadyBus(world.ours, say, options.mode === 'quick' ? 15_000 : 60_000);
-    const step = async <T>(name: Scenario, title: string, measure: () => Promise<T[]>): Promise<T[]> => {
+    const step = async <T>(
+      name: Scenario,
+      title: string,
+      measure: (ctx: ScenarioContext) => Promise<T[]>,
+    ): Promise<T[]> => {
       if (!options.scenarios.includes(name)) return [];
       say(title);
-      return measure();
+      return measure(ctx);
     };
-    const latency = await step('latency', 'scenario 1 and 5: publish-to-receipt latency', () =>
-      measureLatency(ctx),
+    const latency = await step('latency', 'scenario 1 and 5: publish-to-receipt latency', measureLatency);
+    const ephemeral = await step('ephemeral', 'scenario 1: ephemeral publishes', measureEphemeralLatency);
+    const handshake = await step(
+      'handshake',
+      'scenario 4: handshake latency through the edge',
+      measureHandshakes,
     );
-    const ephemeral = await step('ephemeral', 'scenario 1: ephemeral publishes', () =>
-      measureEphemeralLatency(ctx),
-    );
-    const handshake = await step('handshake', 'scenario 4: handshake latency through the edge', () =>
-      measureHandshakes(ctx),
-    );
-    const fanout = await step('fanout', 'scenario 2: fan-out throughput', () => measureFanout(ctx));
-    const saturation = await step('saturation', 'scenario 6: saturation of one node', () =>
-      measureSaturation(ctx),
-    );
-    const presence = await step('presence', 'scenario 8: presence join cost', () => measurePresenceJoin(ctx));
-    const memory = await step('memory', 'scenario 3: memory per idle connection', () => measureMemory(ctx));
-    const footprint = await step('footprint', 'scenario 9: steady-state footprint (ours)', () =>
-      measureFootprint(ctx),
-    );
-    const cluster = await step('cluster', 'scenario 10: our region on one Redis and on a Redis Cluster', () =>
-      measureCluster(ctx),
+    const fanout = await step('fanout', 'scenario 2: fan-out throughput', measureFanout);
+    const saturation = await step('saturation', 'scenario 6: saturation of one node', measureSaturation);
+    const presence = await step('presence', 'scenario 8: presence join cost', measurePresenceJoin);
+    const memory = await step('memory', 'scenario 3: memory per idle connection', measureMemory);
+    const footprint = await step('footprint', 'scenario 9: steady-state footprint (ours)', measureFootprint);
+    const cluster = await step(
+      'cluster',
+      'scenario 10: our region on one Redis and on a Redis Cluster',
+      measureCluster,
     );
     // Last: what a hostile client leaves in our regional Redis must not reach another scenario.
-    const hostile = await step('hostile', 'scenario 7: a hostile client beside a well-behaved one', () =>
-      measureHostile(ctx),
+    const hostile = await step(
+      'hostile',
+      'scenario 7: a hostile client beside a well-behaved one',
+      measureHostile,
     );
     const wanOneWayMs: Record<string, number> = {};
     for (const a of options.regions)

@@ -1,19 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { migrate, type MigrateResult } from '../../infra/migrate';
+import type { MigrateResult } from '../../infra/migrate';
 import type { ServerProcess } from '../processes/child';
-import { startEdge, type EdgeRuntime } from '../processes/edge-runtime';
-import { startRegionBalancer, type RegionBalancer } from '../processes/haproxy';
-import { freePort } from '../processes/ports';
-import { startPostgresCluster, type LocalPostgresCluster } from '../processes/postgres';
-import { startRedis, type LocalRedis } from '../processes/redis';
+import type { EdgeRuntime } from '../processes/edge-runtime';
+import type { RegionBalancer } from '../processes/haproxy';
+import type { LocalPostgresCluster } from '../processes/postgres';
+import type { LocalRedis } from '../processes/redis';
 import { ensureRedisServer } from '../processes/system-programs';
-import { startUpstashRest, type UpstashRestServer } from '../processes/upstash-rest';
-import { oneWayDelayMs, startWanRelay } from '../processes/wan-relay';
-import { startPeerLinks, type PeerLinks } from './bus-peers';
-import { REGION_CATALOG } from './catalog';
+import type { UpstashRestServer } from '../processes/upstash-rest';
+import type { PeerLinks } from './bus-peers';
+import { worldContext, type WorldContext } from './context';
+import { startBalancers, startFrontEdge } from './front';
 import { startNode, type LocalNode, type NodeStores, type StartNodeOptions } from './node';
-import { clusterBusPeers, startRegionalRedis, type RegionalRedis } from './regional-redis';
+import type { RegionalRedis } from './regional-redis';
+import {
+  busOn,
+  nodeStoresOf,
+  startNamedRedis,
+  startRegionRedis,
+  startStores,
+  type WorldStores,
+} from './stores';
 import { Teardown } from './teardown';
 
 export interface RegionSpec {
@@ -115,226 +121,130 @@ export interface LocalWorld extends AsyncDisposable {
 export async function startWorld(options: WorldOptions): Promise<LocalWorld> {
   ensureRedisServer();
   const teardown = new Teardown();
+  const specs = options.regions.map((r) => (typeof r === 'string' ? { id: r } : r));
+  const ctx = worldContext(options, teardown, options.home ?? specs[0]?.id ?? 'us-east');
+  const jwtSecret = options.jwtSecret ?? randomBytes(24).toString('base64url');
   try {
-    return await assemble(options, teardown);
+    const stores = await startStores(ctx, specs);
+    const nodes = new WorldNodes(ctx, stores, jwtSecret);
+    await nodes.startRegions(specs, busOn(ctx, specs));
+    const { regions } = nodes;
+    if (options.balancers) await startBalancers(ctx, regions);
+    if (regions.length > 0)
+      ctx.say(
+        `regions: ${regions.map((r) => `${r.id} (${r.nodes.length} nodes${r.balancer ? ` behind HAProxy ${r.url}` : ''})`).join(', ')}`,
+      );
+    const front = options.edge
+      ? await startFrontEdge(ctx, regions, stores.globalRedis, jwtSecret)
+      : undefined;
+    return {
+      home: ctx.home,
+      jwtSecret,
+      globalRedis: stores.globalRedis,
+      ...(stores.postgres ? { postgres: stores.postgres } : {}),
+      ...(stores.migrations ? { migrations: stores.migrations } : {}),
+      regions,
+      region: (id) => nodes.region(id),
+      ...(stores.links ? { links: stores.links } : {}),
+      ...(front ?? {}),
+      wanMs: ctx.wanMs,
+      reach: ctx.reach,
+      startRedis: (name) => startNamedRedis(ctx, name),
+      startNode: (region, id, extra) => nodes.startOne(region, id, extra),
+      async addRegion(spec) {
+        const full = typeof spec === 'string' ? { id: spec } : spec;
+        stores.regional.set(full.id, await startRegionRedis(ctx, full));
+        return (await nodes.startRegions([full], false))[0]!;
+      },
+      teardown,
+      stop: (report) => teardown.stop(report),
+      [Symbol.asyncDispose]: () => teardown.stop(),
+    };
   } catch (err) {
     await teardown.stop();
     throw err;
   }
 }
 
-async function assemble(options: WorldOptions, teardown: Teardown): Promise<LocalWorld> {
-  const specs = options.regions.map((r) => (typeof r === 'string' ? { id: r } : r));
-  const home = options.home ?? specs[0]?.id ?? 'us-east';
-  const say = options.say ?? (() => undefined);
-  const log = (name: string) => (options.logDir ? { logFile: join(options.logDir, name) } : {});
-  const port = options.port ?? freePort;
-  const jwtSecret = options.jwtSecret ?? randomBytes(24).toString('base64url');
-  const wanMs = (a: string, b: string) =>
-    options.wan && a !== b ? oneWayDelayMs(REGION_CATALOG[a]!, REGION_CATALOG[b]!) : 0;
-  const reach = async (region: string, target: number) => {
-    const delay = wanMs(region, home);
-    if (delay === 0) return target;
-    const relay = await startWanRelay({ port: target }, delay);
-    teardown.defer(`WAN relay of ${region} to port ${target}`, () => relay.close());
-    return relay.port;
-  };
-  const extraRedis = async (name: string) => {
-    const redis = await startRedis(log(`redis-${name}.log`));
-    teardown.track(redis, () => `${name} redis (pid ${redis.pid})`);
-    return redis;
-  };
-  const regionalRedis = async (spec: RegionSpec) => {
-    const redis = await startRegionalRedis({ cluster: !!spec.redisCluster, ...log(`redis-${spec.id}.log`) });
-    teardown.track(redis, () => `redis of ${spec.id} (pids ${redis.processes.map((p) => p.pid).join(' ')})`);
-    return redis;
-  };
+/** The nodes of a world, by region: how they are started, and stopped with the world. */
+class WorldNodes {
+  readonly regions: WorldRegion[] = [];
 
-  const globalRedis = await extraRedis('global');
-  const redisOf = new Map<string, RegionalRedis>();
-  for (const spec of specs) redisOf.set(spec.id, await regionalRedis(spec));
-  if (specs.length > 0)
-    say(
-      `redis: global on ${globalRedis.port}, regional on ${[...redisOf].map(([r, x]) => `${r}:${x.port}`).join(' ')}`,
-    );
+  constructor(
+    private readonly ctx: WorldContext,
+    private readonly stores: WorldStores,
+    private readonly jwtSecret: string,
+  ) {}
 
-  let postgres: LocalPostgresCluster | undefined;
-  let migrations: MigrateResult | undefined;
-  if (options.postgres) {
-    const pg = await startPostgresCluster({
-      replicas: options.postgres.replicas,
-      ...(options.logDir ? { logDir: options.logDir } : {}),
-    });
-    teardown.defer(`postgres (pids ${[pg.primary, ...pg.replicas].map((s) => s.pid).join(' ')})`, () =>
-      pg.destroy(),
-    );
-    postgres = pg;
-    migrations = await migrate(pg.primary.url);
-    say(
-      `postgres: primary (${home}) on ${pg.primary.port}, ${pg.replicas.length} streaming replica(s); ${migrations.applied.length} migration(s) applied`,
-    );
-  }
-
-  // Each region appends to every other region's Redis directly, one WAN hop (docs/delivery.md).
-  const bus = (options.bus ?? true) && specs.length > 1;
-  let links: PeerLinks | undefined;
-  if (bus && specs.some((s) => !s.redisCluster)) {
-    links = await startPeerLinks(
-      specs.map(({ id }) => ({ id, redisPort: redisOf.get(id)!.port })),
-      wanMs,
-    );
-    teardown.defer('bus links between regions', () => links!.close());
-  }
-
-  const storesOf = async (spec: RegionSpec, withBus: boolean): Promise<NodeStores> => {
-    const redis = redisOf.get(spec.id)!;
-    const replica = postgres && (options.postgres!.replicaOf ?? (() => 0))(spec.id);
-    const primaryPort = postgres?.primary.port;
-    return {
-      redisUrl: redis.url,
-      globalRedisUrl: `redis://127.0.0.1:${await reach(spec.id, globalRedis.port)}`,
-      ...(postgres
-        ? {
-            databaseUrl: postgres.primary.url.replace(
-              `:${primaryPort}/`,
-              `:${await reach(spec.id, primaryPort!)}/`,
-            ),
-          }
-        : {}),
-      ...(replica !== undefined && postgres?.replicas[replica]
-        ? { databaseReplicaUrl: postgres.replicas[replica].url }
-        : {}),
-      ...(withBus
-        ? { busPeers: spec.redisCluster ? clusterBusPeers(spec.id, redisOf) : links!.busPeers(spec.id) }
-        : {}),
-    };
-  };
-
-  const regions: WorldRegion[] = [];
-  const regionById = (id: string) => {
-    const found = regions.find((r) => r.id === id);
-    if (!found) throw new Error(`no region ${id} in this world (${regions.map((r) => r.id).join(', ')})`);
+  region(id: string): WorldRegion {
+    const found = this.regions.find((r) => r.id === id);
+    if (!found)
+      throw new Error(`no region ${id} in this world (${this.regions.map((r) => r.id).join(', ')})`);
     return found;
-  };
-  const launch = async (region: { id: string; stores: NodeStores }, id: string, extra: NodeExtras = {}) =>
-    startNode({
-      region: region.id,
-      id,
-      jwtSecret,
-      stores: extra.stores ?? region.stores,
-      settings: { ...options.settings, ...extra.settings },
-      ...(extra.program ? { program: extra.program } : {}),
-      nodeArgs: extra.nodeArgs ?? options.nodeArgs ?? [],
-      ...(options.port ? { port: await options.port() } : {}),
-      ...log(`node-${id}.log`),
-      ...(options.readyTimeoutMs ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
-      onLaunch: (proc) => options.onNodeLaunch?.(id, proc),
-    });
-  const shutdown = options.nodeShutdown ?? { drain: 5_000 };
-  /** Stops `nodes` with the world, all at once (a drain takes the same time for one or all). */
-  const stopWithWorld = (nodes: LocalNode[]) =>
-    teardown.defer(
-      () =>
-        `region nodes, ${shutdown === 'kill' ? 'killed' : 'drained'} in parallel (pids ${nodes.map((n) => n.pid).join(' ')})`,
-      () => Promise.all(nodes.map((n) => (shutdown === 'kill' ? n.kill() : n.stop(shutdown.drain)))),
-    );
-  const startRegions = async (batch: RegionSpec[], withBus: boolean) => {
+  }
+
+  /** Starts the regions of `batch` at once (each region's nodes in order, or all at once). */
+  async startRegions(batch: RegionSpec[], withBus: boolean): Promise<WorldRegion[]> {
     const started: WorldRegion[] = [];
     for (const spec of batch) {
-      const region: WorldRegion = {
-        id: spec.id,
-        redis: redisOf.get(spec.id)!,
-        stores: await storesOf(spec, withBus),
-        nodes: [],
-        url: '',
-      };
-      regions.push(region);
-      started.push(region);
+      const stores = await nodeStoresOf(this.ctx, this.stores, spec, withBus);
+      started.push({ id: spec.id, redis: this.stores.regional.get(spec.id)!, stores, nodes: [], url: '' });
     }
-    const all = started.flatMap((r) => r.nodes);
-    stopWithWorld(all);
+    this.regions.push(...started);
+    const all: LocalNode[] = [];
+    this.stopWithWorld(all);
+    const nodeId = this.ctx.options.nodeId ?? ((r, n) => `${r}-${n}`);
     const startRegion = async (region: WorldRegion, spec: RegionSpec) => {
-      const ids = Array.from({ length: spec.nodes ?? 1 }, (_, i) =>
-        (options.nodeId ?? ((r, n) => `${r}-${n}`))(region.id, i + 1),
-      );
+      const ids = Array.from({ length: spec.nodes ?? 1 }, (_, i) => nodeId(region.id, i + 1));
       const add = (node: LocalNode) => void (region.nodes.push(node), all.push(node));
-      if (options.nodesAtOnce)
-        await Promise.all(ids.map(async (id) => add(await launch(region, id, { settings: spec.settings }))));
-      else for (const id of ids) add(await launch(region, id, { settings: spec.settings }));
+      const launch = async (id: string) =>
+        add(await this.launch(region, id, { settings: spec.settings ?? {} }));
+      if (this.ctx.options.nodesAtOnce) await Promise.all(ids.map(launch));
+      else for (const id of ids) await launch(id);
       region.url = region.nodes[0]?.url ?? '';
     };
     const results = await Promise.allSettled(started.map((r, i) => startRegion(r, batch[i]!)));
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
     return started;
-  };
-  await startRegions(specs, bus);
-
-  if (options.balancers) {
-    for (const region of regions) {
-      const balancer = await startRegionBalancer({
-        region: region.id,
-        nodes: region.nodes,
-        port: await port(),
-        metricsPort: await port(),
-        ...log(`haproxy-${region.id}.log`),
-      });
-      teardown.track({ stop: () => balancer.close() }, `haproxy of ${region.id} (pid ${balancer.pid})`);
-      region.balancer = balancer;
-      region.url = balancer.url;
-    }
   }
-  if (regions.length > 0)
-    say(
-      `regions: ${regions.map((r) => `${r.id} (${r.nodes.length} nodes${r.balancer ? ` behind HAProxy ${r.url}` : ''})`).join(', ')}`,
-    );
 
-  let edge: EdgeRuntime | undefined;
-  let upstash: UpstashRestServer | undefined;
-  if (options.edge) {
-    upstash = await startUpstashRest({ redisUrl: globalRedis.url, token: randomBytes(16).toString('hex') });
-    teardown.track(upstash, 'upstash REST stand-in');
-    edge = await startEdge({
-      ...(options.edge.port !== undefined ? { port: options.edge.port } : {}),
-      regions: regions.map(({ id, url }) => ({ id, url, ...REGION_CATALOG[id]! })),
-      sim: true,
-      jwtSecret,
-      ...(options.edge.edgeSecret ? { edgeSecret: options.edge.edgeSecret } : {}),
-      upstash: { url: upstash.url, token: upstash.token },
-      ...(options.edge.vars ? { vars: options.edge.vars } : {}),
-      ...log('edge.log'),
+  /** One more node, stopped with the world; with `stores` of its own, `region` need not be the world's. */
+  async startOne(regionId: string, id: string, extra: NodeExtras = {}): Promise<LocalNode> {
+    const region = extra.stores ? { id: regionId, stores: extra.stores } : this.region(regionId);
+    const node = await this.launch(region, id, extra);
+    this.stopWithWorld([node]);
+    return node;
+  }
+
+  private async launch(
+    region: { id: string; stores: NodeStores },
+    id: string,
+    extra: NodeExtras,
+  ): Promise<LocalNode> {
+    const { options } = this.ctx;
+    return startNode({
+      region: region.id,
+      id,
+      jwtSecret: this.jwtSecret,
+      stores: extra.stores ?? region.stores,
+      settings: { ...options.settings, ...extra.settings },
+      ...(extra.program ? { program: extra.program } : {}),
+      nodeArgs: extra.nodeArgs ?? options.nodeArgs ?? [],
+      ...(options.port ? { port: await options.port() } : {}),
+      ...this.ctx.log(`node-${id}.log`),
+      ...(options.readyTimeoutMs ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
+      onLaunch: (proc) => options.onNodeLaunch?.(id, proc),
     });
-    teardown.track(edge, 'edge (workerd)');
-    say(`edge (workerd) on ${edge.url}`);
   }
 
-  return {
-    home,
-    jwtSecret,
-    globalRedis,
-    ...(postgres ? { postgres } : {}),
-    ...(migrations ? { migrations } : {}),
-    regions,
-    region: regionById,
-    ...(links ? { links } : {}),
-    ...(edge ? { edge } : {}),
-    ...(upstash ? { upstash } : {}),
-    wanMs,
-    reach,
-    startRedis: extraRedis,
-    async startNode(regionId, id, extra) {
-      const region = extra?.stores ? { id: regionId, stores: extra.stores } : regionById(regionId);
-      const node = await launch(region, id, extra);
-      stopWithWorld([node]);
-      return node;
-    },
-    async addRegion(spec) {
-      const full = typeof spec === 'string' ? { id: spec } : spec;
-      redisOf.set(full.id, await regionalRedis(full));
-      return (await startRegions([full], false))[0]!;
-    },
-    teardown,
-    stop: (report) => teardown.stop(report),
-    [Symbol.asyncDispose]: () => teardown.stop(),
-  };
+  /** Stops `nodes` (also those added to it later) with the world, all at once. */
+  private stopWithWorld(nodes: LocalNode[]): void {
+    const shutdown = this.ctx.options.nodeShutdown ?? { drain: 5_000 };
+    this.ctx.teardown.defer(
+      () =>
+        `region nodes, ${shutdown === 'kill' ? 'killed' : 'drained'} in parallel (pids ${nodes.map((n) => n.pid).join(' ')})`,
+      () => Promise.all(nodes.map((n) => (shutdown === 'kill' ? n.kill() : n.stop(shutdown.drain)))),
+    );
+  }
 }

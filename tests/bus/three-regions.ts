@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { LocalRedis } from '../../harness/processes/redis';
 import type { PeerLinks } from '../../harness/world/bus-peers';
 import { closeAllClients, connectClient, eventually, type TestClient } from '../support/clients';
@@ -56,6 +57,18 @@ export async function startThreeRegions(env: Record<string, string> = {}): Promi
   }
   const regions = Object.fromEntries(world.regions.map((r) => [r.id, r])) as Record<RegionId, WorldRegion>;
   return { globalRedis: world.globalRedis, regions, global, links: world.links!, stop: () => world.stop() };
+}
+
+/**
+ * The three regions of one test file: started before its tests and stopped after them; the clients
+ * of each test are closed after it. The fields are there once the file's tests run.
+ */
+export function useThreeRegions(env: Record<string, string> = {}): ThreeRegions {
+  const cluster = {} as ThreeRegions;
+  beforeAll(async () => void Object.assign(cluster, await startThreeRegions(env)));
+  afterAll(() => cluster.stop?.());
+  afterEach(() => closeAllClients());
+  return cluster;
 }
 
 /** A client of `user` connected to node `index` of `region`, joined to `room`. */
