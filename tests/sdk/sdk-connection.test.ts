@@ -3,25 +3,15 @@ import type { RegionBalancer } from '../../harness/processes/haproxy';
 import type { SessionInfo } from '../../shared';
 import { RealtimeClient, type RealtimeError } from '../../shared/sdk';
 import { eventually } from '../support/clients';
-import { startTestRegion, type TestRegion } from '../support/region-cluster';
+import { useBalancedRegion } from '../support/region-cluster';
 import { tokenFor } from '../support/tokens';
 
-let region: TestRegion;
+const region = useBalancedRegion(3_000);
 let balancer: RegionBalancer;
+beforeAll(() => void (balancer = region.balancer));
 const clients: RealtimeClient[] = [];
-
-beforeAll(async () => {
-  region = await startTestRegion({
-    region: 'eu-west',
-    nodes: 2,
-    env: { DRAIN_TIMEOUT_MS: '3000' },
-    balancer: true,
-  });
-  balancer = region.balancer!;
-});
-afterAll(async () => {
+afterAll(() => {
   for (const c of clients) c.close();
-  await region?.stop();
 });
 
 function client(token: ConstructorParameters<typeof RealtimeClient>[0]['token']): RealtimeClient {

@@ -1,9 +1,11 @@
+import { afterAll, beforeAll } from 'vitest';
 import type { RegionBalancer } from '../../harness/processes/haproxy';
 import type { LocalRedis } from '../../harness/processes/redis';
 import { UNUSED_DATABASE_URL } from '../../harness/world/node';
 import { startWorld, type LocalWorld, type WorldOptions } from '../../harness/world/world';
 import type { RegionProcess } from './region-process';
 import { TEST_NODE_SETTINGS } from './region-process';
+import { closeAllClients } from './clients';
 import { TEST_JWT_SECRET } from './tokens';
 
 export { UNUSED_DATABASE_URL };
@@ -32,7 +34,7 @@ export interface TestRegion {
   stop(): Promise<void>;
 }
 
-export async function startTestRegion(options: {
+export interface TestRegionOptions {
   region?: string;
   nodes?: number;
   env?: Record<string, string>;
@@ -40,7 +42,31 @@ export async function startTestRegion(options: {
   nodeArgs?: string[];
   /** A real HAProxy in front of the nodes. */
   balancer?: boolean;
-}): Promise<TestRegion> {
+}
+
+/**
+ * The region of one test file: started before its tests, stopped after them (socket.io clients
+ * first). Its fields are there once the file's tests run.
+ */
+export function useTestRegion(options: TestRegionOptions): TestRegion {
+  const region = {} as TestRegion;
+  beforeAll(async () => void Object.assign(region, await startTestRegion(options)));
+  afterAll(async () => {
+    closeAllClients();
+    await region.stop?.();
+  });
+  return region;
+}
+
+/** Two eu-west nodes behind their HAProxy, for one test file; a node drains for `drainMs` on SIGTERM. */
+export function useBalancedRegion(drainMs: number): TestRegion & { balancer: RegionBalancer } {
+  const env = { DRAIN_TIMEOUT_MS: String(drainMs) };
+  return useTestRegion({ region: 'eu-west', nodes: 2, env, balancer: true }) as TestRegion & {
+    balancer: RegionBalancer;
+  };
+}
+
+export async function startTestRegion(options: TestRegionOptions): Promise<TestRegion> {
   const region = options.region ?? 'eu-west';
   const world = await startTestWorld({
     regions: [{ id: region, nodes: options.nodes ?? 2 }],
