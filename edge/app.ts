@@ -1,24 +1,20 @@
 import { Hono } from 'hono';
-import { apiRoute } from './api-route';
-import { registerDemoRoutes } from './demo';
-import { devToken } from './dev-token';
-import type { EdgeEnv } from './env';
+import { apiRoutes } from './api';
+import { demoRoutes } from './demo';
+import { devRoutes } from './dev';
+import type { EdgeDeps, EdgeEnv } from './env';
 import { errorResponse, logEvent } from './errors';
-import { readHealth, type HealthReader } from './health';
-import { registerInfoRoutes } from './info-routes';
 import { apiCors, configuration, requestIds } from './middleware';
-import { socketIoRoute } from './socket-route';
+import { readHealth, routingRoutes } from './routing';
+import { socketRoutes } from './socket';
 
-/** What the app needs from outside; tests pass their own health. */
-export interface EdgeDeps {
-  readHealth: HealthReader;
-  now: () => number;
-}
+export type { EdgeDeps } from './env';
 
 /**
- * The edge Worker: one hostname for every user. Socket.IO (WebSocket and long-polling) and the room
- * API go to the nearest healthy region; `/healthz`, `/v1/regions` and `/v1/route` describe the
- * routing; `/` is the demo page; `/dev/token` exists only in the simulation.
+ * The edge Worker: one hostname for every user. Socket.IO (WebSocket and long-polling, `socket/`)
+ * and the room and server API (`api/`) go to the nearest healthy region (`routing/`) through one
+ * proxy (`proxy/`); `/healthz`, `/v1/regions` and `/v1/route` describe the routing; `/` is the demo
+ * page (`demo/`); `/dev/token` exists only in the simulation (`dev/`).
  */
 export function createEdgeApp(options: Partial<EdgeDeps> = {}): Hono<EdgeEnv> {
   const deps: EdgeDeps = { readHealth, now: () => Date.now(), ...options };
@@ -29,13 +25,11 @@ export function createEdgeApp(options: Partial<EdgeDeps> = {}): Hono<EdgeEnv> {
   app.use('/v1/*', apiCors());
   app.use('/dev/*', apiCors());
 
-  registerInfoRoutes(app, deps);
-  app.get('/dev/token', devToken);
-  app.all('/v1/rooms/*', apiRoute(deps, 'user'));
-  app.all('/v1/broadcast', apiRoute(deps, 'server'));
-  app.all('/v1/users/*', apiRoute(deps, 'server'));
-  app.all('/socket.io/*', socketIoRoute(deps));
-  registerDemoRoutes(app);
+  app.route('/', routingRoutes(deps));
+  app.route('/v1', apiRoutes(deps));
+  app.route('/socket.io', socketRoutes(deps));
+  app.route('/dev', devRoutes());
+  app.route('/', demoRoutes());
 
   app.notFound((c) => errorResponse(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {

@@ -3,7 +3,7 @@ import { cors } from 'hono/cors';
 import { EdgeConfigError, edgeConfig } from './config';
 import type { EdgeEnv } from './env';
 import { errorResponse } from './errors';
-import { REQUEST_ID_HEADER } from './forwarding';
+import { EDGE_REGION_HEADER, REQUEST_ID_HEADER } from './proxy';
 
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
@@ -44,7 +44,7 @@ export function apiCors(): MiddlewareHandler<EdgeEnv> {
     },
     allowMethods: ['GET', 'POST', 'OPTIONS'],
     allowHeaders: ['authorization', 'content-type', REQUEST_ID_HEADER],
-    exposeHeaders: [REQUEST_ID_HEADER, 'x-edge-region'],
+    exposeHeaders: [REQUEST_ID_HEADER, EDGE_REGION_HEADER],
     maxAge: 600,
   });
   return async function corsForApi(c, next) {

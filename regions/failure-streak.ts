@@ -12,7 +12,7 @@ export class FailureStreak {
 
   constructor(
     private readonly component: string,
-    private readonly counter: Counter<'component'>,
+    private readonly counter: Pick<Counter<'component'>, 'inc'>,
     private readonly log: Logger,
   ) {}
 

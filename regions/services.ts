@@ -1,4 +1,5 @@
-import { ProtocolError, type Envelope, type EnvelopeId, type ErrorBody } from '../shared';
+import { ProtocolError, type EnvelopeId, type ErrorBody } from '../shared';
+import type { StoredEnvelope } from './history/stored';
 import type { Logger } from './log';
 import type { RegionMetrics } from './metrics';
 import type { PresenceService } from './presence';
@@ -7,25 +8,30 @@ import type { Revocations } from './server-api/user-control';
 
 /**
  * What `join { since }` recovers: the envelopes of the room after `since`, in the order this region
- * delivered them. `complete` is false when that cannot be all of them: `since` is older than history
- * keeps (retention), or Postgres could not be asked and the regional buffer alone answered.
+ * delivered them, as their stored JSON. `complete` is false when that cannot be all of them: `since`
+ * is older than history keeps (retention), Postgres could not be asked and the regional buffer alone
+ * answered, or the answer's bytes or the recovery limit left older ones out.
  */
 export interface MissedAnswer {
-  missed: Envelope[];
+  missed: StoredEnvelope[];
   complete: boolean;
 }
 
-/** Answers `join { since }` (see MissedAnswer). */
+/** Answers `join { since }` (see MissedAnswer): the newest that fit in `maxAnswerBytes`. */
 export interface MissedMessages {
-  missedSince(room: string, since: EnvelopeId | undefined): Promise<MissedAnswer>;
+  missedSince(room: string, since: EnvelopeId | undefined, maxAnswerBytes: number): Promise<MissedAnswer>;
 }
 
-/** Pages of a room's history, oldest first, before a cursor. */
+/**
+ * Pages of a room's history before a cursor, oldest first, as their stored JSON: the newest of the
+ * page that fit in `maxAnswerBytes` (the client pages on from the oldest it got).
+ */
 export interface HistoryReader {
   page(
     room: string,
     query: { before?: EnvelopeId | undefined; limit?: number | undefined },
-  ): Promise<Envelope[]>;
+    maxAnswerBytes: number,
+  ): Promise<StoredEnvelope[]>;
 }
 
 /** Used until a history store is attached: history reads answer `unavailable`, recovery has nothing. */

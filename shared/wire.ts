@@ -25,12 +25,20 @@ export interface EncodedEnvelope {
  */
 export function encodeEnvelope(envelope: Envelope, dataJson?: string): EncodedEnvelope {
   if (dataJson === undefined) return { envelope, json: JSON.stringify(envelope) };
-  const { id, room, user, origin, ts, ephemeral } = envelope;
-  const json =
+  return { envelope, json: envelopeJson(envelope, dataJson) };
+}
+
+/**
+ * The JSON of an envelope from its fields and its `data` as JSON text, which is put in as it is
+ * (never parsed): how a stored envelope is answered without decoding its data.
+ */
+export function envelopeJson(head: Omit<Envelope, 'data'>, dataJson: string): string {
+  const { id, room, user, origin, ts, ephemeral } = head;
+  return (
     `{"id":${JSON.stringify(id)},"room":${JSON.stringify(room)},"data":${dataJson},` +
     `"user":${JSON.stringify(user)},"origin":${JSON.stringify(origin)},"ts":${JSON.stringify(ts)}` +
-    `${ephemeral ? ',"ephemeral":true' : ''}}`;
-  return { envelope, json };
+    `${ephemeral ? ',"ephemeral":true' : ''}}`
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Hono, MiddlewareHandler } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import type { EdgeEnv } from '../env';
 import { css, html, script } from './assets.generated.js';
 
@@ -16,7 +16,8 @@ const CONTENT_SECURITY_POLICY = [
  * The demo page (docs/demo.md): `/` with `/demo/app.js` and `/demo/style.css`. It is served in
  * every environment; outside the simulation there is no `/dev/token`, so the page asks for a token.
  */
-export function registerDemoRoutes(app: Hono<EdgeEnv>): void {
+export function demoRoutes(): Hono<EdgeEnv> {
+  const app = new Hono<EdgeEnv>();
   // No content sniffing (a script is only ever run as the type it is sent as) and no page URL
   // (with a token typed into it) leaking to other sites in Referer.
   app.use('/', pageHeaders);
@@ -32,9 +33,10 @@ export function registerDemoRoutes(app: Hono<EdgeEnv>): void {
   app.get('/demo/style.css', (c) =>
     c.body(css, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'no-cache' }),
   );
+  return app;
 }
 
-const pageHeaders: MiddlewareHandler<EdgeEnv> = async (c, next) => {
+const pageHeaders: MiddlewareHandler<EdgeEnv> = async function pageHeaders(c, next) {
   await next();
   c.header('x-content-type-options', 'nosniff');
   c.header('referrer-policy', 'no-referrer');

@@ -1,6 +1,7 @@
 import type { EncodedEnvelope, EnvelopeId } from '../../shared';
 import type { RecentBounds, RecentHistory } from './recent';
 import { bufferReadEnough, type BufferedEnvelope } from './recovery-order';
+import { storedEnvelope } from './stored';
 
 interface RoomBuffer {
   entries: { deliveredAt: number; encoded: EncodedEnvelope; bytes: number }[];
@@ -54,7 +55,7 @@ export class MemoryRecentHistory implements RecentHistory {
     const newestFirst: BufferedEnvelope[] = [];
     for (let i = entries.length - 1; i >= 0; i--) {
       const { deliveredAt, encoded } = entries[i]!;
-      newestFirst.push({ deliveredAt, envelope: encoded.envelope });
+      newestFirst.push({ deliveredAt, envelope: storedEnvelope(encoded.envelope, encoded.json) });
       if (bufferReadEnough(newestFirst, since, windowMs)) break;
     }
     return newestFirst;

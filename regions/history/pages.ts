@@ -1,11 +1,13 @@
-import { HISTORY_LIMIT_DEFAULT, type Envelope, type EnvelopeId } from '../../shared';
+import { HISTORY_LIMIT_DEFAULT, type EnvelopeId } from '../../shared';
 import type { HistoryReader } from '../services';
 import type { ReadRouting } from './read-routing';
+import type { StoredEnvelope } from './stored';
 import { pageBefore } from './store';
 
 /**
  * The `history` event and `GET /v1/rooms/:room/messages`: a page of a room's stored envelopes before
- * the `before` cursor (an envelope id), oldest first, read from the replica when it is fresh.
+ * the `before` cursor (an envelope id), oldest first, read from the replica when it is fresh, as the
+ * stored JSON of each envelope (never decoded on the node).
  */
 export class HistoryPages implements HistoryReader {
   constructor(
@@ -14,12 +16,16 @@ export class HistoryPages implements HistoryReader {
     private readonly floor: () => EnvelopeId | undefined = () => undefined,
   ) {}
 
-  page(
+  async page(
     room: string,
     query: { before?: EnvelopeId | undefined; limit?: number | undefined },
-  ): Promise<Envelope[]> {
+    maxAnswerBytes: number,
+  ): Promise<StoredEnvelope[]> {
     const limit = query.limit ?? HISTORY_LIMIT_DEFAULT;
     const floor = this.floor();
-    return this.reads.run('page', (sql) => pageBefore(sql, room, query.before, limit, floor));
+    const read = await this.reads.run('page', (sql) =>
+      pageBefore(sql, room, query.before, limit, floor, maxAnswerBytes),
+    );
+    return read.envelopes;
   }
 }

@@ -1,37 +1,29 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type LocalRedis } from '../../harness/processes/redis';
+import { describe, expect, it } from 'vitest';
+import { redisForFile } from '../../tests/support/redis-for-file';
 import { encodeEnvelope } from '../../shared';
 import { keys } from '../keyspace';
 import { MemoryRecentHistory } from './memory-recent';
-import { RECENT_BOUNDS, recentEnvelope, recentHistoryConformance } from './recent-conformance';
+import { recentBounds, recentEnvelope, recentHistoryConformance } from './recent-conformance';
 import { RedisRecentHistory } from './redis-recent';
 
 recentHistoryConformance('memory', async (bounds) => new MemoryRecentHistory(bounds));
 
-let server: LocalRedis;
-let redis: Redis;
+const file = redisForFile();
 const errors: Error[] = [];
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
 
 recentHistoryConformance('redis', async (bounds) => {
+  const redis = file.client;
   await redis.flushall();
   return new RedisRecentHistory(redis, bounds, (err) => errors.push(err));
 });
 
 describe('RedisRecentHistory', () => {
   it('keeps its byte counts within the bounds and lets every key expire', async () => {
+    const redis = file.client;
     await redis.flushall();
     const recent = new RedisRecentHistory(
       redis,
-      { ...RECENT_BOUNDS, totalMaxBytes: 2_000, ttlMs: 5_000 },
+      recentBounds({ totalMaxBytes: 2_000, ttlMs: 5_000 }),
       (err) => errors.push(err),
     );
     for (let i = 0; i < 6; i++) recent.append(encodeEnvelope(recentEnvelope(`k${i}`, 'x'.repeat(500))));
@@ -42,5 +34,22 @@ describe('RedisRecentHistory', () => {
       expect(await redis.pttl(key)).toBeLessThanOrEqual(5_000);
     }
     expect(errors).toEqual([]);
+  });
+
+  it('reads entries written before origin and ts were kept beside the JSON', async () => {
+    const redis = file.client;
+    await redis.flushall();
+    const recent = new RedisRecentHistory(redis, recentBounds(), (err) => errors.push(err));
+    const old = recentEnvelope('old', { text: 'é ✓', n: [1e21] }, { origin: 'ap-southeast', ts: 1234 });
+    const json = JSON.stringify(old);
+    await redis.xadd(keys.recent('old'), '*', 'i', old.id, 'e', json);
+    const [entry] = await recent.readBack('old', old.id);
+    expect(entry!.envelope).toEqual({
+      id: old.id,
+      origin: 'ap-southeast',
+      ts: 1234,
+      json,
+      bytes: Buffer.byteLength(json),
+    });
   });
 });

@@ -13,7 +13,7 @@ function envelope(origin: string, ts: number): Envelope {
 }
 
 /** A buffer delivered in the given order, one entry per 100 ms; returned newest first like XREVRANGE. */
-function buffer(envelopes: Envelope[], startMs = 10_000): BufferedEnvelope[] {
+function buffer(envelopes: Envelope[], startMs = 10_000): BufferedEnvelope<Envelope>[] {
   return envelopes.map((e, i) => ({ deliveredAt: startMs + i * 100, envelope: e })).reverse();
 }
 
@@ -39,7 +39,7 @@ describe('missedFromBuffer', () => {
     const sameOrigin = envelope('us', 3);
     const since = envelope('us', 4);
     const after = envelope('us', 5);
-    const entries: BufferedEnvelope[] = [
+    const entries: BufferedEnvelope<Envelope>[] = [
       { deliveredAt: 1_000, envelope: old },
       { deliveredAt: 9_000, envelope: recentOther },
       { deliveredAt: 9_500, envelope: sameOrigin },

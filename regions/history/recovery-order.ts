@@ -1,4 +1,5 @@
-import type { Envelope, EnvelopeId } from '../../shared';
+import type { EnvelopeId } from '../../shared';
+import type { EnvelopeOrder, StoredEnvelope } from './stored';
 import type { HistoryCursor } from './store';
 
 /**
@@ -11,10 +12,10 @@ import type { HistoryCursor } from './store';
 export const RECOVERY_REORDER_WINDOW_MS = 2_000;
 
 /** An envelope in the regional recent-history buffer, with the time this region delivered it. */
-export interface BufferedEnvelope {
+export interface BufferedEnvelope<E extends EnvelopeOrder = StoredEnvelope> {
   /** Milliseconds since the epoch, from the buffer's stream entry id (the regional Redis clock). */
   deliveredAt: number;
-  envelope: Envelope;
+  envelope: E;
 }
 
 /**
@@ -22,11 +23,11 @@ export interface BufferedEnvelope {
  * everything delivered after `since`, preceded by other-origin envelopes delivered within
  * `windowMs` before it. Undefined when `since` is not in the buffer.
  */
-export function missedFromBuffer(
-  newestFirst: readonly BufferedEnvelope[],
+export function missedFromBuffer<E extends EnvelopeOrder>(
+  newestFirst: readonly BufferedEnvelope<E>[],
   since: EnvelopeId,
   windowMs: number = RECOVERY_REORDER_WINDOW_MS,
-): Envelope[] | undefined {
+): E[] | undefined {
   const index = newestFirst.findIndex((entry) => entry.envelope.id === since);
   const anchor = newestFirst[index];
   if (!anchor) return undefined;
@@ -47,7 +48,7 @@ export function missedFromBuffer(
  * and the entries delivered up to `windowMs` before it.
  */
 export function bufferReadEnough(
-  newestFirst: readonly BufferedEnvelope[],
+  newestFirst: readonly BufferedEnvelope<EnvelopeOrder>[],
   since: EnvelopeId,
   windowMs: number = RECOVERY_REORDER_WINDOW_MS,
 ): boolean {
@@ -61,7 +62,7 @@ export function bufferReadEnough(
  * origin and accepted less than `windowMs` before it. The same rule as the SQL of `missedAfter`.
  */
 export function isAfterCursor(
-  envelope: Envelope,
+  envelope: EnvelopeOrder,
   cursor: HistoryCursor,
   windowMs: number = RECOVERY_REORDER_WINDOW_MS,
 ): boolean {
@@ -74,11 +75,11 @@ export function isAfterCursor(
  * Stored history after the cursor, then what the buffer holds that is not stored yet (persistence
  * lags behind delivery), without repeats; the newest `limit`, oldest first.
  */
-export function mergeMissed(
-  stored: readonly Envelope[],
-  buffered: readonly Envelope[],
+export function mergeMissed<E extends EnvelopeOrder>(
+  stored: readonly E[],
+  buffered: readonly E[],
   limit: number,
-): Envelope[] {
+): E[] {
   const storedIds = new Set(stored.map((envelope) => envelope.id));
   const merged = [...stored, ...buffered.filter((envelope) => !storedIds.has(envelope.id))];
   return merged.slice(Math.max(0, merged.length - limit));

@@ -1,4 +1,4 @@
-import { ProtocolError, type Envelope, type EnvelopeId } from '../../shared';
+import { ProtocolError, type EnvelopeId } from '../../shared';
 import type { Logger } from '../log';
 import type { MissedAnswer, MissedMessages } from '../services';
 import type { HistoryMetrics } from './metrics';
@@ -11,7 +11,8 @@ import {
   missedFromBuffer,
   type BufferedEnvelope,
 } from './recovery-order';
-import { cursorFromId, findCursor, missedAfter, type HistoryCursor } from './store';
+import { newestWithin, type StoredEnvelope } from './stored';
+import { cursorFromId, findCursor, missedAfter, type HistoryCursor, type StoredRead } from './store';
 
 /**
  * Answers `join { room, since }`. Fast path: `since` is in the room's regional buffer, and the answer
@@ -31,10 +32,14 @@ export class HistoryRecovery implements MissedMessages {
     private readonly floor: () => EnvelopeId | undefined = () => undefined,
   ) {}
 
-  async missedSince(room: string, since: EnvelopeId | undefined): Promise<MissedAnswer> {
+  async missedSince(
+    room: string,
+    since: EnvelopeId | undefined,
+    maxAnswerBytes: number,
+  ): Promise<MissedAnswer> {
     if (!since) return { missed: [], complete: true };
     const floor = this.floor();
-    const retained = (envelope: Envelope) => floor === undefined || envelope.id >= floor;
+    const retained = (envelope: StoredEnvelope) => floor === undefined || envelope.id >= floor;
     const beyondRetention = floor !== undefined && since < floor;
     let buffered: BufferedEnvelope[] = [];
     try {
@@ -42,37 +47,56 @@ export class HistoryRecovery implements MissedMessages {
       const missed = beyondRetention ? undefined : missedFromBuffer(buffered, since);
       if (missed) {
         this.deps.metrics.recoveries.inc({ path: 'buffer' });
-        const kept = missed.filter(retained);
-        return { missed: kept.slice(Math.max(0, kept.length - this.limit)), complete: true };
+        return this.answer(missed.filter(retained), maxAnswerBytes, true);
       }
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message, room }, 'recent-history buffer unreadable');
     }
     this.deps.metrics.recoveries.inc({ path: 'postgres' });
-    const { cursor, stored, answered } = await this.fromPostgres(room, since, floor);
+    const { cursor, stored, answered } = await this.fromPostgres(room, since, floor, maxAnswerBytes);
     const fresh = buffered
       .slice()
       .reverse()
       .map((entry) => entry.envelope)
       .filter((envelope) => isAfterCursor(envelope, cursor) && retained(envelope));
-    return { missed: mergeMissed(stored, fresh, this.limit), complete: answered && !beyondRetention };
+    const merged = mergeMissed(stored.envelopes, fresh, this.limit);
+    return this.answer(merged, maxAnswerBytes, answered && !beyondRetention && !stored.cut);
+  }
+
+  /**
+   * The newest `limit` of `missed` that fit in one answer. Complete only when nothing was left out:
+   * not by the answer's bytes, and not possibly by the count (a full `limit` may have been cut there).
+   */
+  private answer(missed: StoredEnvelope[], maxAnswerBytes: number, whole: boolean): MissedAnswer {
+    const counted = missed.slice(Math.max(0, missed.length - this.limit));
+    const { list, cut } = newestWithin(counted, maxAnswerBytes);
+    return { missed: list, complete: whole && !cut && counted.length < this.limit };
   }
 
   private async fromPostgres(
     room: string,
     since: EnvelopeId,
     floor: EnvelopeId | undefined,
-  ): Promise<{ cursor: HistoryCursor; stored: Envelope[]; answered: boolean }> {
+    maxAnswerBytes: number,
+  ): Promise<{ cursor: HistoryCursor; stored: StoredRead; answered: boolean }> {
     try {
       return await this.reads.run('recovery', async (sql) => {
         const cursor = (await findCursor(sql, since)) ?? cursorFromId(since);
-        const stored = await missedAfter(sql, room, cursor, RECOVERY_REORDER_WINDOW_MS, this.limit, floor);
+        const stored = await missedAfter(
+          sql,
+          room,
+          cursor,
+          RECOVERY_REORDER_WINDOW_MS,
+          this.limit,
+          floor,
+          maxAnswerBytes,
+        );
         return { cursor, stored, answered: true };
       });
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       this.deps.log.warn({ room, since }, 'recovery without Postgres: answering from the buffer alone');
-      return { cursor: cursorFromId(since), stored: [], answered: false };
+      return { cursor: cursorFromId(since), stored: { envelopes: [], cut: false }, answered: false };
     }
   }
 }

@@ -1,14 +1,10 @@
 import type { RedisClient } from '../redis';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log';
 import { setAside, type OutboxRow } from './dead-letters';
 import type { HistoryMetrics } from './metrics';
 import { ensurePartitions, isNoPartitionError, onDemandDays } from './partitions';
 import type { PgClient } from './pg-client';
 import { insertEnvelopes, isUnavailableError } from './store';
-
-const RETRY_MIN_MS = 200;
-const RETRY_MAX_MS = 5_000;
 
 export interface RowWriterOptions {
   /** The regional Redis, where refused rows are set aside. */
@@ -27,30 +23,25 @@ export interface RowWriterOptions {
  * refuses it for anything but being unreachable (`isUnavailableError`), the rows are written one by
  * one and each row it refuses is set aside in the dead-letter stream with its error, counted in
  * `rt_history_dead_letters_total` and logged once: one bad row never holds up the region's history.
- * While the primary is unreachable the batch is retried with back-off, never set aside.
+ * While the primary is unreachable `write` throws, and the caller retries the same batch later.
  */
 export class RowWriter {
-  private failingSince: number | undefined;
+  /**
+   * Outbox entries of the batch being retried that an earlier attempt stored or set aside row by
+   * row: not tried again (a row is never set aside twice). Forgotten once a batch commits.
+   */
+  private readonly done = new Set<string>();
 
   constructor(private readonly options: RowWriterOptions) {}
 
-  /** Resolves true once every row is stored or set aside; false when `stopping()` turned true first. */
-  async write(rows: readonly OutboxRow[], stopping: () => boolean): Promise<boolean> {
-    // Rows stored or set aside by an earlier attempt of this batch (row by row), not tried again.
-    const done = new Set<string>();
-    let retryMs = RETRY_MIN_MS;
-    for (;;) {
-      try {
-        await this.attempt(rows, done);
-        this.committed(rows);
-        return true;
-      } catch (err) {
-        this.unavailable(err);
-      }
-      if (stopping()) return false;
-      await sleep(retryMs);
-      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
-    }
+  /**
+   * One attempt: resolves once every row is stored or set aside; throws when the primary (or, to set
+   * a row aside, the regional Redis) is unreachable, leaving the batch to be retried.
+   */
+  async write(rows: readonly OutboxRow[]): Promise<void> {
+    await this.attempt(rows, this.done);
+    this.done.clear();
+    this.committed(rows);
   }
 
   /** Throws only when the primary (or, to set a row aside, the regional Redis) is unreachable. */
@@ -112,23 +103,8 @@ export class RowWriter {
     );
   }
 
-  private unavailable(err: unknown): void {
-    const { metrics, log } = this.options;
-    metrics.writeFailures.inc();
-    if (this.failingSince !== undefined) return;
-    this.failingSince = Date.now();
-    log.warn(
-      { err: (err as Error).message },
-      'history writer: primary unavailable; envelopes wait in the outbox',
-    );
-  }
-
   private committed(rows: readonly OutboxRow[]): void {
-    const { metrics, log } = this.options;
-    if (this.failingSince !== undefined) {
-      log.info({ downMs: Date.now() - this.failingSince }, 'history writer: primary back; catching up');
-      this.failingSince = undefined;
-    }
+    const { metrics } = this.options;
     metrics.batchSize.observe(rows.length);
     const now = Date.now();
     for (const row of rows) metrics.persistLag.observe(Math.max(0, now - row.ts) / 1000);

@@ -1,5 +1,6 @@
 import postgres from 'postgres';
-import type { Envelope, EnvelopeId, JsonValue } from '../../shared';
+import { envelopeJson, type EnvelopeId } from '../../shared';
+import { AnswerBudget, storedEnvelope, type StoredEnvelope } from './stored';
 
 /** A postgres.js client (primary or replica). */
 export type Sql = postgres.Sql;
@@ -12,24 +13,56 @@ export interface HistoryCursor {
   origin: string | undefined;
 }
 
+/** A row as reads select it: `data` as JSON text (`data::text`), which is never parsed here. */
 interface MessageRow {
-  id: string;
+  id: EnvelopeId;
   room: string;
-  data: JsonValue;
+  data: string;
   user: string;
   origin: string;
   ts: string;
 }
 
-function toEnvelope(row: MessageRow): Envelope {
-  return {
-    id: row.id as EnvelopeId,
-    room: row.room,
-    data: row.data,
-    user: row.user,
-    origin: row.origin,
-    ts: Number(row.ts),
-  };
+function toStored(row: MessageRow): StoredEnvelope {
+  const head = { id: row.id, room: row.room, user: row.user, origin: row.origin, ts: Number(row.ts) };
+  return storedEnvelope(head, envelopeJson(head, row.data));
+}
+
+/** What a read answers: envelopes oldest first, and whether the byte budget cut older ones off. */
+export interface StoredRead {
+  envelopes: StoredEnvelope[];
+  cut: boolean;
+}
+
+/** Rows fetched per round trip while a read fills its byte budget. */
+const READ_BATCH_ROWS = 25;
+
+/**
+ * Runs a read ordered newest first, keeping rows while they fit in `maxAnswerBytes` (see
+ * `AnswerBudget`): rows are fetched in batches and the query stops at the first row that does not
+ * fit, so Postgres neither converts nor sends what the answer could not hold. Oldest first.
+ */
+async function newestFitting(
+  sql: Sql,
+  query: postgres.PendingQuery<MessageRow[]>,
+  maxAnswerBytes: number,
+): Promise<StoredRead> {
+  const budget = new AnswerBudget(maxAnswerBytes);
+  const envelopes: StoredEnvelope[] = [];
+  let cut = false;
+  await query.cursor(READ_BATCH_ROWS, (rows) => {
+    if (cut) return sql.CLOSE;
+    for (const row of rows) {
+      const stored = toStored(row);
+      if (!budget.take(stored)) {
+        cut = true;
+        return sql.CLOSE;
+      }
+      envelopes.push(stored);
+    }
+    return undefined;
+  });
+  return { envelopes: envelopes.reverse(), cut };
 }
 
 /** Milliseconds since the epoch encoded in a UUIDv7 (its first 48 bits). */
@@ -69,20 +102,22 @@ export function cursorFromId(id: EnvelopeId): HistoryCursor {
 }
 
 /**
- * Up to `limit` envelopes of `room` before `before` (newest page first), returned oldest first.
- * Keyset pagination on `(ts, id)`; an id this database does not hold is placed by its UUIDv7 time.
+ * Up to `limit` envelopes of `room` before `before` (newest page first), returned oldest first: the
+ * newest of them that fit in `maxAnswerBytes`. Keyset pagination on `(ts, id)`; an id this database
+ * does not hold is placed by its UUIDv7 time.
  */
-export async function pageBefore(
+export function pageBefore(
   sql: Sql,
   room: string,
   before: EnvelopeId | undefined,
   limit: number,
   floor?: EnvelopeId,
-): Promise<Envelope[]> {
+  maxAnswerBytes = Infinity,
+): Promise<StoredRead> {
   const retained = retainedFrom(sql, floor);
-  const rows = before
-    ? await sql<MessageRow[]>`
-        SELECT id, room, data, "user", origin, ts FROM messages
+  const query = before
+    ? sql<MessageRow[]>`
+        SELECT id, room, data::text AS data, "user", origin, ts FROM messages
         WHERE room = ${room} ${retained}
           AND (ts, id) < (
             COALESCE((SELECT ts FROM messages WHERE id = ${before}::uuid), ${uuidV7Time(before)}::bigint),
@@ -90,12 +125,12 @@ export async function pageBefore(
           )
         ORDER BY ts DESC, id DESC
         LIMIT ${limit}`
-    : await sql<MessageRow[]>`
-        SELECT id, room, data, "user", origin, ts FROM messages
+    : sql<MessageRow[]>`
+        SELECT id, room, data::text AS data, "user", origin, ts FROM messages
         WHERE room = ${room} ${retained}
         ORDER BY ts DESC, id DESC
         LIMIT ${limit}`;
-  return rows.map(toEnvelope).reverse();
+  return newestFitting(sql, query, maxAnswerBytes);
 }
 
 /**
@@ -107,20 +142,21 @@ function retainedFrom(sql: Sql, floor: EnvelopeId | undefined) {
 }
 
 /**
- * The newest `limit` envelopes of `room` after `cursor` (see `isAfterCursor`), oldest first.
- * `reorderWindowMs` also admits envelopes of other origins accepted shortly before the cursor, which
- * another region may have delivered after it.
+ * The newest `limit` envelopes of `room` after `cursor` (see `isAfterCursor`) that fit in
+ * `maxAnswerBytes`, oldest first. `reorderWindowMs` also admits envelopes of other origins accepted
+ * shortly before the cursor, which another region may have delivered after it.
  */
-export async function missedAfter(
+export function missedAfter(
   sql: Sql,
   room: string,
   cursor: HistoryCursor,
   reorderWindowMs: number,
   limit: number,
   floor?: EnvelopeId,
-): Promise<Envelope[]> {
-  const rows = await sql<MessageRow[]>`
-    SELECT id, room, data, "user", origin, ts FROM messages
+  maxAnswerBytes = Infinity,
+): Promise<StoredRead> {
+  const query = sql<MessageRow[]>`
+    SELECT id, room, data::text AS data, "user", origin, ts FROM messages
     WHERE room = ${room} ${retainedFrom(sql, floor)}
       AND ts >= ${cursor.ts - reorderWindowMs}::bigint
       AND id <> ${cursor.id}::uuid
@@ -128,7 +164,7 @@ export async function missedAfter(
            OR origin IS DISTINCT FROM ${cursor.origin ?? null}::text)
     ORDER BY ts DESC, id DESC
     LIMIT ${limit}`;
-  return rows.map(toEnvelope).reverse();
+  return newestFitting(sql, query, maxAnswerBytes);
 }
 
 /**

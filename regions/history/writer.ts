@@ -1,22 +1,53 @@
-import type { RedisClient } from '../redis';
+import type { EncodedEnvelope } from '../../shared';
+import { FailureStreak } from '../failure-streak';
 import type { Logger } from '../log';
-import { OUTBOX_STREAM } from '../outbox';
-import { decodeEntry, entryIsEphemeral } from '../../shared';
-import type { HistoryMetrics } from './metrics';
+import { OutboxReader } from '../outbox';
+import { isReady, type RedisClient } from '../redis';
+import type { GroupEntry, GroupStream } from '../streams/group-stream';
+import { StreamWorker, type BatchPolicy } from '../streams/worker';
 import type { OutboxRow } from './dead-letters';
-import { RowWriter } from './row-writer';
+import type { HistoryMetrics } from './metrics';
 import type { PgClient } from './pg-client';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { RowWriter } from './row-writer';
 
 /** The outbox consumer group history writers read through. */
 export const HISTORY_GROUP = 'history';
 
 const READ_BLOCK_MS = 1_000;
-const RETRY_MIN_MS = 200;
-const RETRY_MAX_MS = 5_000;
+/** Back-off after a failed batch or read: doubles from 200 ms up to 5 s. */
+const RETRY = { minMs: 200, maxMs: 5_000 };
+/** Deadline of each call to the regional Redis (reads, acks, a dead letter's append). */
+const REDIS_DEADLINE_MS = 5_000;
+/** Statements of one attempt besides one per row: the batch, partitions of up to a week, the batch again. */
+const BATCH_STATEMENTS = 10;
 
-/** A stream entry; `fields` is null for an entry pending to us that trimming removed. */
-type StreamEntry = [id: string, fields: string[] | null];
+/** Where the policy writes rows: one attempt per call, throwing while the store is unreachable. */
+export interface HistoryRows {
+  write(rows: readonly OutboxRow[]): Promise<void>;
+}
+
+/**
+ * Writing history, as a policy on the consumer-group worker: a batch of outbox entries becomes rows
+ * (ephemeral envelopes are live only and skipped; an entry this code cannot decode is logged and
+ * skipped), written in outbox order in one attempt. When the attempt throws (the primary is
+ * unreachable) the batch stays pending and the worker hands it again, first, after its back-off;
+ * the entries are acknowledged only once the attempt succeeded.
+ */
+export class HistoryPolicy implements BatchPolicy<EncodedEnvelope> {
+  constructor(
+    private readonly rows: HistoryRows,
+    private readonly log: Logger,
+  ) {}
+
+  async handle(entries: GroupEntry<EncodedEnvelope>[]): Promise<void> {
+    const rows: OutboxRow[] = [];
+    for (const { id, value } of entries) {
+      if (!value) this.log.error({ entry: id }, 'history writer: undecodable outbox entry skipped');
+      else if (!value.envelope.ephemeral) rows.push(outboxRow(id, value));
+    }
+    await this.rows.write(rows);
+  }
+}
 
 export interface HistoryWriterOptions {
   /** A connection of its own: blocking reads would hold up every other command on a shared one. */
@@ -38,113 +69,74 @@ export interface HistoryWriterOptions {
 
 /**
  * Writes this region's outbox to the Postgres primary. Every node of the region is a consumer of the
- * outbox group `history`: it reads batches, writes them (`RowWriter`: one statement, `ON CONFLICT (id)
- * DO NOTHING`, refused rows set aside as dead letters) and acknowledges them only after the commit.
- * While the primary is unreachable the batch is retried with back-off and the rest waits in the
- * outbox; entries left pending by a node that died are taken over by a peer (XAUTOCLAIM) after
- * `claimIdleMs`. Nothing here blocks live delivery.
+ * outbox group `history` (the consumer-group worker with `HistoryPolicy`): it writes its own pending
+ * entries first, takes over entries left pending by a node that died (after `claimIdleMs`), then
+ * reads new ones; each batch is written by `RowWriter` (one statement, `ON CONFLICT (id) DO NOTHING`,
+ * refused rows set aside as dead letters) and acknowledged only after the commit. While the primary
+ * is unreachable the batch is retried with back-off and the rest waits in the outbox; every failed
+ * attempt is counted in `rt_history_write_failures_total`. Nothing here blocks live delivery.
  */
 export class HistoryWriter {
-  private stopping = false;
-  private running: Promise<void> | undefined;
-  /** After a start or a failure, this consumer's own pending entries are written first. */
-  private ownPendingFirst = true;
-  private nextClaimAt = 0;
-  private readonly rows: RowWriter;
+  private readonly worker: StreamWorker<EncodedEnvelope>;
+  private stopped = false;
 
   constructor(private readonly options: HistoryWriterOptions) {
-    this.rows = new RowWriter(options);
+    const { metrics, log } = options;
+    this.worker = historyWorker({
+      stream: new OutboxReader(options.redis, options.redis, HISTORY_GROUP, options.consumer),
+      rows: new RowWriter(options),
+      batchSize: options.batchSize,
+      claimIdleMs: options.claimIdleMs,
+      statementDeadlineMs: options.primary.deadlineMs,
+      failures: new FailureStreak('history-writer', { inc: () => metrics.writeFailures.inc() }, log),
+      log,
+    });
   }
 
+  /** Starts once its connection is ready (a node may start while the regional Redis is down). */
   start(): void {
-    this.running ??= this.loop();
+    const { redis } = this.options;
+    if (isReady(redis)) this.worker.start();
+    else redis.once('ready', () => this.stopped || this.worker.start());
   }
 
   /** Finishes the batch in hand (or gives up on it while the primary is down) and stops. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    await this.running;
-  }
-
-  private async loop(): Promise<void> {
-    const { redis } = this.options;
-    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
-    let retryMs = RETRY_MIN_MS;
-    while (!this.stopping) {
-      try {
-        const entries = await this.nextEntries();
-        if (entries.length > 0) await this.persist(entries);
-        retryMs = RETRY_MIN_MS;
-      } catch (err) {
-        this.ownPendingFirst = true;
-        this.options.metrics.writeFailures.inc();
-        this.options.log.warn({ err: (err as Error).message }, 'history writer: outbox read failed');
-        await sleep(retryMs);
-        retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
-      }
-    }
-  }
-
-  private async nextEntries(): Promise<StreamEntry[]> {
-    const { redis, consumer, batchSize, claimIdleMs } = this.options;
-    if (this.ownPendingFirst) {
-      const own = await this.readGroup(['STREAMS', OUTBOX_STREAM, '0']);
-      if (own.length > 0) return own;
-      this.ownPendingFirst = false;
-    }
-    if (Date.now() >= this.nextClaimAt) {
-      this.nextClaimAt = Date.now() + Math.max(claimIdleMs / 2, 500);
-      const claimed = (await redis.xautoclaim(
-        OUTBOX_STREAM,
-        HISTORY_GROUP,
-        consumer,
-        claimIdleMs,
-        '0-0',
-        'COUNT',
-        batchSize,
-      )) as [string, StreamEntry[], string[]?];
-      const live = claimed[1].filter((entry) => entry !== null);
-      if (live.length > 0) {
-        this.options.log.info({ count: live.length }, 'history writer: took over entries of a stopped node');
-        return live;
-      }
-    }
-    return this.readGroup(['BLOCK', READ_BLOCK_MS, 'STREAMS', OUTBOX_STREAM, '>']);
-  }
-
-  private async readGroup(tail: (string | number)[]): Promise<StreamEntry[]> {
-    const { redis, consumer, batchSize } = this.options;
-    const reply = (await redis.call(
-      'XREADGROUP',
-      'GROUP',
-      HISTORY_GROUP,
-      consumer,
-      'COUNT',
-      batchSize,
-      ...tail,
-    )) as [string, StreamEntry[]][] | null;
-    return reply?.[0]?.[1] ?? [];
-  }
-
-  /** Writes the entries' envelopes (setting aside what Postgres refuses), then acknowledges them. */
-  private async persist(entries: StreamEntry[]): Promise<void> {
-    const rows: OutboxRow[] = [];
-    for (const [entry, fields] of entries) {
-      const row = fields ? outboxRow(entry, fields) : undefined;
-      // Ephemeral envelopes are delivered live only, never stored.
-      if (row) {
-        if (!entryIsEphemeral(fields!)) rows.push(row);
-      } else this.options.log.error({ entry }, 'history writer: undecodable outbox entry skipped');
-    }
-    if (!(await this.rows.write(rows, () => this.stopping))) return; // left pending: see stop()
-    await this.options.redis.xack(OUTBOX_STREAM, HISTORY_GROUP, ...entries.map(([id]) => id));
+    this.stopped = true;
+    await this.worker.stop();
   }
 }
 
+/** The consumer-group worker that writes history: `HistoryPolicy` over one consumer of the group. */
+export function historyWorker(deps: {
+  stream: GroupStream<EncodedEnvelope>;
+  rows: HistoryRows;
+  batchSize: number;
+  claimIdleMs: number;
+  /** Deadline of one statement to the primary. */
+  statementDeadlineMs: number;
+  /** Counts every failed read or attempt (`rt_history_write_failures_total`), logs each streak once. */
+  failures: FailureStreak;
+  log: Logger;
+}): StreamWorker<EncodedEnvelope> {
+  const { log } = deps;
+  return new StreamWorker<EncodedEnvelope>({
+    stream: deps.stream,
+    policy: new HistoryPolicy(deps.rows, log),
+    batchSize: deps.batchSize,
+    blockMs: READ_BLOCK_MS,
+    claimIdleMs: deps.claimIdleMs,
+    ack: 'await',
+    retry: RETRY,
+    callDeadlineMs: REDIS_DEADLINE_MS,
+    // Every statement of an attempt has the Postgres deadline, and every dead letter the Redis one.
+    handleDeadlineMs: (deps.batchSize + BATCH_STATEMENTS) * (deps.statementDeadlineMs + REDIS_DEADLINE_MS),
+    failures: deps.failures,
+    onClaim: (count) => log.info({ count }, 'history writer: took over entries of a stopped node'),
+  });
+}
+
 /** The row of an outbox entry: the envelope's fields and its JSON text exactly as the outbox holds it. */
-function outboxRow(outboxEntry: string, fields: string[]): OutboxRow | undefined {
-  const decoded = decodeEntry(fields);
-  if (!decoded) return undefined;
-  const { envelope, json } = decoded;
+function outboxRow(outboxEntry: string, { envelope, json }: EncodedEnvelope): OutboxRow {
   return { outboxEntry, json, id: envelope.id, room: envelope.room, ts: envelope.ts };
 }

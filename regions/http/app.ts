@@ -16,6 +16,7 @@ import {
   type Principal,
   type TokenVerifier,
 } from '../../shared';
+import { jsonArray } from '../history/stored';
 import type { RegionServices } from '../services';
 import { SERVER_PRINCIPAL, registerServerApi, serverPublish, type ApiEnv } from './server-api';
 
@@ -28,6 +29,8 @@ export interface HttpAppOptions {
   /** `SERVER_API_KEYS`: a request with one of them in `x-api-key` is the application's backend. */
   serverApiKeys: readonly string[];
   maxPayloadBytes: number;
+  /** Largest history answer, in bytes of JSON (`MAX_ANSWER_BYTES`): the newest of a page that fit. */
+  maxAnswerBytes: number;
   services: RegionServices;
   /** Dependency states for `/readyz`; ready when critical dependencies are up and the node is not draining. */
   readiness: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
@@ -121,7 +124,9 @@ export function createHttpApp(options: HttpAppOptions): Hono<Env> {
         limit === undefined || limit === '' ? undefined : /^\d{1,4}$/.test(limit) ? Number(limit) : limit,
     });
     mayAccess(c.get('principal'), query.room);
-    return c.json({ messages: await services.history.page(query.room, query) });
+    const messages = await services.history.page(query.room, query, options.maxAnswerBytes);
+    // The stored envelopes go out as the JSON they were read as, never decoded here.
+    return c.body(`{"messages":${jsonArray(messages)}}`, 200, { 'content-type': 'application/json' });
   });
 
   app.get('/v1/rooms/:room/presence', async (c) => {

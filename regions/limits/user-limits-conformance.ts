@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../tests/support/manual-clock';
 import type { UserLimitRules, UserLimits } from './user-limits';
-
-/** A clock the test moves by hand, so lease expiry is judged without waiting. */
-export class ManualClock {
-  constructor(public ms = Date.now()) {}
-  readonly now = (): number => this.ms;
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
 
 /** One empty region with `rules`: `node(id)` is that node's view of the shared limit. */
 export type UserLimitsFactory = (

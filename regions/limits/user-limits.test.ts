@@ -1,6 +1,4 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll } from 'vitest';
-import { startRedis, type LocalRedis } from '../../harness/processes/redis';
+import { redisForFile } from '../../tests/support/redis-for-file';
 import { createLogger } from '../log';
 import { RegionMetrics } from '../metrics';
 import { MemoryUserLimits, type MemoryConnectionLeases } from './memory-user-limits';
@@ -12,16 +10,7 @@ userLimitsConformance('memory', async (rules, clock) => {
   return { node: (nodeId) => new MemoryUserLimits(nodeId, rules, leases, clock.now) };
 });
 
-let server: LocalRedis;
-let redis: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
+const redis = redisForFile();
 
 const deps = {
   log: createLogger('silent', { region: 'eu-west', node: 'test' }),
@@ -29,6 +18,6 @@ const deps = {
 };
 
 userLimitsConformance('redis', async (rules, clock) => {
-  await redis.flushall();
-  return { node: (nodeId) => new RedisUserLimits(redis, nodeId, rules, deps, clock.now) };
+  await redis.client.flushall();
+  return { node: (nodeId) => new RedisUserLimits(redis.client, nodeId, rules, deps, clock.now) };
 });

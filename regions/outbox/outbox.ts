@@ -181,8 +181,9 @@ export class OutboxReader implements GroupStream<EncodedEnvelope> {
   }
 }
 
-function toGroupEntry([id, fields]: OutboxEntry): GroupEntry<EncodedEnvelope> {
-  return { id, value: decodeEntry(fields) };
+/** An entry pending to a consumer that was trimmed since comes back with no fields: undecodable. */
+function toGroupEntry([id, fields]: [string, string[] | null]): GroupEntry<EncodedEnvelope> {
+  return { id, value: fields ? decodeEntry(fields) : undefined };
 }
 
 /** Decodes an outbox or bus entry's fields (see `shared/wire.ts`). */

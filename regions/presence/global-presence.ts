@@ -4,7 +4,7 @@ import { keys } from '../keyspace';
 import type { Logger } from '../log';
 import type { RegionMetrics } from '../metrics';
 import type { RegionIo } from '../publish';
-import type { RegionMembers } from './presence';
+import type { RegionMembers } from './store';
 import type { PresenceService } from './service';
 
 /** Global Redis pub/sub channel carrying every region's presence transitions. */

@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis';
 import type { JsonValue, PresenceMember } from '../../shared';
 import { keys } from '../keyspace';
+import type { PresenceChange, PresenceStore, PresenceTiming, RegionMembers } from './store';
 
 // Per room (one hash tag, so a room's keys share a cluster slot):
 // rt:presence:{room}        zset  user -> first join (ms)   the region's members, in join order
@@ -39,26 +40,6 @@ local info = {}
 if #users > 0 then info = redis.call('HMGET', KEYS[2], unpack(users)) end
 return { count, users, info }`;
 
-/** What the presence store needs to know about timing (config: PRESENCE_*). */
-export interface PresenceTiming {
-  /** How long a member with no connection left stays listed before it leaves (reconnects inside it send nothing). */
-  leaveGraceMs: number;
-  /** How long a node counts as alive after its last heartbeat. */
-  nodeLeaseMs: number;
-}
-
-/** A member's transition, as the store reports it. */
-export interface PresenceChange {
-  room: string;
-  user: string;
-}
-
-/** A page of a room's members in one region, and how many there are. */
-export interface RegionMembers {
-  members: PresenceMember[];
-  count: number;
-}
-
 /**
  * Room presence in one region, in the regional Redis: one member per user however many connections
  * and nodes, with a connection count per member, so a join or leave costs a few O(1)/O(log n)
@@ -67,12 +48,13 @@ export interface RegionMembers {
  * a connection back inside it cancels that (no leave, no second join). Each node also records what
  * it holds, so the first live node to notice a dead one takes its connections off.
  */
-export class RegionalPresence {
+export class RegionalPresence implements PresenceStore {
   constructor(
     private readonly redis: RedisClient,
     private readonly region: string,
     private readonly nodeId: string,
     private readonly timing: PresenceTiming,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Records a connection in the room; true when the user became a member (not back within the grace). */
@@ -86,7 +68,7 @@ export class RegionalPresence {
       k.refs,
       k.info,
       user,
-      Date.now(),
+      this.now(),
       infoJson,
     );
     // Two keys of different cluster slots (and nodes): two commands, not one pipeline.
@@ -123,7 +105,7 @@ export class RegionalPresence {
 
   /** Members whose grace ran out with no connection back: removed here, returned to announce. */
   async expireLeaving(): Promise<PresenceChange[]> {
-    const due = await this.redis.zrangebyscore(LEAVING_KEY, '-inf', Date.now(), 'LIMIT', 0, 500);
+    const due = await this.redis.zrangebyscore(LEAVING_KEY, '-inf', this.now(), 'LIMIT', 0, 500);
     const left: PresenceChange[] = [];
     for (const item of due) {
       const { room, user } = parseEntry(item);
@@ -166,7 +148,7 @@ export class RegionalPresence {
   ): Promise<void> {
     const { members, refs } = roomKeys(room);
     const left = await this.redis.eval(LEAVE_SCRIPT, 2, members, refs, user, connections);
-    if (left === 0) await this.redis.zadd(LEAVING_KEY, Date.now() + graceMs, entry(room, user));
+    if (left === 0) await this.redis.zadd(LEAVING_KEY, this.now() + graceMs, entry(room, user));
   }
 }
 

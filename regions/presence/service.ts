@@ -2,7 +2,7 @@ import type { JsonValue, PresenceEvent, PresenceList } from '../../shared';
 import type { Logger } from '../log';
 import type { RegionMetrics } from '../metrics';
 import type { RegionIo } from '../publish';
-import type { RegionMembers, RegionalPresence } from './presence';
+import type { PresenceStore, RegionMembers } from './store';
 
 /** Other regions' members of a room: the first `limit`, and how many there are. */
 export type RemoteMembers = (room: string, limit: number) => Promise<RegionMembers>;
@@ -18,7 +18,7 @@ export class PresenceService {
   private remoteMembers: RemoteMembers | undefined;
 
   constructor(
-    private readonly store: RegionalPresence,
+    private readonly store: PresenceStore,
     private readonly io: RegionIo,
     private readonly region: string,
     private readonly membersCap: number,

@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type LocalRedis } from '../../harness/processes/redis';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../shared';
+import { redisForFile } from '../../tests/support/redis-for-file';
 import { keys } from '../keyspace';
 import { createLogger } from '../log';
 import { RegionMetrics } from '../metrics';
@@ -26,22 +26,11 @@ publishLogConformance('memory', async (rules) => {
   };
 });
 
-let redis: LocalRedis;
-const clients: Redis[] = [];
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  for (const client of clients) client.disconnect();
-  await redis?.stop();
-});
+const redis = redisForFile();
 
 /** A client set up like the node's regional command client, with a short command deadline. */
-async function client(commandTimeout = 3_000): Promise<Redis> {
-  const c = new Redis(redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout });
-  clients.push(c);
-  if (c.status !== 'ready') await new Promise<void>((resolve) => c.once('ready', () => resolve()));
-  return c;
+function client(commandTimeout = 3_000): Promise<Redis> {
+  return redis.connect({ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout });
 }
 
 const deps = (holdMaxBytes = 1024 * 1024) => ({
@@ -88,7 +77,7 @@ describe('RedisPublishLog', () => {
     await c.flushall();
     const { log, appended } = await redisFixture({ ...CONFORMANCE_RULES, publishRatePerUser: 1 }, c);
     const envelopes = [envelopeFor(), envelopeFor(), envelopeFor()];
-    process.kill(redis.pid, 'SIGSTOP');
+    process.kill(redis.server.pid, 'SIGSTOP');
     try {
       const started = Date.now();
       for (const envelope of envelopes) expect(await log.accept(envelope)).toMatchObject({ fresh: true });
@@ -98,7 +87,7 @@ describe('RedisPublishLog', () => {
       // A retry while frozen is answered from memory.
       expect(await log.accept(envelopes[1]!)).toMatchObject({ fresh: false });
     } finally {
-      process.kill(redis.pid, 'SIGCONT');
+      process.kill(redis.server.pid, 'SIGCONT');
     }
     await log.flush();
     expect(log.heldCount).toBe(0);
@@ -112,7 +101,7 @@ describe('RedisPublishLog', () => {
     const budget = 3 * JSON.stringify(one).length + 10;
     const { log, appended } = await redisFixture(CONFORMANCE_RULES, c, budget);
     const accepted = [];
-    process.kill(redis.pid, 'SIGSTOP');
+    process.kill(redis.server.pid, 'SIGSTOP');
     let refused: unknown;
     try {
       for (let i = 0; i < 5 && !refused; i++) {
@@ -126,7 +115,7 @@ describe('RedisPublishLog', () => {
       }
       expect(log.heldBytes).toBeLessThanOrEqual(budget);
     } finally {
-      process.kill(redis.pid, 'SIGCONT');
+      process.kill(redis.server.pid, 'SIGCONT');
     }
     expect(accepted).toHaveLength(3);
     expect(refused).toBeInstanceOf(ProtocolError);

@@ -12,14 +12,15 @@ import {
   publishPayload,
   roomAllowed,
   type ClientEvents,
-  type Envelope,
   type ServerEvents,
   type TokenPrincipal,
   type TokenVerifier,
 } from '../../shared';
+import { answerBytes, jsonArray } from '../history/stored';
 import type { TokenBucket } from '../limits';
 import type { RegionServices } from '../services';
 import type { SessionExpiry } from './expiry';
+import { PreEncodedJson } from './pre-encoded';
 
 export interface SocketData {
   principal: TokenPrincipal;
@@ -42,18 +43,14 @@ export interface SocketLimits {
   maxRoomsPerConnection: number;
   maxReadsPerConnection: number;
   maxAnswerBytes: number;
-  /** Most envelopes one recovery reads: a full answer may have been cut there. */
-  recoveryLimit: number;
 }
 
-type Handler<S extends z.ZodType> = (socket: RegionSocket, payload: z.infer<S>) => Promise<object>;
+/** A handler's answer: the fields after `ok: true`, or the whole answer already encoded. */
+type Answer = object | PreEncodedJson;
+type Handler<S extends z.ZodType> = (socket: RegionSocket, payload: z.infer<S>) => Promise<Answer>;
 /** A check that runs before the payload is validated: cheap limits (rate, size) come first. */
 type Precheck = (socket: RegionSocket, payload: unknown) => void;
 type Listener = (this: RegionSocket, ...args: unknown[]) => void;
-
-const KNOWN_EVENTS = new Set<string>(['join', 'leave', 'publish', 'history', 'presence', 'auth']);
-// JSON framing of an answer besides its envelopes (`{"ok":true,"room":...,"missed":[...]}`).
-const ANSWER_FRAMING_BYTES = 512;
 
 /**
  * The node's socket event handlers, built once: every listener is shared by all sockets (it gets
@@ -85,7 +82,7 @@ export function socketHandlers(deps: {
       try {
         precheck(this, payload);
         const result = await handler(this, parsePayload(schema, payload));
-        ack?.({ ok: true, ...result });
+        ack?.(result instanceof PreEncodedJson ? result : { ok: true, ...result });
       } catch (err) {
         ack?.({ ok: false, error: services.toClientError(err, { event, socket: this.id }) });
       }
@@ -120,20 +117,20 @@ export function socketHandlers(deps: {
       if (!already) await s.join(room);
       // Over its answer bytes, the join still succeeds; the client pages `history` later.
       const mayRead = since !== undefined && s.data.answerBucket.hasAny();
-      const answer = mayRead ? await services.recovery.missedSince(room, since) : undefined;
-      const read = answer?.missed ?? [];
-      const { list: missed, bytes } = newestWithin(read, limits.maxAnswerBytes);
-      s.data.answerBucket.spend(bytes);
+      const answer = mayRead
+        ? await services.recovery.missedSince(room, since, limits.maxAnswerBytes)
+        : undefined;
+      const missed = answer?.missed ?? [];
+      s.data.answerBucket.spend(answerBytes(missed));
       // Not recovered: history could not say (retention, Postgres down), the answer was cut, or it
       // was not read at all because this connection is over its answer bytes.
-      const recovered =
-        (since === undefined || mayRead) &&
-        (answer?.complete ?? true) &&
-        missed.length === read.length &&
-        read.length < limits.recoveryLimit;
+      const recovered = (since === undefined || mayRead) && (answer?.complete ?? true);
       // Rejoining a room one is in changes nothing and announces nothing.
       if (!already) await services.presence.joined(room, s.id, s.data.principal.user, s.data.principal.info);
-      return { room, missed, recovered };
+      // The stored envelopes go out as the JSON they were read as (see PreEncodedJson).
+      return new PreEncodedJson(
+        `{"ok":true,"room":${JSON.stringify(room)},"missed":${jsonArray(missed)},"recovered":${recovered}}`,
+      );
     } finally {
       if (since) s.data.reads--;
     }
@@ -174,11 +171,10 @@ export function socketHandlers(deps: {
     }
     startRead(s);
     try {
-      const page = await services.history.page(room, { before, limit });
-      // The newest of the page are kept: the client pages on from the oldest it got.
-      const { list: messages, bytes } = newestWithin(page, limits.maxAnswerBytes);
-      s.data.answerBucket.spend(bytes);
-      return { messages };
+      // The newest of the page that fit are kept: the client pages on from the oldest it got.
+      const messages = await services.history.page(room, { before, limit }, limits.maxAnswerBytes);
+      s.data.answerBucket.spend(answerBytes(messages));
+      return new PreEncodedJson(`{"ok":true,"messages":${jsonArray(messages)}}`);
     } finally {
       s.data.reads--;
     }
@@ -213,8 +209,12 @@ export function socketHandlers(deps: {
     s.data.reads++;
   }
 
-  const onUnknownEvent: Listener = function onAny(event, ...args) {
-    if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
+  // One listener for every client event (Socket.IO's `onAny`), dispatching by name: a socket holds
+  // one entry in its any-listeners instead of one per event in its emitter.
+  const byEvent = new Map(listeners);
+  const onClientEvent: Listener = function onAny(event, ...args) {
+    const known = typeof event === 'string' ? byEvent.get(event) : undefined;
+    if (known) return known.apply(this, args);
     const ack = args[args.length - 1];
     if (typeof ack === 'function') ack({ ok: false, error: { code: 'invalid', message: 'unknown event' } });
   };
@@ -226,8 +226,7 @@ export function socketHandlers(deps: {
   };
 
   return function attach(socket) {
-    for (const [event, fn] of listeners) socket.on(event as 'join', fn as never);
-    socket.onAny(onUnknownEvent);
+    socket.onAny(onClientEvent);
     socket.on('disconnecting', onDisconnecting);
     expiry.track(socket, socket.data.principal.exp);
   };
@@ -237,23 +236,6 @@ function takeRequest(s: RegionSocket): void {
   if (!s.data.requestBucket.take()) {
     throw new ProtocolError('rate_limited', 'too many requests on this connection; slow down');
   }
-}
-
-/**
- * The newest envelopes of `list` (oldest first) whose JSON fits in `maxBytes`, oldest first, and
- * the bytes they take.
- */
-function newestWithin(list: Envelope[], maxBytes: number): { list: Envelope[]; bytes: number } {
-  let budget = maxBytes - ANSWER_FRAMING_BYTES;
-  let first = list.length;
-  while (first > 0) {
-    const size = encodedSize(list[first - 1]) + 1;
-    if (size > budget) break;
-    budget -= size;
-    first--;
-  }
-  const bytes = maxBytes - ANSWER_FRAMING_BYTES - budget;
-  return { list: first === 0 ? list : list.slice(first), bytes };
 }
 
 /**

@@ -9,6 +9,7 @@ import type { RegionMetrics } from '../metrics';
 import type { RegionIo } from '../publish';
 import type { RegionRedis } from '../redis';
 import { HandshakeAdmission } from './admission';
+import { preEncodedParser } from './pre-encoded';
 
 /** Bytes a publish packet may carry beyond its `data`: event name, room, id, flags, ack id. */
 const PACKET_ENVELOPE_BYTES = 4 * 1024;
@@ -32,6 +33,8 @@ export function createSocketServer(
   });
   const io: RegionIo = new Server(httpServer, {
     adapter: socketAdapter(redis),
+    // join and history answers are sent as the stored JSON they were read as (PreEncodedJson).
+    parser: preEncodedParser,
     // Called for new Engine.IO sessions only (no `sid`): before any session state exists.
     allowRequest: (req, callback) => {
       const refusal = admission.judge(req);

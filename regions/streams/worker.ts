@@ -53,6 +53,12 @@ export interface StreamWorkerOptions<T> {
   retry: { minMs: number; maxMs: number };
   /** Deadline of every call to the stream, the policy's and the blocking read's (plus `blockMs`). */
   callDeadlineMs: number;
+  /**
+   * Deadline of one batch's handling, when it differs from `callDeadlineMs`: for a policy that makes
+   * several bounded calls per batch, the sum of their deadlines, so that a batch is never handed again
+   * while its first handling still runs.
+   */
+  handleDeadlineMs?: number;
   /** Counts each failure and logs it once per streak. */
   failures: FailureStreak;
   /** Failed acks, when they are counted apart (default: `failures`). */
@@ -200,7 +206,7 @@ export class StreamWorker<T> {
 
   private pipelined(entries: GroupEntry<T>[]): Promise<void> {
     const ids = entries.map((e) => e.id);
-    const work = this.bounded('batch', this.options.policy.handle(entries));
+    const work = this.handleBounded(entries);
     return this.pipeline.add(work, () => this.bounded('ack', this.options.stream.ack(ids)));
   }
 
@@ -210,7 +216,7 @@ export class StreamWorker<T> {
   }
 
   private async handle(entries: GroupEntry<T>[]): Promise<void> {
-    await this.bounded('batch', this.options.policy.handle(entries));
+    await this.handleBounded(entries);
     const ack = this.bounded('ack', this.options.stream.ack(entries.map((e) => e.id)));
     if (this.options.ack === 'await') return ack;
     const failures = this.options.ackFailures ?? this.options.failures;
@@ -221,6 +227,12 @@ export class StreamWorker<T> {
     );
     this.acks.add(sent);
     void sent.finally(() => this.acks.delete(sent));
+  }
+
+  private handleBounded(entries: GroupEntry<T>[]): Promise<void> {
+    const { handleDeadlineMs, callDeadlineMs } = this.options;
+    const extraMs = handleDeadlineMs === undefined ? 0 : handleDeadlineMs - callDeadlineMs;
+    return this.bounded('batch', this.options.policy.handle(entries), extraMs);
   }
 
   /** `work` or a DeadlineError after `callDeadlineMs` (+ `extraMs` for a blocking read). */

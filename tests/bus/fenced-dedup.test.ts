@@ -1,24 +1,14 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type LocalRedis } from '../../harness/processes/redis';
+import { describe, expect, it } from 'vitest';
 import { LeaseLostError, markNewUnderLease } from '../../regions/bus/fenced-dedup';
 import { RegionLease } from '../../regions/bus/lease';
 import { keys } from '../../regions/keyspace';
+import { redisForFile } from '../support/redis-for-file';
 
-let server: LocalRedis;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
+const file = redisForFile();
 
 describe('dedup marks fenced by the shard lease', () => {
   it('marks new ids and reports repeats while the lease is held', async () => {
+    const redis = file.client;
     const lease = new RegionLease(redis, keys.shardLease(1), 'node-a', 3_000);
     expect(await lease.acquire()).toBe(true);
     expect(await markNewUnderLease(redis, lease, ['a', 'b'], 60)).toEqual([true, true]);
@@ -26,6 +16,7 @@ describe('dedup marks fenced by the shard lease', () => {
   });
 
   it('marks nothing for a holder whose lease passed to a peer, so the peer still delivers the batch', async () => {
+    const redis = file.client;
     const stalled = new RegionLease(redis, keys.shardLease(2), 'node-a', 200);
     expect(await stalled.acquire()).toBe(true);
     await new Promise((r) => setTimeout(r, 300)); // node-a stalls past its lease
@@ -38,6 +29,7 @@ describe('dedup marks fenced by the shard lease', () => {
   });
 
   it('marks nothing when the lease is about to run out', async () => {
+    const redis = file.client;
     const lease = new RegionLease(redis, keys.shardLease(3), 'node-a', 4_000);
     expect(await lease.acquire()).toBe(true);
     await redis.pexpire(keys.shardLease(3), 500); // less than a quarter of the TTL left

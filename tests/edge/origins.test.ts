@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { edgeConfig } from '../../edge/config';
-import { originUrl } from '../../edge/origins';
+import { originUrl } from '../../edge/routing';
 import { regionStates, type NodeHealthEntry, type Region } from '../../shared/regions';
 
 const NOW = 1_700_000_000_000;

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createEdgeApp } from '../../edge/app';
 import type { EdgeBindings } from '../../edge/config';
-import type { HealthSnapshot } from '../../edge/health';
-import { healthFromHash } from '../../edge/health';
+import { healthFromHash, type HealthSnapshot } from '../../edge/routing';
 import type { NodeHealthEntry, Region } from '../../shared/regions';
 
 const NOW = 1_700_000_000_000;
@@ -30,8 +29,8 @@ const live = (entries: NodeHealthEntry[]): HealthSnapshot =>
   healthFromHash(Object.fromEntries(entries.map((e) => [`${e.region}/${e.node}`, JSON.stringify(e)])), NOW);
 const allHealthy = () => live(REGIONS.map((r) => node(r.id)));
 
-function edge(health: HealthSnapshot = allHealthy(), bindings: Partial<EdgeBindings> = {}) {
-  const app = createEdgeApp({ readHealth: async () => health, now: () => NOW });
+function edge(health: HealthSnapshot = allHealthy(), bindings: Partial<EdgeBindings> = {}, now = () => NOW) {
+  const app = createEdgeApp({ readHealth: async () => health, now });
   const env: EdgeBindings = {
     REGIONS: JSON.stringify(REGIONS),
     SIM: '1',
@@ -128,6 +127,17 @@ describe('routing around unhealthy regions', () => {
     const body = await (await edge(health).request('/v1/route', frankfurt)).json();
     expect(body).toMatchObject({ region: 'us-east', reason: 'nearest-healthy', failover: ['ap-southeast'] });
     expect(body.skipped).toEqual([{ region: 'eu-west', status }]);
+  });
+
+  it('stops routing to a region whose heartbeat runs out while the same health read is reused', async () => {
+    const health = live([node('us-east'), node('eu-west', { expiresAt: NOW + 1_000 }), node('ap-southeast')]);
+    let now = NOW;
+    const app = edge(health, {}, () => now);
+    expect((await (await app.request('/v1/route', frankfurt)).json()).region).toBe('eu-west');
+    now = NOW + 1_000;
+    const body = await (await app.request('/v1/route', frankfurt)).json();
+    expect(body).toMatchObject({ region: 'us-east', reason: 'nearest-healthy' });
+    expect(body.skipped).toEqual([{ region: 'eu-west', status: 'down' }]);
   });
 
   it('keeps a region while one of its nodes takes sessions', async () => {

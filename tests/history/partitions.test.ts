@@ -102,14 +102,14 @@ describe('partitioned history', () => {
   it('pages with keyset cursors across a partition boundary', async () => {
     const room = old.filter((e) => e.room === 'p:room');
     const ids = [...room.map((e) => e.id)];
-    const newest = await pageBefore(sql, 'p:room', undefined, 3);
+    const newest = (await pageBefore(sql, 'p:room', undefined, 3)).envelopes;
     expect(newest.map((e) => e.id)).toEqual([ids[4], ids[5], expect.any(String)]);
     // From the first envelope after midnight back across the boundary, two pages.
-    const lastNight = await pageBefore(sql, 'p:room', ids[4], 2);
+    const lastNight = (await pageBefore(sql, 'p:room', ids[4], 2)).envelopes;
     expect(lastNight.map((e) => e.id)).toEqual([ids[2], ids[3]]);
-    const older = await pageBefore(sql, 'p:room', lastNight[0]!.id, 10);
+    const older = (await pageBefore(sql, 'p:room', lastNight[0]!.id, 10)).envelopes;
     expect(older.map((e) => e.id)).toEqual([ids[0], ids[1]]);
-    expect(older.map((e) => e.data)).toEqual([{ n: 0 }, { n: 1 }]);
+    expect(older.map((e) => (JSON.parse(e.json) as Envelope).data)).toEqual([{ n: 0 }, { n: 1 }]);
   });
 
   it('retention drops whole partitions; history and missed never answer what it removed', async () => {
@@ -136,7 +136,7 @@ describe('partitioned history', () => {
     await insertEnvelopes(sql, [JSON.stringify(expiring), JSON.stringify(kept)]);
     const reads = new ReadRouting(primary, undefined, 1 << 20, { metrics, log });
     const pages = new HistoryPages(reads, floor);
-    expect((await pages.page('p:edge', {})).map((e) => e.id)).toEqual([kept.id]);
+    expect((await pages.page('p:edge', {}, 1 << 20)).map((e) => e.id)).toEqual([kept.id]);
 
     const redis = new Redis(redisServer.url);
     try {
@@ -154,9 +154,9 @@ describe('partitioned history', () => {
         },
         floor,
       );
-      const beyond = await recovery.missedSince('p:edge', expiring.id);
+      const beyond = await recovery.missedSince('p:edge', expiring.id, 1 << 20);
       expect(beyond).toEqual({ missed: [expect.objectContaining({ id: kept.id })], complete: false });
-      const within = await recovery.missedSince('p:room', old[3]!.id);
+      const within = await recovery.missedSince('p:room', old[3]!.id, 1 << 20);
       expect(within.complete).toBe(true);
       expect(within.missed.map((e) => e.id)).toEqual([old[4]!.id, old[5]!.id, expect.any(String)]);
     } finally {

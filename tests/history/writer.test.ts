@@ -12,7 +12,7 @@ import { DEAD_LETTER_STREAM, listDeadLetters } from '../../regions/history/dead-
 import { PgClient } from '../../regions/history/pg-client';
 import { pageBefore } from '../../regions/history/store';
 import { OUTBOX_STREAM, RegionalOutbox } from '../../regions/outbox';
-import { newEnvelopeId } from '../../shared';
+import { newEnvelopeId, type Envelope } from '../../shared';
 import { v7 as uuidv7 } from 'uuid';
 import { eventually } from '../support/clients';
 
@@ -74,13 +74,13 @@ async function appendBatch(jsons: string[]): Promise<void> {
 }
 
 async function stored(room: string, count: number): Promise<unknown[]> {
-  let rows: { data: unknown }[] = [];
+  let rows: { json: string }[] = [];
   await eventually(
-    async () => (rows = await pageBefore(sql, room, undefined, 100)).length >= count,
+    async () => (rows = (await pageBefore(sql, room, undefined, 100)).envelopes).length >= count,
     `${count} rows in ${room}`,
     15_000,
   );
-  return rows.map((row) => row.data);
+  return rows.map((row) => (JSON.parse(row.json) as Envelope).data);
 }
 
 /** JSON text with every object's own keys sorted, so equal values give equal text. */

@@ -1,31 +1,21 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type LocalRedis } from '../../harness/processes/redis';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../regions/log';
 import { RegionMetrics } from '../../regions/metrics';
 import { GlobalPresence, RegionalPresence } from '../../regions/presence';
 import type { GlobalPresenceDeps } from '../../regions/presence/global-presence';
+import { redisForFile } from '../support/redis-for-file';
 
 // The cost of presence in a big room, counted in commands the real Redis executed (INFO commandstats,
 // which counts the commands a script runs too): it must not grow with the room, and a listing is one
 // script call (one round trip) whatever the room's size.
 
-let server: LocalRedis;
-let redis: Redis;
+const file = redisForFile();
 const log = createLogger('silent', { region: 'eu-west', node: 'n1' });
 const timing = { leaveGraceMs: 5_000, nodeLeaseMs: 15_000 };
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
-
 /** Commands the server executed while `fn` ran (INFO and CONFIG excluded). */
 async function commandsDuring(fn: () => Promise<unknown>): Promise<Record<string, number>> {
+  const redis = file.client;
   await redis.config('RESETSTAT');
   await fn();
   const stats = await redis.info('commandstats');
@@ -45,7 +35,7 @@ async function fill(store: RegionalPresence, room: string, users: number): Promi
 
 describe('presence of a room with 10,000 members', () => {
   it('costs the same few commands per join as in an empty room, and one command to list', async () => {
-    const store = new RegionalPresence(redis, 'eu-west', 'n1', timing);
+    const store = new RegionalPresence(file.client, 'eu-west', 'n1', timing);
     await fill(store, 'big', 10_000);
 
     const joinBig = await commandsDuring(() => store.add('big', 'newcomer', undefined));
@@ -68,7 +58,7 @@ describe('presence of a room with 10,000 members', () => {
   it("reads other regions' count and first members from the global Redis in one command", async () => {
     const members = (region: string, n: number) =>
       Array.from({ length: n }, (_, i) => [i, `${region}-user-${i}`]).flat() as (string | number)[];
-    await redis
+    await file.client
       .multi()
       .sadd('rt:gpresence:{big}:regions', 'us-east', 'ap-southeast', 'eu-west')
       .zadd('rt:gpresence:{big}:r:us-east', ...members('us', 6_000))
@@ -79,7 +69,7 @@ describe('presence of a room with 10,000 members', () => {
       .exec();
     const global = new GlobalPresence({
       region: 'eu-west',
-      globalRedis: redis,
+      globalRedis: file.client,
       log,
       metrics: new RegionMetrics({ region: 'eu-west', node: 'n1' }),
     } as unknown as GlobalPresenceDeps);

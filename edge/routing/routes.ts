@@ -1,33 +1,19 @@
-import type { Hono } from 'hono';
-import { backgroundOf, decideRoute, describeRegions } from './decision';
-import type { EdgeEnv } from './env';
-import type { EdgeDeps } from './app';
+import { Hono } from 'hono';
+import type { EdgeDeps, EdgeEnv } from '../env';
+import { decideFor, describeRegions } from './decision';
 
 /** `/healthz`, `/v1/regions` (registry with live health) and `/v1/route` (this caller's region). */
-export function registerInfoRoutes(app: Hono<EdgeEnv>, deps: EdgeDeps): void {
+export function routingRoutes(deps: EdgeDeps): Hono<EdgeEnv> {
+  const app = new Hono<EdgeEnv>();
+
   app.get('/healthz', (c) =>
     c.json({ status: 'ok', regions: c.get('config').regions.length, sim: c.get('config').sim }),
   );
 
-  app.get('/v1/regions', async (c) => {
-    const decision = await decideRoute(
-      c.req.raw,
-      c.get('config'),
-      deps.readHealth,
-      deps.now(),
-      backgroundOf(c),
-    );
-    return c.json(describeRegions(decision));
-  });
+  app.get('/v1/regions', async (c) => c.json(describeRegions(await decideFor(c, deps))));
 
   app.get('/v1/route', async (c) => {
-    const decision = await decideRoute(
-      c.req.raw,
-      c.get('config'),
-      deps.readHealth,
-      deps.now(),
-      backgroundOf(c),
-    );
+    const decision = await decideFor(c, deps);
     const [first, ...rest] = decision.targets;
     const caller = {
       lat: decision.caller.point?.lat ?? null,
@@ -56,4 +42,6 @@ export function registerInfoRoutes(app: Hono<EdgeEnv>, deps: EdgeDeps): void {
       health: decision.health.source,
     });
   });
+
+  return app;
 }

@@ -1,7 +1,7 @@
 import { Redis } from '@upstash/redis/cloudflare';
-import { HEALTH_HASH, type NodeHealthEntry } from '../shared/regions';
-import { decodeHeartbeat } from '../shared/wire';
-import type { EdgeConfig } from './config';
+import { HEALTH_HASH, type NodeHealthEntry } from '../../shared/regions';
+import { decodeHeartbeat } from '../../shared/wire';
+import type { EdgeConfig } from '../config';
 
 /**
  * What the edge knows about node health. `live`: heartbeats read from the global Redis; `static`:
@@ -28,6 +28,8 @@ export type HealthReader = (
 const READ_TIMEOUT_MS = 1_500;
 
 interface CachedHealth {
+  /** One REST client per endpoint, reused by every read of this isolate. */
+  redis: Redis;
   readAt: number;
   snapshot: Promise<HealthSnapshot>;
   /** A background refresh in flight. */
@@ -41,7 +43,7 @@ const cache = new Map<string, CachedHealth>();
  * Reads `rt:health` over Upstash REST, reusing a read for `config.healthCacheMs`. A read older than
  * half of that is still answered at once, and refreshed behind the request (stale-while-revalidate
  * inside the cache period), so under steady traffic no handshake waits for Upstash; the answer is
- * never older than `healthCacheMs` plus one read, as before.
+ * never older than `healthCacheMs` plus one read.
  */
 export const readHealth: HealthReader = (config, background) => {
   const upstash = config.upstash;
@@ -53,32 +55,36 @@ export const readHealth: HealthReader = (config, background) => {
   const age = cached ? now - cached.readAt : Infinity;
   if (cached && age < config.healthCacheMs) {
     if (age >= config.healthCacheMs / 2 && !cached.refreshing) {
-      const refresh = readOnce(upstash.url, upstash.token);
+      const refresh = readOnce(cached.redis);
       cached.refreshing = refresh;
       void refresh.then(() => {
         if (cache.get(upstash.url) === cached)
-          cache.set(upstash.url, { readAt: Date.now(), snapshot: refresh });
+          cache.set(upstash.url, { redis: cached.redis, readAt: Date.now(), snapshot: refresh });
       });
       background?.(refresh);
     }
     return cached.snapshot;
   }
-  const snapshot = readOnce(upstash.url, upstash.token);
-  cache.set(upstash.url, { readAt: now, snapshot });
+  const redis = cached?.redis ?? restClient(upstash.url, upstash.token);
+  const snapshot = readOnce(redis);
+  cache.set(upstash.url, { redis, readAt: now, snapshot });
   return snapshot;
 };
 
-async function readOnce(url: string, token: string): Promise<HealthSnapshot> {
+function restClient(url: string, token: string): Redis {
+  return new Redis({
+    url,
+    token,
+    retry: false,
+    enableTelemetry: false,
+    automaticDeserialization: false,
+    // A function, so a timeout rejects instead of resolving with a placeholder result.
+    signal: () => AbortSignal.timeout(READ_TIMEOUT_MS),
+  });
+}
+
+async function readOnce(redis: Redis): Promise<HealthSnapshot> {
   try {
-    const redis = new Redis({
-      url,
-      token,
-      retry: false,
-      enableTelemetry: false,
-      automaticDeserialization: false,
-      // A function, so a timeout rejects instead of resolving with a placeholder result.
-      signal: () => AbortSignal.timeout(READ_TIMEOUT_MS),
-    });
     const hash = (await redis.hgetall<Record<string, string>>(HEALTH_HASH)) ?? {};
     return healthFromHash(hash, Date.now());
   } catch (err) {

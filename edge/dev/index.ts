@@ -1,10 +1,10 @@
-import type { Context } from 'hono';
+import { Hono, type Context } from 'hono';
 import { SignJWT } from 'jose';
 import { z } from 'zod';
-import { invalidFrom } from '../shared/protocol';
-import { tokenClaimsSchema } from '../shared/auth';
-import type { EdgeEnv } from './env';
-import { errorResponse } from './errors';
+import { tokenClaimsSchema } from '../../shared/auth';
+import { invalidFrom } from '../../shared/protocol';
+import type { EdgeEnv } from '../env';
+import { errorResponse } from '../errors';
 
 const devTokenQuery = z.object({
   sub: tokenClaimsSchema.shape.sub,
@@ -17,11 +17,16 @@ const devTokenQuery = z.object({
   ttl: z.coerce.number().int().min(1).max(86_400).default(3_600),
 });
 
+/** What exists only in the simulation (mounted at `/dev`): `GET /dev/token`. */
+export function devRoutes(): Hono<EdgeEnv> {
+  return new Hono<EdgeEnv>().get('/token', devToken);
+}
+
 /**
  * `GET /dev/token?sub=NAME&rooms=PATTERN,...` (SIM = "1" only): a signed access token for trying
  * the platform locally. Outside the simulation the path does not exist.
  */
-export async function devToken(c: Context<EdgeEnv>): Promise<Response> {
+async function devToken(c: Context<EdgeEnv>): Promise<Response> {
   const config = c.get('config');
   if (!config.sim) return errorResponse(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`);
   if (!config.jwtSecret)

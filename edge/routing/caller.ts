@@ -1,5 +1,5 @@
-import { parseGeo, type GeoPoint } from '../shared/geo';
-import type { Caller } from './routing';
+import { parseGeo, type GeoPoint } from '../../shared/geo';
+import type { Caller } from './route-to-region';
 
 /** The part of `request.cf` routing reads (Cloudflare sends coordinates as strings). */
 interface CfLocation {
@@ -14,12 +14,13 @@ export const SIM_GEO_HEADER = 'x-sim-geo';
 /**
  * The caller's location: in simulation mode `geo=LAT,LON` (query) or `x-sim-geo` first, then
  * `request.cf` (whose latitude and longitude are strings). Outside simulation mode only `cf` counts.
+ * `url` is the request's URL, parsed once by the caller.
  */
-export function callerOf(request: Request, sim: boolean): Caller {
+export function callerOf(request: Request, url: URL, sim: boolean): Caller {
   const cf = (request as { cf?: CfLocation }).cf;
   const continent = typeof cf?.continent === 'string' ? cf.continent : undefined;
   if (sim) {
-    const query = parseGeo(new URL(request.url).searchParams.get('geo'));
+    const query = parseGeo(url.searchParams.get('geo'));
     if (query) return { point: query, continent, source: 'sim-query' };
     const header = parseGeo(request.headers.get(SIM_GEO_HEADER));
     if (header) return { point: header, continent, source: 'sim-header' };

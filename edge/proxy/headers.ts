@@ -1,19 +1,10 @@
 /**
  * Headers a client may not pass on to a region: Miniflare's and Cloudflare's own (`MF-CF-Blob`,
  * `cf-*`), the simulation's, and the ones the edge itself vouches for (secret, client address,
- * request id), which a client could otherwise forge.
+ * request id), which a client could otherwise forge. Header names come lowercased from `Headers`.
  */
-const INTERNAL_HEADERS = [
-  /^mf-/,
-  /^cf-/,
-  /^x-sim-/,
-  /^x-edge-/,
-  /^x-real-ip$/,
-  /^x-forwarded-/,
-  /^forwarded$/,
-  /^cdn-loop$/,
-  /^x-request-id$/,
-];
+const INTERNAL_HEADER =
+  /^(?:mf-|cf-|x-sim-|x-edge-|x-forwarded-|x-real-ip$|forwarded$|cdn-loop$|x-request-id$)/;
 
 export const EDGE_SECRET_HEADER = 'x-edge-secret';
 export const REAL_IP_HEADER = 'x-real-ip';
@@ -27,15 +18,12 @@ export interface ForwardInfo {
   edgeSecret: string | undefined;
 }
 
-export function isInternalHeader(name: string): boolean {
-  const lower = name.toLowerCase();
-  return INTERNAL_HEADERS.some((pattern) => pattern.test(lower));
-}
-
-/** Removes internal headers from `headers` and adds the edge's own. */
-export function rewriteHeaders(headers: Headers, incoming: Request, info: ForwardInfo): void {
+/** Removes internal headers from `headers` and adds the edge's own; `url` is the incoming URL. */
+export function rewriteHeaders(headers: Headers, url: URL, info: ForwardInfo): void {
   const internal: string[] = [];
-  headers.forEach((_value, name) => isInternalHeader(name) && internal.push(name));
+  headers.forEach((_value, name) => {
+    if (INTERNAL_HEADER.test(name)) internal.push(name);
+  });
   for (const name of internal) headers.delete(name);
   headers.set(REQUEST_ID_HEADER, info.requestId);
   if (info.edgeSecret) headers.set(EDGE_SECRET_HEADER, info.edgeSecret);
@@ -43,15 +31,13 @@ export function rewriteHeaders(headers: Headers, incoming: Request, info: Forwar
     headers.set(REAL_IP_HEADER, info.clientIp);
     headers.set('x-forwarded-for', info.clientIp);
   }
-  const url = new URL(incoming.url);
-  headers.set('x-forwarded-proto', url.protocol.replace(':', ''));
+  headers.set('x-forwarded-proto', url.protocol.slice(0, -1));
   headers.set('x-forwarded-host', url.host);
 }
 
 /** The same path and query on `origin` (which may carry a path prefix). */
-export function targetUrl(origin: string, incoming: Request): string {
-  const url = new URL(incoming.url);
-  return `${origin.replace(/\/+$/, '')}${url.pathname}${url.search}`;
+export function targetUrl(origin: string, url: URL): string {
+  return `${origin.endsWith('/') ? origin.replace(/\/+$/, '') : origin}${url.pathname}${url.search}`;
 }
 
 /**
@@ -61,16 +47,17 @@ export function targetUrl(origin: string, incoming: Request): string {
  */
 export function originRequest(
   incoming: Request,
+  url: URL,
   origin: string,
   info: ForwardInfo,
   body?: ArrayBuffer,
 ): Request {
-  const target = targetUrl(origin, incoming);
+  const target = targetUrl(origin, url);
   const request =
     body === undefined
       ? new Request(target, incoming)
       : new Request(target, { method: incoming.method, headers: incoming.headers, body, redirect: 'manual' });
-  rewriteHeaders(request.headers, incoming, info);
+  rewriteHeaders(request.headers, url, info);
   return request;
 }
 

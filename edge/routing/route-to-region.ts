@@ -1,11 +1,11 @@
-import { distanceKm, type GeoPoint } from '../shared/geo';
+import { distanceKm, type GeoPoint } from '../../shared/geo';
 import {
   CONTINENT_CENTRES,
   acceptsSessions,
   type Region,
   type RegionState,
   type RegionStatus,
-} from '../shared/regions';
+} from '../../shared/regions';
 
 /** Where a caller is, as far as the edge knows. */
 export interface Caller {

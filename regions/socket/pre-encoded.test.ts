@@ -1,0 +1,75 @@
+import { Decoder, Encoder, PacketType, type Packet } from 'socket.io-parser';
+import { describe, expect, it } from 'vitest';
+import { PreEncodedJson, preEncodedParser } from './pre-encoded';
+
+const encoder = new preEncodedParser.Encoder();
+
+/** What a socket.io-client receives from `encoded`: the packet its decoder rebuilds. */
+function decode(encoded: unknown[]): Packet {
+  const decoder = new Decoder();
+  let packet: Packet | undefined;
+  decoder.on('decoded', (p: Packet) => (packet = p));
+  for (const part of encoded) decoder.add(part as string);
+  if (!packet) throw new Error('nothing decoded');
+  return packet;
+}
+
+describe('preEncodedParser', () => {
+  it('puts a pre-encoded answer into an ack as the very text it was given', () => {
+    // Postgres renders jsonb with spaces; re-encoding would drop them.
+    const answer = '{"ok":true,"messages":[{"id":"x","data":{"a": 1, "b": [{}, {}]}}]}';
+    const [text] = encoder.encode({
+      type: PacketType.ACK,
+      nsp: '/',
+      id: 7,
+      data: [new PreEncodedJson(answer)],
+    });
+    expect(text).toBe(`37[${answer}]`);
+    expect(decode([text])).toEqual({
+      type: PacketType.ACK,
+      nsp: '/',
+      id: 7,
+      data: [{ ok: true, messages: [{ id: 'x', data: { a: 1, b: [{}, {}] } }] }],
+    });
+  });
+
+  it('writes what the standard encoder writes for the same value, in any namespace and beside other arguments', () => {
+    const value = { ok: true, text: 'é ✓ 👩‍👩‍👧 \u2028 "q" \\', n: [1e21, -0.5, 12345678901234567000] };
+    const packets: Packet[] = [
+      { type: PacketType.ACK, nsp: '/', id: 0, data: [value] },
+      { type: PacketType.ACK, nsp: '/admin', id: 12, data: [value] },
+      { type: PacketType.EVENT, nsp: '/', data: ['message', value, undefined] },
+      { type: PacketType.EVENT, nsp: '/admin', id: 3, data: ['message', value] },
+    ];
+    for (const packet of packets) {
+      const pre = {
+        ...packet,
+        data: (packet.data as unknown[]).map((arg) =>
+          arg === value ? new PreEncodedJson(JSON.stringify(value)) : arg,
+        ),
+      };
+      expect(encoder.encode(pre)).toEqual(new Encoder().encode(packet));
+    }
+  });
+
+  it('encodes every other packet as Socket.IO does, binary included', () => {
+    const packets: Packet[] = [
+      { type: PacketType.CONNECT, nsp: '/', data: { sid: 'abc' } },
+      { type: PacketType.EVENT, nsp: '/', data: ['message', { a: 1 }] },
+      { type: PacketType.ACK, nsp: '/', id: 1, data: [{ ok: false, error: { code: 'invalid' } }] },
+      { type: PacketType.EVENT, nsp: '/', data: ['bytes', Buffer.from([1, 2, 3])] },
+    ];
+    for (const packet of packets) expect(encoder.encode(packet)).toEqual(new Encoder().encode(packet));
+  });
+
+  it('means the same value through a standard encoder, for a server built without this parser', () => {
+    const json = '{"ok":true,"missed":[{"data": {"__proto__": 1, "k": null}}]}';
+    const [standard] = new Encoder().encode({
+      type: PacketType.ACK,
+      nsp: '/',
+      id: 1,
+      data: [new PreEncodedJson(json)],
+    });
+    expect(decode([standard]).data).toEqual([JSON.parse(json)]);
+  });
+});

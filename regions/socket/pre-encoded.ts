@@ -1,0 +1,50 @@
+import { Decoder, Encoder, PacketType, type Packet } from 'socket.io-parser';
+
+/**
+ * A value already encoded as JSON text, to be sent as one argument of an ack or event. With
+ * `preEncodedParser` as the server's parser, the text goes into the packet as it is: Socket.IO
+ * neither walks it looking for binary nor stringifies it. A `join` or `history` answer is built
+ * from stored envelope texts this way, so a 1 MiB answer of tiny objects is never turned into
+ * objects and back on the node's one thread.
+ */
+export class PreEncodedJson {
+  constructor(readonly json: string) {}
+
+  /**
+   * What any other encoder (a server built without `preEncodedParser`) makes of it: the value
+   * itself, so the bytes on the wire mean the same either way, only slower.
+   */
+  toJSON(): unknown {
+    return JSON.parse(this.json);
+  }
+}
+
+/**
+ * Socket.IO's encoder, except for EVENT and ACK packets with a `PreEncodedJson` argument: those are
+ * written as text at once, `<type>[<nsp>,][<id>][arg,...]`, the pre-encoded arguments as they are and
+ * the others with `JSON.stringify` (`undefined` as `null`), exactly as socket.io-parser writes a packet without binary. (A
+ * packet with a pre-encoded argument must not carry binary in its other arguments.) Packets to this
+ * node's own clients only: a broadcast through the Redis adapter is serialized by the adapter.
+ */
+class PreEncodedEncoder extends Encoder {
+  override encode(packet: Packet): ReturnType<Encoder['encode']> {
+    const args: unknown = packet.data;
+    if (
+      (packet.type === PacketType.ACK || packet.type === PacketType.EVENT) &&
+      Array.isArray(args) &&
+      args.some((arg) => arg instanceof PreEncodedJson)
+    ) {
+      let head = String(packet.type);
+      if (packet.nsp && packet.nsp !== '/') head += `${packet.nsp},`;
+      if (packet.id !== undefined && packet.id !== null) head += String(packet.id);
+      const body = args.map((arg) =>
+        arg instanceof PreEncodedJson ? arg.json : (JSON.stringify(arg) ?? 'null'),
+      );
+      return [`${head}[${body.join(',')}]`];
+    }
+    return super.encode(packet);
+  }
+}
+
+/** The parser for `new Server(..., { parser })`: Socket.IO's own, with `PreEncodedJson` passed through. */
+export const preEncodedParser = { Encoder: PreEncodedEncoder, Decoder };
