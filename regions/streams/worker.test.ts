@@ -62,10 +62,12 @@ function recorder(): BatchPolicy<number> & { seen: number[] } {
 
 /** Waits (polling every 5 ms) until `condition` holds; fails naming `what`. */
 const until = (condition: () => boolean | Promise<boolean>, what: string, timeout = 3_000) =>
-  vi.waitFor(async () => void ((await condition()) || Promise.reject(new Error(`not yet: ${what}`))), {
-    timeout,
-    interval: 5,
-  });
+  vi.waitFor(
+    async () => {
+      if (!(await condition())) throw new Error(`not yet: ${what}`);
+    },
+    { timeout, interval: 5 },
+  );
 
 describe('StreamWorker', () => {
   it('handles new entries in order and acknowledges them after the batch', async () => {
@@ -76,6 +78,24 @@ describe('StreamWorker', () => {
     await until(() => policy.seen.length === 25, 'every entry handled');
     expect(policy.seen).toEqual(Array.from({ length: 25 }, (_, n) => n));
     await until(() => stream.pendingIds().length === 0, 'every entry acknowledged');
+  });
+
+  it('with gatherMs, waits after a short batch, so entries appended meanwhile come as one batch', async () => {
+    const stream = new MemoryStream<number>();
+    const batches: number[][] = [];
+    const policy: BatchPolicy<number> = {
+      handle: async (entries) => void batches.push(entries.map((e) => e.value!)),
+    };
+    startWorker(stream.as('a'), policy, { gatherMs: 1_000 });
+    stream.append(0);
+    await until(() => batches.length === 1, 'the first entry handled');
+    // Without the wait, each of these would be read (and handled) on its own.
+    for (let n = 1; n <= 3; n++) {
+      stream.append(n);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    await until(() => batches.flat().length === 4, 'every entry handled');
+    expect(batches).toEqual([[0], [1, 2, 3]]);
   });
 
   it('retries a failing batch before anything newer, counting every failure and warning once per streak', async () => {
