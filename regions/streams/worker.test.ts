@@ -64,9 +64,13 @@ function recorder(): BatchPolicy<number> & { seen: number[] } {
 const until = (condition: () => boolean | Promise<boolean>, what: string, timeout = 3_000) =>
   vi.waitFor(
     async () => {
+      // A throw, not a discarded rejection, is what makes waitFor poll again.
       if (!(await condition())) throw new Error(`not yet: ${what}`);
     },
-    { timeout, interval: 5 },
+    {
+      timeout,
+      interval: 5,
+    },
   );
 
 describe('StreamWorker', () => {
