@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import { envelopeJson, type EnvelopeId } from '../../shared';
+import type { HistoryStore } from './history-store';
 import { AnswerBudget, storedEnvelope, type StoredEnvelope } from './stored';
 
 /** A postgres.js client (primary or replica). */
@@ -179,4 +180,38 @@ export function missedAfter(
 export function isUnavailableError(err: unknown): boolean {
   if (!(err instanceof postgres.PostgresError)) return true;
   return /^(08|53|57|58|40|28|3D|3F|42)/.test(err.code) || err.code === '25006';
+}
+
+/** The history store on one Postgres server (the writer's primary, or the server a read was routed to). */
+export class PostgresHistoryStore implements HistoryStore {
+  constructor(private readonly sql: Sql) {}
+
+  insert(envelopesJson: readonly string[]): Promise<number> {
+    return insertEnvelopes(this.sql, envelopesJson);
+  }
+
+  findCursor(id: EnvelopeId): Promise<HistoryCursor | undefined> {
+    return findCursor(this.sql, id);
+  }
+
+  pageBefore(
+    room: string,
+    before: EnvelopeId | undefined,
+    limit: number,
+    floor?: EnvelopeId,
+    maxAnswerBytes?: number,
+  ): Promise<StoredRead> {
+    return pageBefore(this.sql, room, before, limit, floor, maxAnswerBytes);
+  }
+
+  missedAfter(
+    room: string,
+    cursor: HistoryCursor,
+    reorderWindowMs: number,
+    limit: number,
+    floor?: EnvelopeId,
+    maxAnswerBytes?: number,
+  ): Promise<StoredRead> {
+    return missedAfter(this.sql, room, cursor, reorderWindowMs, limit, floor, maxAnswerBytes);
+  }
 }
