@@ -48,6 +48,7 @@ export class RegionMetrics {
   readonly redisUp;
   readonly outboxHeld;
   readonly outboxHeldBytes;
+  readonly resyncs;
   readonly internalErrors;
   /**
    * Publish to delivery: from the envelope's `ts` (set by the accepting node) to this node's emit, by
@@ -83,6 +84,11 @@ export class RegionMetrics {
     this.outboxHeldBytes = gauge(
       'rt_outbox_held_bytes',
       'Bytes of envelopes held in memory while the regional Redis is unreachable (bounded by OUTBOX_HOLD_BYTES)',
+    );
+    this.resyncs = counter(
+      'rt_resyncs_total',
+      'Rooms told to resync (rejoin with since) after cross-node fan-out may have lost envelopes, by cause',
+      ['cause'],
     );
     this.internalErrors = counter(
       'rt_internal_errors_total',

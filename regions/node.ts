@@ -1,6 +1,7 @@
 import { createTokenVerifier, type TokenVerifier } from '../shared';
 import { createGlobalBus } from './bus';
 import type { RegionConfig } from './config';
+import { FanoutResync, roomOfChannel } from './fanout/resync';
 import { HealthBeacon } from './health/beacon';
 import { createHistory } from './history';
 import type { HttpAppOptions } from './http/app';
@@ -10,7 +11,8 @@ import { CONNECTION_LEASE_MS } from './limits';
 import type { Logger } from './log';
 import { RegionMetrics } from './metrics';
 import { assembleCore } from './node-core';
-import type { RedisPublishLog } from './publish';
+import { keys } from './keyspace';
+import type { RedisPublishLog, RegionIo } from './publish';
 import { connectRegionRedis, type RegionRedis } from './redis';
 import { clientErrorMapper, type RegionServices } from './services';
 import { FrontEnd } from './socket/front-end';
@@ -53,11 +55,13 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   const redis = await connectRegionRedis({ regional: config.redisUrl, global: config.globalRedisUrl }, deps);
   const core = assembleCore(config, redis, deps);
   const { io, delivery, outbox, presence } = core;
+  const resync = fanoutResync(redis, io, deps);
   const history = createHistory({
     config,
     ...deps,
     redis: redis.command,
     delivery,
+    resync,
     backlog: () => outbox.depth('history'),
   });
   const bus = config.globalBus
@@ -100,6 +104,7 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
   const lifecycle: Lifecycle = new Lifecycle(
     [
       ...core.components,
+      { name: 'fanout-resync', start() {}, stop: () => resync.stop() },
       history.component,
       ...(bus ? [bus] : []),
       periodic(
@@ -125,6 +130,17 @@ export async function startRegionNode(config: RegionConfig, log: Logger): Promis
       log.info('drained');
     },
   };
+}
+
+/** Resyncs members when the adapter's subscriptions come back, or a room's fan-out failed. */
+function fanoutResync(redis: RegionRedis, io: RegionIo, deps: Deps): FanoutResync {
+  const resync = new FanoutResync({ io, ...deps });
+  redis.onSubscriptionsRestored((lostAt) => resync.subscriptionsRestored(lostAt));
+  redis.onFanoutFailure((channel) => {
+    const room = roomOfChannel(keys.adapterChannel(), channel);
+    if (room !== undefined) resync.roomAtRisk(room);
+  });
+  return resync;
 }
 
 function healthBeacon(

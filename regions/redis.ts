@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterOptions } from 'ioredis';
+import { withDeadline } from './deadline';
 import type { Logger } from './log';
 import type { RegionMetrics } from './metrics';
 
@@ -66,6 +67,12 @@ export interface ConnectionOptions {
   commandTimeout?: number;
   /** Use Redis 7 sharded pub/sub (SSUBSCRIBE); on a cluster one subscriber connection per master. */
   shardedSubscriber?: boolean;
+  /**
+   * On a cluster, fail a command at once when its master is unreachable or the cluster is down,
+   * instead of retrying it every 200 ms until a replica took over: each retry goes its own way
+   * (a random node, then MOVED), so retried commands complete out of order.
+   */
+  failFast?: boolean;
 }
 
 // Cap the back-off so recovery after an outage is quick.
@@ -77,7 +84,7 @@ export function createRedisClient(
   name: string,
   options: ConnectionOptions = {},
 ): RedisClient {
-  const { enableOfflineQueue, shardedSubscriber, ...perConnection } = options;
+  const { enableOfflineQueue, shardedSubscriber, failFast, ...perConnection } = options;
   if (target.kind === 'server') {
     return new Redis(target.url, {
       connectionName: name,
@@ -90,8 +97,8 @@ export function createRedisClient(
     clusterRetryStrategy: retryStrategy,
     // After a failover the new master is found from the MOVED replies and a refreshed slot map.
     slotsRefreshTimeout: 2_000,
-    retryDelayOnFailover: 200,
-    retryDelayOnClusterDown: 200,
+    retryDelayOnFailover: failFast ? 0 : 200,
+    retryDelayOnClusterDown: failFast ? 0 : 200,
     shardedSubscribers: shardedSubscriber ?? false,
     redisOptions: {
       connectionName: name,
@@ -147,7 +154,7 @@ export function duplicateClient(
   name: string,
   options: ConnectionOptions = {},
 ): RedisClient {
-  const { enableOfflineQueue, shardedSubscriber: _unused, ...perConnection } = options;
+  const { enableOfflineQueue, shardedSubscriber: _sharded, failFast: _failFast, ...perConnection } = options;
   if (client instanceof Cluster) {
     return client.duplicate([], {
       redisOptions: { ...client.options.redisOptions, connectionName: name, ...perConnection },
@@ -177,6 +184,14 @@ export interface RegionRedis {
   readonly regionalIsCluster: boolean;
   /** Whether every regional connection is ready (the node's critical dependency). */
   regionalReady(): boolean;
+  /** Calls `listener` with the channel of every cross-node fan-out publish that failed. */
+  onFanoutFailure(listener: (channel: string) => void): void;
+  /**
+   * Calls `listener` each time the adapter's subscriptions are back after a connection of the
+   * subscriber was lost (a master failover, a slot move, a Redis restart): messages published on
+   * the lost connection's channels meanwhile never reached this node.
+   */
+  onSubscriptionsRestored(listener: (lostAt: number) => void): void;
   /** Closes every connection. */
   close(): Promise<void>;
 }
@@ -196,11 +211,19 @@ export async function connectRegionRedis(
     commandTimeout: 3_000,
   });
   const regionalIsCluster = parseRedisTarget(urls.regional).kind === 'cluster';
-  const adapterPub = connectRedis(urls.regional, 'adapter-pub', deps, { enableOfflineQueue: false });
+  // Fan-out fails fast and in order while a master is away; what it could not deliver is made good
+  // by `resync` (regions/fanout/resync.ts), so retrying it here would only reorder it.
+  const adapterPub = connectRedis(urls.regional, 'adapter-pub', deps, {
+    enableOfflineQueue: false,
+    failFast: true,
+  });
   const adapterSub = connectRedis(urls.regional, 'adapter-sub', deps, {
     shardedSubscriber: regionalIsCluster,
   });
-  guardAdapterPublishes(adapterPub, deps);
+  const fanoutFailures: ((channel: string) => void)[] = [];
+  guardAdapterPublishes(adapterPub, deps, (channel) => fanoutFailures.forEach((fn) => fn(channel)));
+  const restoredListeners: ((lostAt: number) => void)[] = [];
+  watchSubscriptions(adapterSub, deps, (lostAt) => restoredListeners.forEach((fn) => fn(lostAt)));
   const global = connectRedis(urls.global, 'global', deps, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -217,6 +240,8 @@ export async function connectRegionRedis(
     global,
     regionalIsCluster,
     regionalReady: () => regional.every(isReady),
+    onFanoutFailure: (listener) => void fanoutFailures.push(listener),
+    onSubscriptionsRestored: (listener) => void restoredListeners.push(listener),
     close: async () => {
       await Promise.all([...regional, global].map((c) => c.quit().catch(() => c.disconnect())));
     },
@@ -228,7 +253,11 @@ export async function connectRegionRedis(
  * unhandled rejection. While the regional Redis is down, cross-node fan-out fails fast (offline queue
  * off), local members are still served, and each failure is counted and logged here.
  */
-function guardAdapterPublishes(client: RedisClient, deps: { log: Logger; metrics: RegionMetrics }): void {
+function guardAdapterPublishes(
+  client: RedisClient,
+  deps: { log: Logger; metrics: RegionMetrics },
+  failed: (channel: string) => void,
+): void {
   // PUBLISH for the classic adapter, SPUBLISH for the sharded one (on a cluster).
   for (const command of ['publish', 'spublish'] as const) {
     const send = client[command].bind(client) as (
@@ -239,6 +268,7 @@ function guardAdapterPublishes(client: RedisClient, deps: { log: Logger; metrics
       send(channel, message).catch((err: Error) => {
         deps.metrics.internalErrors.inc({ component: 'adapter-publish' });
         deps.log.warn({ err: err.message }, 'cross-node fan-out failed: regional Redis unavailable');
+        failed(channel);
         return 0;
       });
   }
@@ -248,5 +278,66 @@ function whenReady(client: RedisClient): Promise<void> {
   return new Promise((resolve) => {
     if (isReady(client)) resolve();
     else client.once('ready', () => resolve());
+  });
+}
+
+/** The subscriber connections of a Cluster with `shardedSubscribers` (ioredis 5.9 internals). */
+interface ShardedSubscriberGroup {
+  shardedSubscribers?: {
+    shardedSubscribers?: Map<string, { isStarted(): boolean; getInstance(): Redis | null }>;
+  };
+}
+
+/** How long a subscriber may take to answer the PING that confirms its re-subscriptions. */
+const RESUBSCRIBE_CONFIRM_MS = 3_000;
+
+/**
+ * Reports when the adapter's subscriber is whole again after it lost a connection. On one server:
+ * the first `ready` after a `close` (ioredis re-subscribes before it emits `ready`). On a cluster
+ * with sharded subscribers: a `-node` (a subscriber connection ended) opens the gap; it closes on
+ * the first `subscribersReady` (ioredis re-created the subscribers from a refreshed slot map and
+ * re-sent every SSUBSCRIBE) at which every subscriber is connected. Either way a PING on each
+ * subscriber connection, answered after the SSUBSCRIBEs sent before it, confirms them first.
+ */
+function watchSubscriptions(
+  sub: RedisClient,
+  deps: { log: Logger; metrics: RegionMetrics },
+  restored: (lostAt: number) => void,
+): void {
+  /** When the first connection of the current gap was lost (undefined: no gap). */
+  let lostAt: number | undefined;
+  const confirm = async (connections: (Redis | null)[]) => {
+    try {
+      await Promise.all(connections.map((c) => c && withDeadline(c.ping(), RESUBSCRIBE_CONFIRM_MS)));
+    } catch {
+      return; // a later reconnect or reset tries again
+    }
+    if (lostAt === undefined) return;
+    const since = lostAt;
+    lostAt = undefined;
+    deps.log.info(
+      { lostMs: Date.now() - since },
+      'adapter subscriptions restored: members of this node rejoin their rooms',
+    );
+    restored(since);
+  };
+  if (sub instanceof Cluster) {
+    sub.on('-node', () => {
+      lostAt ??= Date.now();
+    });
+    sub.on('subscribersReady', () => {
+      if (lostAt === undefined) return;
+      const group = (sub as unknown as ShardedSubscriberGroup).shardedSubscribers?.shardedSubscribers;
+      const subscribers = group ? [...group.values()] : [];
+      if (!subscribers.every((s) => s.isStarted())) return;
+      void confirm(subscribers.map((s) => s.getInstance()));
+    });
+    return;
+  }
+  sub.on('close', () => {
+    lostAt ??= Date.now();
+  });
+  sub.on('ready', () => {
+    if (lostAt !== undefined) void confirm([sub]);
   });
 }

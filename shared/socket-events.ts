@@ -89,4 +89,10 @@ export interface ServerEvents {
   expired: (info: { exp: number }) => void;
   /** The server API disconnected this user (`POST /v1/users/:user/disconnect`); the socket closes next. */
   disconnected: (info: { reason: string }) => void;
+  /**
+   * Live delivery of `room` to this connection may have skipped envelopes since the time of `since`
+   * (the region's Redis lost a connection, e.g. a cluster master failover): join the room again with
+   * the older of `since` and the last envelope received, and drop what comes again by id.
+   */
+  resync: (info: { room: string; since: EnvelopeId }) => void;
 }

@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import type { RegionConfig } from '../config';
+import type { FanoutResync } from '../fanout/resync';
 import type { Logger } from '../log';
 import type { Component, ReadinessCheck } from '../lifecycle';
 import type { RegionMetrics } from '../metrics';
@@ -36,6 +37,8 @@ export interface HistoryDeps {
   redis: RedisClient;
   /** Room delivery, observed to fill the recent-history buffer in this node's delivery order. */
   delivery: RoomDelivery;
+  /** Told of rooms whose buffer appends failed; waits for pending appends before a resync. */
+  resync?: Pick<FanoutResync, 'roomAtRisk' | 'settleFirst'>;
   /** Outbox entries the `history` group has not written yet (`rt_history_backlog`). */
   backlog(): Promise<number>;
 }
@@ -60,6 +63,7 @@ export function createHistory(deps: HistoryDeps): RegionHistory {
   const { primary, replica, reads } = connectPostgres(config, { metrics, log });
   const recent = recentHistory(deps, log);
   deps.delivery.observe((delivered) => recent.append(delivered));
+  deps.resync?.settleFirst(() => recent.settled());
   const { retentionDays } = config.history;
   // The oldest id history answers: what retention removed (or is about to) is never answered.
   const floor = () => (retentionDays === undefined ? undefined : idFloor(retentionHorizonMs(retentionDays)));
@@ -140,8 +144,10 @@ function connectPostgres(config: RegionConfig, deps: { metrics: HistoryMetrics; 
 /** The regional recent-history buffer; append failures are counted, and logged at most every 10 s. */
 function recentHistory(deps: HistoryDeps, log: Logger): RecentHistory {
   let appendErrorLoggedAt = 0;
-  return new RedisRecentHistory(deps.redis, deps.config.history.recent, (err) => {
+  return new RedisRecentHistory(deps.redis, deps.config.history.recent, (err, rooms) => {
     deps.metrics.internalErrors.inc({ component: 'recent-history' });
+    // Members on other nodes who lost these rooms' fan-out meanwhile read the buffer to catch up.
+    for (const room of rooms) deps.resync?.roomAtRisk(room);
     if (Date.now() - appendErrorLoggedAt < APPEND_ERROR_LOG_MS) return;
     appendErrorLoggedAt = Date.now();
     log.warn(

@@ -72,22 +72,39 @@ interface AppendCommand {
 
 /** Entries read per XREVRANGE while looking for `since`. */
 const READ_PAGE = 100;
+/** After a failed append, the next try (of it and everything queued behind it) waits this long. */
+const APPEND_RETRY_MS = 200;
+/** An append that keeps failing this long is given up (recovery then falls back to Postgres). */
+const APPEND_GIVE_UP_MS = 15_000;
+/** Envelopes waiting to be appended at most; beyond it the oldest are given up. */
+const APPEND_QUEUE_MAX = 10_000;
+
+interface QueuedAppend {
+  delivered: EncodedEnvelope;
+  /** When its first try failed. */
+  failedAt?: number;
+}
 
 /**
  * The recent-history buffer in the regional Redis: per room, a stream of the envelopes this region
  * delivered, each bound kept exactly by one script per append. Appends leave the delivery path at
- * once: they are queued and sent together after the current turn of the event loop, through one
- * connection per node, so they keep that node's delivery order; they never wait on or fail a delivery.
+ * once: they are queued and sent together after the current turn of the event loop, one pipeline at
+ * a time through one connection per node, so they keep that node's delivery order; they never wait
+ * on or fail a delivery. A failed append (its master died, Redis restarts) is tried again before
+ * anything queued after it, for up to APPEND_GIVE_UP_MS, and reported to `onError` with the rooms
+ * it concerns each time.
  */
 export class RedisRecentHistory implements RecentHistory {
   private readonly redis: RedisClient & AppendCommand;
-  private queued: EncodedEnvelope[] = [];
-  private sending: Promise<void> = Promise.resolve();
+  private queued: QueuedAppend[] = [];
+  /** A send is scheduled or in flight. */
+  private busy = false;
+  private idle: (() => void)[] = [];
 
   constructor(
     redis: RedisClient,
     private readonly bounds: RecentBounds,
-    private readonly onError: (err: Error) => void,
+    private readonly onError: (err: Error, rooms: string[]) => void,
   ) {
     redis.defineCommand('rtRecentAppend', { numberOfKeys: 3, lua: APPEND_SCRIPT });
     this.redis = redis as RedisClient & AppendCommand;
@@ -96,24 +113,49 @@ export class RedisRecentHistory implements RecentHistory {
   /** Queues a delivered envelope for its room's buffer (a failure is reported through `onError`). */
   append(delivered: EncodedEnvelope): void {
     if (delivered.envelope.ephemeral) return;
-    if (this.queued.push(delivered) > 1) return;
-    const previous = this.sending;
-    this.sending = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.send())
-      .then(() => previous);
+    this.queued.push({ delivered });
+    if (this.queued.length > APPEND_QUEUE_MAX) {
+      const dropped = this.queued.splice(0, this.queued.length - APPEND_QUEUE_MAX);
+      this.onError(new Error('recent-history appends given up: too many waiting'), roomsOf(dropped));
+    }
+    if (!this.busy) {
+      this.busy = true;
+      setImmediate(() => void this.send());
+    }
   }
 
   settled(): Promise<void> {
-    return this.sending;
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  private send(): Promise<void> {
+  private async send(): Promise<void> {
     const batch = this.queued;
     this.queued = [];
+    const failed = await this.appendAll(batch);
+    const now = Date.now();
+    const retry = failed.filter((q) => now - (q.failedAt ??= now) < APPEND_GIVE_UP_MS);
+    if (retry.length < failed.length) {
+      const given = failed.filter((q) => !retry.includes(q));
+      this.onError(new Error('recent-history appends given up after retrying'), roomsOf(given));
+    }
+    this.queued = [...retry, ...this.queued];
+    if (this.queued.length > 0) {
+      if (retry.length > 0) setTimeout(() => void this.send(), APPEND_RETRY_MS);
+      else setImmediate(() => void this.send());
+      return;
+    }
+    this.busy = false;
+    for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  /** Sends one pipeline of appends; returns the ones that failed, in order. */
+  private async appendAll(batch: QueuedAppend[]): Promise<QueuedAppend[]> {
     const { length, roomMaxBytes, totalMaxBytes, maxRooms, ttlMs } = this.bounds;
     const pipeline = this.redis.pipeline() as ReturnType<RedisClient['pipeline']> & AppendCommand;
     const now = Date.now();
-    for (const { envelope, json } of batch) {
+    for (const { delivered } of batch) {
+      const { envelope, json } = delivered;
       void pipeline.rtRecentAppend(
         keys.recent(envelope.room),
         keys.recentRooms(),
@@ -131,13 +173,16 @@ export class RedisRecentHistory implements RecentHistory {
         envelope.ts,
       );
     }
-    return pipeline
-      .exec()
-      .then((results) => {
-        const failed = results?.find(([err]) => err);
-        if (failed?.[0]) this.onError(failed[0]);
-      })
-      .catch((err: Error) => this.onError(err));
+    try {
+      const results = (await pipeline.exec()) ?? [];
+      const failed = batch.filter((_, i) => results[i]?.[0]);
+      const first = results.find(([err]) => err)?.[0];
+      if (first) this.onError(first, roomsOf(failed));
+      return failed;
+    } catch (err) {
+      this.onError(err as Error, roomsOf(batch));
+      return batch;
+    }
   }
 
   async readBack(room: string, since: EnvelopeId, windowMs?: number): Promise<BufferedEnvelope[]> {
@@ -180,4 +225,8 @@ function bufferedEnvelope(fields: readonly string[]): StoredEnvelope | undefined
   }
   const decoded = decodeEntry(['e', json])?.envelope;
   return decoded && storedEnvelope(decoded, json);
+}
+
+function roomsOf(appends: readonly QueuedAppend[]): string[] {
+  return [...new Set(appends.map((q) => q.delivered.envelope.room))];
 }

@@ -46,7 +46,8 @@ export interface RealtimeClientEvents {
   /** The region and node of each new connection. */
   session: (info: SessionInfo) => void;
   /**
-   * A room was joined again after a reconnect; `missed` envelopes were emitted as `message`.
+   * A room was joined again after a reconnect, or after the node said live delivery may have skipped
+   * envelopes (`resync`); `missed` envelopes were emitted as `message`.
    * `recovered` false: the server could not answer everything missed; page back with `history`.
    */
   rejoined: (info: { room: string; missed: number; recovered: boolean }) => void;
@@ -75,7 +76,9 @@ type Ack<T> = ({ ok: true } & T) | { ok: false; error: { code: ErrorCode; messag
  *
  * - `join` remembers the room; after any reconnect (network loss, node crash, `drain`) every room is
  *   joined again with `since` = the last envelope received, and the `missed` envelopes are emitted
- *   before live ones. Envelopes are dropped when their id was already emitted.
+ *   before live ones. The same happens for one room when the node sends `resync` (its region's
+ *   Redis lost a connection and live delivery may have skipped envelopes). Envelopes are dropped
+ *   when their id was already emitted.
  * - `publish` makes the envelope id (UUIDv7) up front and retries with the same id on a timeout or an
  *   `unavailable`/`rate_limited` answer, so the message is delivered once.
  */
@@ -92,6 +95,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   /** `exp` of the token the current (or next) connection was opened with. */
   private connectedExp: number | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Rooms told to resync while a join of theirs was in flight, with the resync's `since`. */
+  private readonly resyncAfterJoin = new Map<string, EnvelopeId>();
 
   constructor(options: RealtimeClientOptions) {
     super();
@@ -126,6 +131,9 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.socket.on('presence', (event) => this.emit('presence', event));
     this.socket.on('disconnected', (info) => this.emit('closed', info));
     this.socket.on('message', (envelope) => this.received(envelope));
+    // Live delivery of the room may have skipped envelopes (e.g. a Redis master failover in the
+    // region): the same rejoin as after a reconnect fills the gap.
+    this.socket.on('resync', ({ room, since }) => this.resyncRoom(room, since));
     // The node closes the connection right after; socket.io-client reconnects, asking the token
     // source for a fresh token (a fixed token string then fails with `unauthorized`).
     this.socket.on('expired', ({ exp }) =>
@@ -207,13 +215,34 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.socket.disconnect();
   }
 
-  /** Joins with `since`; retries (timeouts, `unavailable`) up to `attempts` times while the room is wanted. */
+  /**
+   * Joins with `since`; retries (timeouts, `unavailable`) up to `attempts` times while the room is
+   * wanted. A resync asked for while it was in flight joins once more after it: this answer may have
+   * been read before what the resync is about.
+   */
   private async sendJoin(
     feed: RoomFeed,
     attempts: number,
+    sinceAtMost?: EnvelopeId,
+  ): Promise<{ missed: Envelope[]; recovered: boolean }> {
+    try {
+      return await this.joinAttempts(feed, attempts, sinceAtMost);
+    } finally {
+      const again = this.resyncAfterJoin.get(feed.room);
+      if (again !== undefined) {
+        this.resyncAfterJoin.delete(feed.room);
+        this.resyncRoom(feed.room, again);
+      }
+    }
+  }
+
+  private async joinAttempts(
+    feed: RoomFeed,
+    attempts: number,
+    sinceAtMost: EnvelopeId | undefined,
   ): Promise<{ missed: Envelope[]; recovered: boolean }> {
     for (let attempt = 1; ; attempt++) {
-      const since = feed.beginJoin();
+      const since = feed.beginJoin(sinceAtMost);
       let answer: Envelope[] = [];
       let recovered = true;
       try {
@@ -320,13 +349,25 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       return;
     }
     for (const feed of this.rooms.values()) {
-      if (feed.joining) continue;
-      this.sendJoin(feed, Infinity).then(
-        ({ missed, recovered }) =>
-          this.emit('rejoined', { room: feed.room, missed: missed.length, recovered }),
-        (err: unknown) => this.emit('error', asRealtimeError(err)),
-      );
+      if (!feed.joining) this.rejoin(feed);
     }
+  }
+
+  /** Joins `feed`'s room again with `since`, in the background, until it succeeds or is left. */
+  private rejoin(feed: RoomFeed, sinceAtMost?: EnvelopeId): void {
+    this.sendJoin(feed, Infinity, sinceAtMost).then(
+      ({ missed, recovered }) => this.emit('rejoined', { room: feed.room, missed: missed.length, recovered }),
+      (err: unknown) => this.emit('error', asRealtimeError(err)),
+    );
+  }
+
+  /** The node says live delivery of `room` may have skipped envelopes since the time of `since`. */
+  private resyncRoom(room: string, since: EnvelopeId): void {
+    const feed = this.rooms.get(room);
+    if (!feed || this.closed) return;
+    if (!feed.joining) return this.rejoin(feed, since);
+    const pending = this.resyncAfterJoin.get(room);
+    this.resyncAfterJoin.set(room, pending !== undefined && pending < since ? pending : since);
   }
 
   private received(envelope: Envelope): void {

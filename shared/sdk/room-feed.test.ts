@@ -18,6 +18,20 @@ describe('RoomFeed', () => {
     expect(feed.beginJoin()).toBe(b.id);
   });
 
+  it('rejoins a resync from its since when live envelopes after the gap came first', () => {
+    const feed = new RoomFeed('r', 100);
+    feed.beginJoin();
+    feed.endJoin([]);
+    const beforeGap = newEnvelopeId();
+    const [gap, after] = [envelope(1), envelope(2)];
+    feed.live(after);
+    expect(feed.beginJoin(beforeGap)).toBe(beforeGap);
+    const { missed, live } = feed.endJoin([gap, after]);
+    expect([...missed, ...live]).toEqual([gap]);
+    // A resync whose since is later than the last envelope received rejoins from that envelope.
+    expect(feed.beginJoin(newEnvelopeId())).toBe(gap.id);
+  });
+
   it('rejoins from a marker made at the first join when nothing was received', () => {
     const feed = new RoomFeed('r', 100);
     feed.beginJoin();

@@ -33,14 +33,17 @@ export class RoomFeed {
   /**
    * Starts a join; returns its `since`: nothing the first time, then the last envelope received, or,
    * when none came yet, an id made at the first join (the server places it by its UUIDv7 time).
+   * With `atMost` (a resync: delivery may have skipped envelopes since that id's time), the older of
+   * the two, because live envelopes after the gap moved the last one past it.
    */
-  beginJoin(): EnvelopeId | undefined {
+  beginJoin(atMost?: EnvelopeId): EnvelopeId | undefined {
     this.held ??= [];
     if (this.marker === undefined) {
       this.marker = newEnvelopeId();
       return this.last;
     }
-    return this.last ?? this.marker;
+    const since = this.last ?? this.marker;
+    return atMost !== undefined && atMost < since ? atMost : since;
   }
 
   /**
