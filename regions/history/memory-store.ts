@@ -4,7 +4,10 @@ import { AnswerBudget, storedEnvelope, type StoredEnvelope } from './stored';
 import { uuidV7Time, type HistoryCursor, type StoredRead } from './store';
 
 /** Newest first on `(ts, id)`, as the store's reads go. */
-function newestFirst(a: StoredEnvelope, b: StoredEnvelope): number {
+function compareNewestFirst(
+  a: Pick<StoredEnvelope, 'ts' | 'id'>,
+  b: Pick<StoredEnvelope, 'ts' | 'id'>,
+): number {
   if (a.ts !== b.ts) return b.ts - a.ts;
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
@@ -37,42 +40,29 @@ export class MemoryHistoryStore implements HistoryStore, HistoryReads {
     return row ? { ts: row.ts, id, origin: row.origin } : undefined;
   }
 
-  async pageBefore(
-    room: string,
-    before: EnvelopeId | undefined,
-    limit: number,
-    floor?: EnvelopeId,
-    maxAnswerBytes = Infinity,
-  ): Promise<StoredRead> {
+  pageBefore: HistoryStore['pageBefore'] = async (room, before, limit, floor, maxAnswerBytes = Infinity) => {
     const at = before && { ts: this.rows.get(before)?.ts ?? uuidV7Time(before), id: before };
-    return this.newest(
-      room,
-      floor,
-      limit,
-      maxAnswerBytes,
-      (row) => !at || newestFirst(row, at as StoredEnvelope) > 0,
-    );
-  }
+    return this.newest(room, floor, limit, maxAnswerBytes, (row) => !at || compareNewestFirst(row, at) > 0);
+  };
 
-  async missedAfter(
-    room: string,
-    cursor: HistoryCursor,
-    reorderWindowMs: number,
-    limit: number,
-    floor?: EnvelopeId,
-    maxAnswerBytes = Infinity,
-  ): Promise<StoredRead> {
-    return this.newest(
+  missedAfter: HistoryStore['missedAfter'] = async (
+    room,
+    cursor,
+    windowMs,
+    limit,
+    floor,
+    maxBytes = Infinity,
+  ) =>
+    this.newest(
       room,
       floor,
       limit,
-      maxAnswerBytes,
+      maxBytes,
       (row) =>
-        row.ts >= cursor.ts - reorderWindowMs &&
+        row.ts >= cursor.ts - windowMs &&
         row.id !== cursor.id &&
-        (newestFirst(row, cursor as StoredEnvelope) < 0 || row.origin !== cursor.origin),
+        (compareNewestFirst(row, cursor) < 0 || row.origin !== cursor.origin),
     );
-  }
 
   /** The newest `limit` rows of `room` from `floor` on that `admit` takes, cut at the byte budget. */
   private newest(
@@ -85,7 +75,7 @@ export class MemoryHistoryStore implements HistoryStore, HistoryReads {
     const budget = new AnswerBudget(maxAnswerBytes);
     const candidates = [...this.rows.values()]
       .filter((row) => row.room === room && (floor === undefined || row.id >= floor) && admit(row))
-      .sort(newestFirst)
+      .sort(compareNewestFirst)
       .slice(0, limit);
     const envelopes: StoredEnvelope[] = [];
     let cut = false;

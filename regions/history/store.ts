@@ -186,32 +186,8 @@ export function isUnavailableError(err: unknown): boolean {
 export class PostgresHistoryStore implements HistoryStore {
   constructor(private readonly sql: Sql) {}
 
-  insert(envelopesJson: readonly string[]): Promise<number> {
-    return insertEnvelopes(this.sql, envelopesJson);
-  }
-
-  findCursor(id: EnvelopeId): Promise<HistoryCursor | undefined> {
-    return findCursor(this.sql, id);
-  }
-
-  pageBefore(
-    room: string,
-    before: EnvelopeId | undefined,
-    limit: number,
-    floor?: EnvelopeId,
-    maxAnswerBytes?: number,
-  ): Promise<StoredRead> {
-    return pageBefore(this.sql, room, before, limit, floor, maxAnswerBytes);
-  }
-
-  missedAfter(
-    room: string,
-    cursor: HistoryCursor,
-    reorderWindowMs: number,
-    limit: number,
-    floor?: EnvelopeId,
-    maxAnswerBytes?: number,
-  ): Promise<StoredRead> {
-    return missedAfter(this.sql, room, cursor, reorderWindowMs, limit, floor, maxAnswerBytes);
-  }
+  insert: HistoryStore['insert'] = (envelopesJson) => insertEnvelopes(this.sql, envelopesJson);
+  findCursor: HistoryStore['findCursor'] = (id) => findCursor(this.sql, id);
+  pageBefore: HistoryStore['pageBefore'] = (...query) => pageBefore(this.sql, ...query);
+  missedAfter: HistoryStore['missedAfter'] = (...query) => missedAfter(this.sql, ...query);
 }
