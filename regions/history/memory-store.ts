@@ -37,7 +37,7 @@ export class MemoryHistoryStore implements HistoryStore, HistoryReads {
 
   async findCursor(id: EnvelopeId): Promise<HistoryCursor | undefined> {
     const row = this.rows.get(id);
-    return row ? { ts: row.ts, id, origin: row.origin } : undefined;
+    return row ? { ts: row.ts, id } : undefined;
   }
 
   pageBefore: HistoryStore['pageBefore'] = async (room, before, limit, floor, maxAnswerBytes = Infinity) => {
@@ -58,10 +58,7 @@ export class MemoryHistoryStore implements HistoryStore, HistoryReads {
       floor,
       limit,
       maxBytes,
-      (row) =>
-        row.ts >= cursor.ts - windowMs &&
-        row.id !== cursor.id &&
-        (compareNewestFirst(row, cursor) < 0 || row.origin !== cursor.origin),
+      (row) => row.ts >= cursor.ts - windowMs && row.id !== cursor.id,
     );
 
   /** The newest `limit` rows of `room` from `floor` on that `admit` takes, cut at the byte budget. */
