@@ -1,4 +1,4 @@
-import type { EnvelopeId } from '../../shared';
+import { ProtocolError, type EnvelopeId } from '../../shared';
 import type { StoredEnvelope } from './stored';
 
 /**
@@ -28,3 +28,13 @@ export interface HistoryReader {
     maxAnswerBytes: number,
   ): Promise<StoredEnvelope[]>;
 }
+
+/** History reads of a node without history (in-process tests): pages answer `unavailable`, recovery has nothing. */
+export const noHistory: MissedMessages & HistoryReader = {
+  async missedSince(_room, since) {
+    return { missed: [], complete: since === undefined };
+  },
+  async page() {
+    throw new ProtocolError('unavailable', 'history is not enabled on this node');
+  },
+};

@@ -11,7 +11,9 @@ import { PresenceService } from '../presence/service';
 import { MemoryPublishLog } from '../publish/memory-log';
 import { CONFORMANCE_RULES } from '../publish/publish-log-conformance';
 import { Publisher } from '../publish/publisher';
-import { clientErrorMapper, noHistory, type RegionServices } from '../services';
+import { clientErrorMapper } from '../client-errors';
+import { noHistory } from '../history/reads';
+import type { RegionServices } from '../services';
 import { createHttpApp } from './app';
 
 const SERVER_KEY = 'server-key-0123456789-0123456789-0123456789';
