@@ -29,6 +29,11 @@ export function apiRoutes(deps: EdgeDeps): Hono<EdgeEnv> {
 
 function forwardApi(deps: EdgeDeps, callers: ApiCallers) {
   return async function api(c: Context<EdgeEnv>): Promise<Response> {
+    const url = new URL(c.req.url);
+    // Decided while the credentials are checked and the body is read: when the isolate's health
+    // read has expired, its Upstash round trip overlaps them instead of following them. (It never
+    // rejects: a failed read routes on the static registry.)
+    const decision = decideFor(c, deps, url);
     const refused = await authenticate(c, callers);
     if (refused) return refused;
     const reads = c.req.method === 'GET' || c.req.method === 'HEAD';
@@ -38,8 +43,7 @@ function forwardApi(deps: EdgeDeps, callers: ApiCallers) {
       body = await readBounded(c.req.raw, MAX_API_BODY_BYTES);
       if (body === undefined) return tooLarge(c);
     }
-    const url = new URL(c.req.url);
-    const { targets } = await decideFor(c, deps, url);
+    const { targets } = await decision;
     if (targets.length === 0) return errorResponse(c, 'unavailable', 'no region is available');
     return proxyToRegion(c, url, targets, reads ? READ : { ...WRITE, body });
   };

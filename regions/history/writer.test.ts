@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { Counter, Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeEnvelope, newEnvelopeId, type EncodedEnvelope, type Envelope } from '../../shared';
 import { FailureStreak } from '../failure-streak';
 import { MemoryStream } from '../streams/memory-stream';
@@ -52,6 +52,16 @@ function failureCounter() {
   return { streak: new FailureStreak('history-writer', counter, log), count };
 }
 
+/** A stream with `envelopes` appended, and a writer on it whose store is unreachable. */
+function writingToUnreachableStore(envelopes: EncodedEnvelope[]) {
+  const stream = new MemoryStream<EncodedEnvelope>();
+  const rows = memoryRows();
+  rows.down = true;
+  const started = start(stream, rows);
+  for (const e of envelopes) stream.append(e);
+  return { stream, rows, ...started };
+}
+
 function start(
   stream: MemoryStream<EncodedEnvelope>,
   rows: HistoryRows,
@@ -73,13 +83,12 @@ function start(
   return { worker, failures };
 }
 
-async function until(condition: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** Waits (polling every 5 ms) until `condition` holds; fails naming `what`. */
+const until = (condition: () => boolean | Promise<boolean>, what: string, timeout = 3_000) =>
+  vi.waitFor(async () => void ((await condition()) || Promise.reject(new Error(`not yet: ${what}`))), {
+    timeout,
+    interval: 5,
+  });
 
 describe('the history writer policy on the consumer-group worker', () => {
   it('writes every envelope in outbox order with its exact JSON; skips ephemeral and undecodable ones, acknowledging all', async () => {
@@ -102,12 +111,8 @@ describe('the history writer policy on the consumer-group worker', () => {
   });
 
   it('retries the same batch while the store is unreachable, acknowledging nothing, and then goes on in order', async () => {
-    const stream = new MemoryStream<EncodedEnvelope>();
-    const rows = memoryRows();
-    rows.down = true;
-    const { failures } = start(stream, rows);
     const first = [envelope(1), envelope(2), envelope(3)];
-    for (const e of first) stream.append(e);
+    const { stream, rows, failures } = writingToUnreachableStore(first);
     await until(() => rows.attempts >= 3, 'three attempts');
     expect(stream.pendingIds()).toHaveLength(3);
     expect(await failures.count()).toBeGreaterThanOrEqual(3);
@@ -121,12 +126,8 @@ describe('the history writer policy on the consumer-group worker', () => {
   });
 
   it('stops while the store is unreachable with the batch still pending; a restart writes it first', async () => {
-    const stream = new MemoryStream<EncodedEnvelope>();
-    const rows = memoryRows();
-    rows.down = true;
-    const { worker } = start(stream, rows);
     const batch = [envelope(1), envelope(2)];
-    for (const e of batch) stream.append(e);
+    const { stream, rows, worker } = writingToUnreachableStore(batch);
     await until(() => rows.attempts >= 1, 'an attempt');
     await worker.stop();
     expect(stream.pendingIds()).toHaveLength(2);

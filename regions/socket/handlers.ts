@@ -52,8 +52,6 @@ type Handler<S extends z.ZodType> = (socket: RegionSocket, payload: z.infer<S>) 
 type Precheck = (socket: RegionSocket, payload: unknown) => void;
 type Listener = (this: RegionSocket, ...args: unknown[]) => void;
 
-const KNOWN_EVENTS = new Set<string>(['join', 'leave', 'publish', 'history', 'presence', 'auth']);
-
 /**
  * The node's socket event handlers, built once: every listener is shared by all sockets (it gets
  * its socket as `this`), so an idle socket holds no closures of its own.
@@ -211,8 +209,12 @@ export function socketHandlers(deps: {
     s.data.reads++;
   }
 
-  const onUnknownEvent: Listener = function onAny(event, ...args) {
-    if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
+  // One listener for every client event (Socket.IO's `onAny`), dispatching by name: a socket holds
+  // one entry in its any-listeners instead of one per event in its emitter.
+  const byEvent = new Map(listeners);
+  const onClientEvent: Listener = function onAny(event, ...args) {
+    const known = typeof event === 'string' ? byEvent.get(event) : undefined;
+    if (known) return known.apply(this, args);
     const ack = args[args.length - 1];
     if (typeof ack === 'function') ack({ ok: false, error: { code: 'invalid', message: 'unknown event' } });
   };
@@ -224,8 +226,7 @@ export function socketHandlers(deps: {
   };
 
   return function attach(socket) {
-    for (const [event, fn] of listeners) socket.on(event as 'join', fn as never);
-    socket.onAny(onUnknownEvent);
+    socket.onAny(onClientEvent);
     socket.on('disconnecting', onDisconnecting);
     expiry.track(socket, socket.data.principal.exp);
   };

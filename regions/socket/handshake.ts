@@ -1,10 +1,11 @@
 import type { ExtendedError } from 'socket.io';
 import { ProtocolError, type TokenVerifier } from '../../shared';
 import type { RegionConfig } from '../config';
-import { TokenBucket, type UserLimits } from '../limits';
+import type { UserLimits } from '../limits';
 import type { RegionMetrics } from '../metrics';
 import type { Revocations } from '../server-api/user-control';
 import type { RegionSocket } from './handlers';
+import { SocketState, socketRates } from './state';
 
 /**
  * Admits a Socket.IO handshake: refused with `unavailable` while draining or over the node's
@@ -21,6 +22,7 @@ export function admitHandshake(deps: {
   unavailable: () => boolean;
 }) {
   const { config, userLimits, metrics } = deps;
+  const rates = socketRates(config.limits);
   return async function admit(socket: RegionSocket, next: (err?: ExtendedError) => void): Promise<void> {
     if (deps.unavailable()) return next(new Error('unavailable'));
     try {
@@ -31,16 +33,7 @@ export function admitHandshake(deps: {
       if (!(await userLimits.openConnection(principal.user, socket.id))) {
         throw new ProtocolError('rate_limited', 'too many connections for this user');
       }
-      const { publishRatePerConnection: publish, requestRatePerConnection: requests } = config.limits;
-      const { answerBytesPerSecond, maxAnswerBytes } = config.limits;
-      socket.data = {
-        principal,
-        publishBucket: new TokenBucket(publish, publish * 2),
-        requestBucket: new TokenBucket(requests, requests * 2),
-        answerBucket: new TokenBucket(answerBytesPerSecond, maxAnswerBytes * 2),
-        reads: 0,
-        expiryBucket: 0,
-      };
+      socket.data = new SocketState(principal, rates);
       next();
     } catch (err) {
       const code = err instanceof ProtocolError ? err.code : 'unauthorized';

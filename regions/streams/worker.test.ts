@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { Counter, Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FailureStreak } from '../failure-streak';
 import type { GroupEntry, GroupStream } from './group-stream';
 import { MemoryStream } from './memory-stream';
@@ -60,13 +60,12 @@ function recorder(): BatchPolicy<number> & { seen: number[] } {
   };
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 3_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** Waits (polling every 5 ms) until `condition` holds; fails naming `what`. */
+const until = (condition: () => boolean | Promise<boolean>, what: string, timeout = 3_000) =>
+  vi.waitFor(async () => void ((await condition()) || Promise.reject(new Error(`not yet: ${what}`))), {
+    timeout,
+    interval: 5,
+  });
 
 describe('StreamWorker', () => {
   it('handles new entries in order and acknowledges them after the batch', async () => {
