@@ -103,6 +103,11 @@ export function groupStanding(position: GroupPosition): GroupStanding {
   return position.hasUndelivered ? 'late' : 'current';
 }
 
+/** The time a stream entry was appended (ms since the epoch, by its Redis's clock): its id's first part. */
+export function entryTimeMs(id: BusEntryId): number {
+  return Number(id.slice(0, id.indexOf('-')));
+}
+
 /** Compares stream ids `ms-seq` numerically. */
 export function compareEntryIds(a: BusEntryId, b: BusEntryId): number {
   const [am = 0n, as = 0n] = a.split('-').map(BigInt);

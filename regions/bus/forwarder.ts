@@ -4,7 +4,7 @@ import { OutboxReader } from '../outbox';
 import type { RedisClient } from '../redis';
 import type { GroupEntry } from '../streams/group-stream';
 import { StreamWorker } from '../streams/worker';
-import type { InboundBus } from './bus';
+import { entryTimeMs, type InboundBus } from './bus';
 import type { FailureStreak } from '../failure-streak';
 import type { RegionLease } from './lease';
 import type { BusMetrics } from './metrics';
@@ -99,8 +99,15 @@ export class Forwarder {
       if (entry.value) envelopes.push(entry.value);
       else this.deps.log.error({ outboxId: entry.id }, 'undecodable outbox entry skipped');
     }
+    const sent = this.deps.bus.publish(envelopes);
+    const now = Date.now();
+    for (const entry of entries)
+      this.deps.metrics.forwardWait.observe(
+        { peer: this.deps.peer },
+        Math.max(0, now - entryTimeMs(entry.id)) / 1000,
+      );
     try {
-      await this.deps.bus.publish(envelopes);
+      await sent;
     } catch (err) {
       this.deps.metrics.publishFailures.inc({ peer: this.deps.peer });
       throw err;

@@ -8,6 +8,8 @@ export class BusMetrics {
   readonly consumed;
   readonly duplicatesDropped;
   readonly lag;
+  readonly forwardWait;
+  readonly inboundWait;
   readonly outboxDepth;
   readonly claimed;
   readonly fallenBehind;
@@ -43,6 +45,20 @@ export class BusMetrics {
       'Cross-region lag: time from acceptance in the origin region to emit here (see rt_delivery_latency_seconds)',
       [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     );
+    // Two legs of rt_bus_lag_seconds that happen in one region, each timed against that region's Redis
+    // clock (the entry's stream id): what is left of the lag is the WAN and the origin's publish.
+    const legBuckets = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30];
+    this.forwardWait = histogram(
+      'rt_bus_forward_wait_seconds',
+      "Time from an envelope's outbox append to this node sending it to a peer region, by peer",
+      legBuckets,
+      peer,
+    );
+    this.inboundWait = histogram(
+      'rt_bus_inbound_wait_seconds',
+      "Time from an envelope's arrival in this region's inbound shard to its emit here (read, dedup)",
+      legBuckets,
+    );
     this.outboxDepth = gauge(
       'rt_bus_outbox_depth',
       'Envelopes in the regional outbox not yet forwarded to a peer region, by peer',
@@ -69,7 +85,7 @@ export class BusMetrics {
     );
     this.trimmed = counter(
       'rt_bus_trimmed_total',
-      "Entries this node removed from its region's inbound shards by the retention bound",
+      "Entries this node removed from its region's inbound shards: acknowledged, or beyond the retention bound",
     );
   }
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '../log';
 import type { RoomDelivery } from '../publish';
-import { BusGroupMissingError, groupStanding, type InboundBus } from './bus';
+import { BusGroupMissingError, entryTimeMs, groupStanding, type InboundBus } from './bus';
 import type { FailureStreak } from '../failure-streak';
 import { inboundGroup } from './keys';
 import type { BusMetrics } from './metrics';
@@ -128,6 +128,7 @@ export class ShardConsumer {
       delivery.deliver(entry.value!, 'bus');
       metrics.consumed.inc({ result: 'delivered' });
       metrics.lag.observe(Math.max(0, now - entry.value!.ts) / 1000);
+      metrics.inboundWait.observe(Math.max(0, now - entryTimeMs(entry.id)) / 1000);
     });
     for (const entry of entries) {
       if (!entry.value) {

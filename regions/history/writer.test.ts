@@ -85,10 +85,16 @@ function start(
 
 /** Waits (polling every 5 ms) until `condition` holds; fails naming `what`. */
 const until = (condition: () => boolean | Promise<boolean>, what: string, timeout = 3_000) =>
-  vi.waitFor(async () => void ((await condition()) || Promise.reject(new Error(`not yet: ${what}`))), {
-    timeout,
-    interval: 5,
-  });
+  vi.waitFor(
+    async () => {
+      // A throw, not a discarded rejection, is what makes waitFor poll again.
+      if (!(await condition())) throw new Error(`not yet: ${what}`);
+    },
+    {
+      timeout,
+      interval: 5,
+    },
+  );
 
 describe('the history writer policy on the consumer-group worker', () => {
   it('writes every envelope in outbox order with its exact JSON; skips ephemeral and undecodable ones, acknowledging all', async () => {

@@ -62,10 +62,16 @@ function recorder(): BatchPolicy<number> & { seen: number[] } {
 
 /** Waits (polling every 5 ms) until `condition` holds; fails naming `what`. */
 const until = (condition: () => boolean | Promise<boolean>, what: string, timeout = 3_000) =>
-  vi.waitFor(async () => void ((await condition()) || Promise.reject(new Error(`not yet: ${what}`))), {
-    timeout,
-    interval: 5,
-  });
+  vi.waitFor(
+    async () => {
+      // A throw, not a discarded rejection, is what makes waitFor poll again.
+      if (!(await condition())) throw new Error(`not yet: ${what}`);
+    },
+    {
+      timeout,
+      interval: 5,
+    },
+  );
 
 describe('StreamWorker', () => {
   it('handles new entries in order and acknowledges them after the batch', async () => {

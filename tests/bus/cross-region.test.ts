@@ -73,6 +73,11 @@ describe('cross-region delivery, one hop from origin to destination', () => {
     const delivered = await metricSum('eu-west', 'rt_bus_consumed_total', 'result="delivered"');
     expect(delivered).toBeGreaterThanOrEqual(11);
     expect(await metricSum('eu-west', 'rt_bus_lag_seconds_count')).toBeGreaterThanOrEqual(11);
+    // The two legs of that lag on either side of the WAN: the origin's forwarding, the shard's wait.
+    expect(await metricSum('eu-west', 'rt_bus_inbound_wait_seconds_count')).toBeGreaterThanOrEqual(11);
+    expect(
+      await metricSum('us-east', 'rt_bus_forward_wait_seconds_count', 'peer="eu-west"'),
+    ).toBeGreaterThanOrEqual(6);
     expect(await metricSum('us-east', 'rt_bus_published_total', 'peer="eu-west"')).toBeGreaterThanOrEqual(6);
     expect(
       await metricSum('us-east', 'rt_bus_published_total', 'peer="ap-southeast"'),
