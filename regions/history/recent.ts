@@ -23,7 +23,10 @@ export interface RecentBounds {
  * (in-process tests); `recent-conformance.ts` runs on both.
  */
 export interface RecentHistory {
-  /** Queues a delivered envelope for its room's buffer; never waits on or fails the delivery. */
+  /**
+   * Adds a delivered envelope to its room's buffer, called before the delivery's emit: the append is
+   * under way before any other node can hand the envelope out. Never waits on or fails the delivery.
+   */
   append(delivered: EncodedEnvelope): void;
   /** Resolves once every append queued so far is written (or has failed and been reported). */
   settled(): Promise<void>;

@@ -28,25 +28,35 @@ describe('missedFromBuffer', () => {
     expect(missedFromBuffer(buffer([envelope('us', 1)]), newEnvelopeId())).toBeUndefined();
   });
 
-  it('answers nothing when since is the newest', () => {
+  it('answers nothing when since is the newest and nothing came shortly before it', () => {
     const list = [envelope('us', 1), envelope('us', 2)];
-    expect(missedFromBuffer(buffer(list), list[1]!.id)).toEqual([]);
+    expect(missedFromBuffer(buffer(list), list[1]!.id, 50)).toEqual([]);
   });
 
-  it('adds other-origin envelopes delivered just before since, which another region may have sent later', () => {
+  it('adds envelopes of other regions delivered just before since, which another region may have sent later', () => {
     const old = envelope('eu', 1);
     const recentOther = envelope('eu', 2);
-    const sameOrigin = envelope('us', 3);
     const since = envelope('us', 4);
     const after = envelope('us', 5);
     const entries: BufferedEnvelope<Envelope>[] = [
       { deliveredAt: 1_000, envelope: old },
       { deliveredAt: 9_000, envelope: recentOther },
-      { deliveredAt: 9_500, envelope: sameOrigin },
       { deliveredAt: 10_000, envelope: since },
       { deliveredAt: 10_100, envelope: after },
     ].reverse();
     expect(missedFromBuffer(entries, since.id, 2_000)).toEqual([recentOther, after]);
+  });
+
+  it('adds envelopes of the same region delivered just before since: another node of the region sends them to its members later', () => {
+    // `otherNode` was published on node 2 and buffered before `since`, published on node 1; a member
+    // on node 1 received `since` first and was moved (drain) before `otherNode` reached node 1.
+    const otherNode = envelope('us', 3);
+    const since = envelope('us', 4);
+    const entries: BufferedEnvelope<Envelope>[] = [
+      { deliveredAt: 9_990, envelope: otherNode },
+      { deliveredAt: 10_000, envelope: since },
+    ].reverse();
+    expect(missedFromBuffer(entries, since.id, 2_000)).toEqual([otherNode]);
   });
 });
 
@@ -61,7 +71,7 @@ describe('bufferReadEnough', () => {
 });
 
 describe('isAfterCursor', () => {
-  const cursor = { ts: 10_000, id: newEnvelopeId(), origin: 'us' };
+  const cursor = { ts: 10_000, id: newEnvelopeId() };
 
   it('orders by (ts, id) and never repeats the cursor itself', () => {
     expect(isAfterCursor({ ...envelope('us', 10_001) }, cursor)).toBe(true);
@@ -69,14 +79,11 @@ describe('isAfterCursor', () => {
     expect(isAfterCursor({ ...envelope('us', 10_000), id: cursor.id }, cursor)).toBe(false);
   });
 
-  it('admits other origins inside the window only', () => {
+  it('admits envelopes of every origin, the cursor region included, inside the window only', () => {
     expect(isAfterCursor(envelope('eu', 9_000), cursor, 2_000)).toBe(true);
-    expect(isAfterCursor(envelope('us', 9_000), cursor, 2_000)).toBe(false);
+    expect(isAfterCursor(envelope('us', 9_000), cursor, 2_000)).toBe(true);
     expect(isAfterCursor(envelope('eu', 7_000), cursor, 2_000)).toBe(false);
-  });
-
-  it('admits every origin inside the window when the cursor origin is unknown', () => {
-    expect(isAfterCursor(envelope('us', 9_000), { ...cursor, origin: undefined }, 2_000)).toBe(true);
+    expect(isAfterCursor(envelope('us', 7_000), cursor, 2_000)).toBe(false);
   });
 });
 

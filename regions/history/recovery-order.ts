@@ -3,11 +3,12 @@ import type { EnvelopeOrder, StoredEnvelope } from './stored';
 import type { HistoryCursor } from './store';
 
 /**
- * How far before `since` recovery also looks for envelopes of *other* origins. Order is kept per
- * (origin, room) in every region, but two origins interleave differently in different regions (each
- * sees its own envelopes first), so a client that failed over from another region may not have seen
- * an envelope this region delivered shortly before `since`. Those are included; the SDK drops the ones
- * the client already has by id.
+ * How far before `since` recovery also looks. Order is kept per (origin node, room) only: every node
+ * sees its own envelopes first and the others' a little later (over the regional Redis, or the bus
+ * for other regions), so the members of one room on different nodes, and in different regions, see
+ * envelopes of different publishers interleaved differently. A client that moved to another node or
+ * region may not have received an envelope that was delivered shortly before `since` where it reads
+ * now; those are included, and the SDK drops the ones the client already has by id.
  */
 export const RECOVERY_REORDER_WINDOW_MS = 2_000;
 
@@ -20,8 +21,8 @@ export interface BufferedEnvelope<E extends EnvelopeOrder = StoredEnvelope> {
 
 /**
  * What `join { since }` answers from the buffer (given newest first), in this region's delivery order:
- * everything delivered after `since`, preceded by other-origin envelopes delivered within
- * `windowMs` before it. Undefined when `since` is not in the buffer.
+ * everything delivered after `since`, preceded by the envelopes delivered within `windowMs` before it.
+ * Undefined when `since` is not in the buffer.
  */
 export function missedFromBuffer<E extends EnvelopeOrder>(
   newestFirst: readonly BufferedEnvelope<E>[],
@@ -34,11 +35,7 @@ export function missedFromBuffer<E extends EnvelopeOrder>(
   const after = newestFirst.slice(0, index).reverse();
   const reordered = newestFirst
     .slice(index + 1)
-    .filter(
-      (entry) =>
-        entry.deliveredAt >= anchor.deliveredAt - windowMs &&
-        entry.envelope.origin !== anchor.envelope.origin,
-    )
+    .filter((entry) => entry.deliveredAt >= anchor.deliveredAt - windowMs)
     .reverse();
   return [...reordered, ...after].map((entry) => entry.envelope);
 }
@@ -58,8 +55,8 @@ export function bufferReadEnough(
 }
 
 /**
- * Whether `envelope` comes after `cursor` for recovery: later in `(ts, id)` order, or of another
- * origin and accepted less than `windowMs` before it. The same rule as the SQL of `missedAfter`.
+ * Whether `envelope` comes after `cursor` for recovery: later in `(ts, id)` order, or accepted less
+ * than `windowMs` before it. The same rule as the SQL of `missedAfter`.
  */
 export function isAfterCursor(
   envelope: EnvelopeOrder,
@@ -68,7 +65,7 @@ export function isAfterCursor(
 ): boolean {
   if (envelope.id === cursor.id) return false;
   if (envelope.ts > cursor.ts || (envelope.ts === cursor.ts && envelope.id > cursor.id)) return true;
-  return envelope.ts >= cursor.ts - windowMs && envelope.origin !== cursor.origin;
+  return envelope.ts >= cursor.ts - windowMs;
 }
 
 /**
@@ -83,4 +80,17 @@ export function mergeMissed<E extends EnvelopeOrder>(
   const storedIds = new Set(stored.map((envelope) => envelope.id));
   const merged = [...stored, ...buffered.filter((envelope) => !storedIds.has(envelope.id))];
   return merged.slice(Math.max(0, merged.length - limit));
+}
+
+/**
+ * `missed` with the envelopes at or before `cursor` (the reorder window) moved first, stably, and how
+ * many they are: the part a byte budget may cut without losing anything the client cannot have.
+ */
+export function reorderedFirst<E extends EnvelopeOrder>(
+  missed: readonly E[],
+  cursor: HistoryCursor,
+): { missed: E[]; reordered: number } {
+  const after = (e: E) => e.ts > cursor.ts || (e.ts === cursor.ts && e.id > cursor.id);
+  const before = missed.filter((e) => !after(e));
+  return { missed: [...before, ...missed.filter(after)], reordered: before.length };
 }

@@ -9,6 +9,7 @@ import {
   isAfterCursor,
   mergeMissed,
   missedFromBuffer,
+  reorderedFirst,
   type BufferedEnvelope,
 } from './recovery-order';
 import { newestWithin, type StoredEnvelope } from './stored';
@@ -47,7 +48,10 @@ export class HistoryRecovery implements MissedMessages {
       const missed = beyondRetention ? undefined : missedFromBuffer(buffered, since);
       if (missed) {
         this.deps.metrics.recoveries.inc({ path: 'buffer' });
-        return this.answer(missed.filter(retained), maxAnswerBytes, true);
+        // The buffer is newest first: the entries before `since`'s are what was delivered after it.
+        const after = buffered.findIndex((entry) => entry.envelope.id === since);
+        const kept = missed.filter(retained);
+        return this.answer(kept, Math.max(0, kept.length - after), maxAnswerBytes, true);
       }
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message, room }, 'recent-history buffer unreadable');
@@ -59,18 +63,32 @@ export class HistoryRecovery implements MissedMessages {
       .reverse()
       .map((entry) => entry.envelope)
       .filter((envelope) => isAfterCursor(envelope, cursor) && retained(envelope));
-    const merged = mergeMissed(stored.envelopes, fresh, this.limit);
-    return this.answer(merged, maxAnswerBytes, answered && !beyondRetention && !stored.cut);
+    const merged = reorderedFirst(mergeMissed(stored.envelopes, fresh, this.limit), cursor);
+    return this.answer(
+      merged.missed,
+      merged.reordered,
+      maxAnswerBytes,
+      answered && !beyondRetention && !stored.cut,
+    );
   }
 
   /**
-   * The newest `limit` of `missed` that fit in one answer. Complete only when nothing was left out:
-   * not by the answer's bytes, and not possibly by the count (a full `limit` may have been cut there).
+   * The newest `limit` of `missed` that fit in one answer. Complete only when nothing after `since`
+   * was left out: not by the answer's bytes, and not possibly by the count (a full `limit` may have
+   * been cut there). The first `reordered` envelopes (the window before `since`, which the client
+   * most likely has) may be cut without that.
    */
-  private answer(missed: StoredEnvelope[], maxAnswerBytes: number, whole: boolean): MissedAnswer {
+  private answer(
+    missed: StoredEnvelope[],
+    reordered: number,
+    maxAnswerBytes: number,
+    whole: boolean,
+  ): MissedAnswer {
     const counted = missed.slice(Math.max(0, missed.length - this.limit));
-    const { list, cut } = newestWithin(counted, maxAnswerBytes);
-    return { missed: list, complete: whole && !cut && counted.length < this.limit };
+    const window = Math.max(0, reordered - (missed.length - counted.length));
+    const { list } = newestWithin(counted, maxAnswerBytes);
+    const cutAfterSince = counted.length - list.length > window;
+    return { missed: list, complete: whole && !cutAfterSince && counted.length - window < this.limit };
   }
 
   private async fromPostgres(

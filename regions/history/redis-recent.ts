@@ -87,18 +87,22 @@ interface QueuedAppend {
 
 /**
  * The recent-history buffer in the regional Redis: per room, a stream of the envelopes this region
- * delivered, each bound kept exactly by one script per append. Appends leave the delivery path at
- * once: they are queued and sent together after the current turn of the event loop, one pipeline at
- * a time through one connection per node, so they keep that node's delivery order; they never wait
- * on or fail a delivery. A failed append (its master died, Redis restarts) is tried again before
- * anything queued after it, for up to APPEND_GIVE_UP_MS, and reported to `onError` with the rooms
- * it concerns each time.
+ * delivered, each bound kept exactly by one script per append. An append is written to Redis at once,
+ * before the delivery's emit (`RoomDelivery.observe`): its command is on the wire before the adapter's
+ * publish to the other nodes, so no node hands an envelope to a room before the buffer has it, and a
+ * join that missed it live reads it back. One connection per node keeps that node's delivery order;
+ * an append never waits on or fails a delivery. A failed append (its master died, Redis restarts) is
+ * tried again before anything appended after it, every APPEND_RETRY_MS for up to APPEND_GIVE_UP_MS,
+ * and reported to `onError` with the rooms it concerns each time.
  */
 export class RedisRecentHistory implements RecentHistory {
   private readonly redis: RedisClient & AppendCommand;
-  private queued: QueuedAppend[] = [];
-  /** A send is scheduled or in flight. */
-  private busy = false;
+  /** Appends that failed, in order, waiting for a retry. */
+  private failed: QueuedAppend[] = [];
+  /** Appends made while some wait for a retry: they go after them, to keep the order. */
+  private behind: QueuedAppend[] = [];
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private inFlight = 0;
   private idle: (() => void)[] = [];
 
   constructor(
@@ -110,60 +114,39 @@ export class RedisRecentHistory implements RecentHistory {
     this.redis = redis as RedisClient & AppendCommand;
   }
 
-  /** Queues a delivered envelope for its room's buffer (a failure is reported through `onError`). */
+  /** Writes a delivered envelope to its room's buffer now, or behind the appends waiting for a retry. */
   append(delivered: EncodedEnvelope): void {
     if (delivered.envelope.ephemeral) return;
-    this.queued.push({ delivered });
-    if (this.queued.length > APPEND_QUEUE_MAX) {
-      const dropped = this.queued.splice(0, this.queued.length - APPEND_QUEUE_MAX);
-      this.onError(new Error('recent-history appends given up: too many waiting'), roomsOf(dropped));
+    if (this.failed.length === 0) {
+      this.write({ delivered });
+      return;
     }
-    if (!this.busy) {
-      this.busy = true;
-      setImmediate(() => void this.send());
+    this.behind.push({ delivered });
+    if (this.behind.length > APPEND_QUEUE_MAX) {
+      const dropped = this.behind.splice(0, this.behind.length - APPEND_QUEUE_MAX);
+      this.onError(new Error('recent-history appends given up: too many waiting'), roomsOf(dropped));
     }
   }
 
   settled(): Promise<void> {
-    if (!this.busy) return Promise.resolve();
+    if (this.inFlight === 0 && this.failed.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  private async send(): Promise<void> {
-    const batch = this.queued;
-    this.queued = [];
-    const failed = await this.appendAll(batch);
-    const now = Date.now();
-    const retry = failed.filter((q) => now - (q.failedAt ??= now) < APPEND_GIVE_UP_MS);
-    if (retry.length < failed.length) {
-      const given = failed.filter((q) => !retry.includes(q));
-      this.onError(new Error('recent-history appends given up after retrying'), roomsOf(given));
-    }
-    this.queued = [...retry, ...this.queued];
-    if (this.queued.length > 0) {
-      if (retry.length > 0) setTimeout(() => void this.send(), APPEND_RETRY_MS);
-      else setImmediate(() => void this.send());
-      return;
-    }
-    this.busy = false;
-    for (const resolve of this.idle.splice(0)) resolve();
-  }
-
-  /** Sends one pipeline of appends; returns the ones that failed, in order. */
-  private async appendAll(batch: QueuedAppend[]): Promise<QueuedAppend[]> {
+  /** Sends one append (the command is written before this returns); a failure queues it for a retry. */
+  private write(append: QueuedAppend): void {
     const { length, roomMaxBytes, totalMaxBytes, maxRooms, ttlMs } = this.bounds;
-    const pipeline = this.redis.pipeline() as ReturnType<RedisClient['pipeline']> & AppendCommand;
-    const now = Date.now();
-    for (const { delivered } of batch) {
-      const { envelope, json } = delivered;
-      void pipeline.rtRecentAppend(
+    const { envelope, json } = append.delivered;
+    this.inFlight++;
+    this.redis
+      .rtRecentAppend(
         keys.recent(envelope.room),
         keys.recentRooms(),
         keys.recentBytes(),
         envelope.id,
         json,
         envelope.room,
-        now,
+        Date.now(),
         length,
         roomMaxBytes,
         totalMaxBytes,
@@ -171,18 +154,40 @@ export class RedisRecentHistory implements RecentHistory {
         ttlMs,
         envelope.origin,
         envelope.ts,
-      );
+      )
+      .then(
+        () => undefined,
+        (err: Error) => {
+          this.onError(err, [envelope.room]);
+          append.failedAt ??= Date.now();
+          this.failed.push(append);
+          this.retryTimer ??= setTimeout(() => this.retry(), APPEND_RETRY_MS);
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.settle();
+      });
+  }
+
+  /** Tries the failed appends again, in order, with what was appended behind them. */
+  private retry(): void {
+    this.retryTimer = undefined;
+    const now = Date.now();
+    const waiting = [...this.failed, ...this.behind];
+    this.failed = [];
+    this.behind = [];
+    const given = waiting.filter((q) => q.failedAt !== undefined && now - q.failedAt >= APPEND_GIVE_UP_MS);
+    if (given.length > 0) {
+      this.onError(new Error('recent-history appends given up after retrying'), roomsOf(given));
     }
-    try {
-      const results = (await pipeline.exec()) ?? [];
-      const failed = batch.filter((_, i) => results[i]?.[0]);
-      const first = results.find(([err]) => err)?.[0];
-      if (first) this.onError(first, roomsOf(failed));
-      return failed;
-    } catch (err) {
-      this.onError(err as Error, roomsOf(batch));
-      return batch;
-    }
+    for (const append of waiting) if (!given.includes(append)) this.write(append);
+    this.settle();
+  }
+
+  private settle(): void {
+    if (this.inFlight > 0 || this.failed.length > 0) return;
+    for (const resolve of this.idle.splice(0)) resolve();
   }
 
   async readBack(room: string, since: EnvelopeId, windowMs?: number): Promise<BufferedEnvelope[]> {

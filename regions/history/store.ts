@@ -5,12 +5,10 @@ import { AnswerBudget, storedEnvelope, type StoredEnvelope } from './stored';
 /** A postgres.js client (primary or replica). */
 export type Sql = postgres.Sql;
 
-/** A keyset position in a room's history: `(ts, id)`, plus the origin of the envelope when known. */
+/** A keyset position in a room's history: `(ts, id)`. */
 export interface HistoryCursor {
   ts: number;
   id: EnvelopeId;
-  /** Undefined when the cursor came from an id's UUIDv7 time because the envelope is not stored. */
-  origin: string | undefined;
 }
 
 /** A row as reads select it: `data` as JSON text (`data::text`), which is never parsed here. */
@@ -90,15 +88,14 @@ export async function insertEnvelopes(sql: Sql, envelopesJson: readonly string[]
 
 /** The stored position of envelope `id`, or undefined when it is not (yet) in this database. */
 export async function findCursor(sql: Sql, id: EnvelopeId): Promise<HistoryCursor | undefined> {
-  const rows = await sql<{ ts: string; origin: string }[]>`
-    SELECT ts, origin FROM messages WHERE id = ${id}::uuid`;
+  const rows = await sql<{ ts: string }[]>`SELECT ts FROM messages WHERE id = ${id}::uuid`;
   const row = rows[0];
-  return row ? { ts: Number(row.ts), id, origin: row.origin } : undefined;
+  return row ? { ts: Number(row.ts), id } : undefined;
 }
 
-/** A cursor for an id this database does not hold: its UUIDv7 time, origin unknown. */
+/** A cursor for an id this database does not hold: its UUIDv7 time. */
 export function cursorFromId(id: EnvelopeId): HistoryCursor {
-  return { ts: uuidV7Time(id), id, origin: undefined };
+  return { ts: uuidV7Time(id), id };
 }
 
 /**
@@ -143,8 +140,8 @@ function retainedFrom(sql: Sql, floor: EnvelopeId | undefined) {
 
 /**
  * The newest `limit` envelopes of `room` after `cursor` (see `isAfterCursor`) that fit in
- * `maxAnswerBytes`, oldest first. `reorderWindowMs` also admits envelopes of other origins accepted
- * shortly before the cursor, which another region may have delivered after it.
+ * `maxAnswerBytes`, oldest first. `reorderWindowMs` also admits envelopes accepted shortly before the
+ * cursor, which another node or region may have delivered after it (see `RECOVERY_REORDER_WINDOW_MS`).
  */
 export function missedAfter(
   sql: Sql,
@@ -160,8 +157,6 @@ export function missedAfter(
     WHERE room = ${room} ${retainedFrom(sql, floor)}
       AND ts >= ${cursor.ts - reorderWindowMs}::bigint
       AND id <> ${cursor.id}::uuid
-      AND ((ts, id) > (${cursor.ts}::bigint, ${cursor.id}::uuid)
-           OR origin IS DISTINCT FROM ${cursor.origin ?? null}::text)
     ORDER BY ts DESC, id DESC
     LIMIT ${limit}`;
   return newestFitting(sql, query, maxAnswerBytes);

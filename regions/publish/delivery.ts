@@ -26,7 +26,12 @@ export class RoomDelivery {
     private readonly metrics: RegionMetrics,
   ) {}
 
-  /** Calls `observer` after each emit, in this node's delivery order (feeds the recent-history buffer). */
+  /**
+   * Calls `observer` for each delivery, in this node's delivery order, just before the emit (feeds
+   * the recent-history buffer). An observer that writes to Redis writes before the emit's own
+   * publish to the other nodes, so a join on any node that no longer gets the envelope live (it
+   * joined the room after the emit reached its node) reads it from the buffer.
+   */
   observe(observer: DeliveryObserver): void {
     this.observers.push(observer);
   }
@@ -34,6 +39,10 @@ export class RoomDelivery {
   /** Emits `delivered` (an envelope, or one already encoded by the publish log) to its room. */
   deliver(delivered: Envelope | EncodedEnvelope, source: 'local' | 'bus', exceptSocketId?: string): void {
     const envelope = 'json' in delivered ? delivered.envelope : delivered;
+    if (this.observers.length > 0) {
+      const encoded = 'json' in delivered ? delivered : encodeEnvelope(delivered);
+      for (const observer of this.observers) observer(encoded);
+    }
     const target = exceptSocketId
       ? this.io.to(envelope.room).except(exceptSocketId)
       : this.io.to(envelope.room);
@@ -43,8 +52,5 @@ export class RoomDelivery {
       { origin: envelope.origin },
       Math.max(0, Date.now() - envelope.ts) / 1000,
     );
-    if (this.observers.length === 0) return;
-    const encoded = 'json' in delivered ? delivered : encodeEnvelope(delivered);
-    for (const observer of this.observers) observer(encoded);
   }
 }

@@ -198,12 +198,19 @@ describe('recovery on join { since }', () => {
 
     const bufferBefore = await recoveries('buffer');
     // The global bus (when attached) also delivers fromEu here, in this region's order.
-    const fromBuffer = await join(ids[ids.length - 2]!);
+    // What was delivered shortly before since comes first (RECOVERY_REORDER_WINDOW_MS: a member on
+    // another node may not have had it yet); the SDK drops the repeats by id.
+    const withoutWindow = (answer: EnvelopeId[], since: number) => {
+      const earlier = answer.filter((id) => ids.indexOf(id) !== -1 && ids.indexOf(id) < since);
+      expect(answer.slice(0, earlier.length)).toEqual(earlier);
+      return answer.slice(earlier.length);
+    };
+    const fromBuffer = withoutWindow(await join(ids[ids.length - 2]!), ids.length - 2);
     expect(fromBuffer.filter((id: string) => id !== fromEu)).toEqual([ids[ids.length - 1], ...later]);
     expect(await recoveries('buffer')).toBe(bufferBefore + 1);
 
     const postgresBefore = await recoveries('postgres');
-    const missed = await join(ids[1]!);
+    const missed = withoutWindow(await join(ids[1]!), 1);
     expect(missed.slice(0, ids.length - 2)).toEqual(ids.slice(2));
     expect(missed).toContain(fromEu); // stored by eu-west's writer, never delivered in us-east
     expect(missed.slice(-2)).toEqual(later);

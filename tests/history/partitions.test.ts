@@ -155,10 +155,16 @@ describe('partitioned history', () => {
         floor,
       );
       const beyond = await recovery.missedSince('p:edge', expiring.id, 1 << 20);
-      expect(beyond).toEqual({ missed: [expect.objectContaining({ id: kept.id })], complete: false });
+      expect(beyond).toMatchObject({ missed: [expect.objectContaining({ id: kept.id })], complete: false });
       const within = await recovery.missedSince('p:room', old[3]!.id, 1 << 20);
       expect(within.complete).toBe(true);
-      expect(within.missed.map((e) => e.id)).toEqual([old[4]!.id, old[5]!.id, expect.any(String)]);
+      // old[2], accepted 1 ms before since, comes too (the reorder window; the SDK drops repeats).
+      expect(within.missed.map((e) => e.id)).toEqual([
+        old[2]!.id,
+        old[4]!.id,
+        old[5]!.id,
+        expect.any(String),
+      ]);
     } finally {
       redis.disconnect();
     }
