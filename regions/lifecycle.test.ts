@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Lifecycle, type Component } from './lifecycle';
 import { MemoryNodeRegistry, NodeLiveness } from './liveness';
 import { RegionMetrics } from './metrics';
@@ -87,7 +87,7 @@ describe('Lifecycle', () => {
 
 describe('NodeLiveness on one registry', () => {
   const metrics = new RegionMetrics({ region: 'r', node: 'n' });
-  const liveness = (registry: MemoryNodeRegistry, nodeId: string, onDead: string[], leaseMs = 60) =>
+  const liveness = (registry: MemoryNodeRegistry, nodeId: string, onDead: string[], leaseMs = 5_000) =>
     new NodeLiveness({
       registry,
       nodeId,
@@ -114,7 +114,8 @@ describe('NodeLiveness on one registry', () => {
 
     // A crashed node: its lease runs out and it never left the registry.
     await registry.renew('d', 1);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await vi.waitFor(() => expect(cleaned).toEqual(['d']), { timeout: 3_000, interval: 5 });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // a few more beats of both nodes
     expect(cleaned).toEqual(['d']); // by one of the two live nodes, once
     expect(await registry.liveCount()).toBe(2);
     await Promise.all([a.stop(), b.stop()]);
