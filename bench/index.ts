@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { startLoadProcess } from './load';
 import { describeMachine, keyVersions } from './machine';
 import { SCENARIOS, type BenchOptions, type Scenario } from './options';
-import { BENCH_NODE_ENV, HOME_REGION, startWorld } from './platforms';
+import { BENCH_NODE_ENV, HOME_REGION, startBenchWorld } from './platforms';
 import { renderMarkdown, type BenchResult } from './report';
 import type { ScenarioContext } from './scenarios/context';
 import { measureCluster } from './scenarios/cluster';
@@ -36,6 +36,20 @@ export interface BenchOutput {
   logDir: string;
 }
 
+/** What the run prints as each scenario starts. */
+const SCENARIO_TITLES: Record<Scenario, string> = {
+  latency: 'scenario 1 and 5: publish-to-receipt latency',
+  ephemeral: 'scenario 1: ephemeral publishes',
+  handshake: 'scenario 4: handshake latency through the edge',
+  fanout: 'scenario 2: fan-out throughput',
+  saturation: 'scenario 6: saturation of one node',
+  presence: 'scenario 8: presence join cost',
+  memory: 'scenario 3: memory per idle connection',
+  footprint: 'scenario 9: steady-state footprint (ours)',
+  cluster: 'scenario 10: our region on one Redis and on a Redis Cluster',
+  hostile: 'scenario 7: a hostile client beside a well-behaved one',
+};
+
 /** Runs every scenario on the three systems, and writes `<date>.json` and `latest.md` (quick: `-quick`). */
 export async function runBench(
   options: BenchOptions,
@@ -47,7 +61,7 @@ export async function runBench(
   const machine = describeMachine();
   const logDir = await mkdtemp(join(tmpdir(), 'rt-bench-'));
   say(`${options.mode} run; server logs in ${logDir}`);
-  const world = await startWorld(
+  const world = await startBenchWorld(
     { regions: options.regions, nodesPerRegion: options.nodesPerRegion, logDir },
     say,
   );
@@ -60,36 +74,22 @@ export async function runBench(
   try {
     const ctx: ScenarioContext = { world, load, options, say };
     await waitForSteadyBus(world.ours, say, options.mode === 'quick' ? 15_000 : 60_000);
-    const step = async <T>(name: Scenario, title: string, measure: () => Promise<T[]>): Promise<T[]> => {
+    const step = async <T>(name: Scenario, measure: (ctx: ScenarioContext) => Promise<T[]>): Promise<T[]> => {
       if (!options.scenarios.includes(name)) return [];
-      say(title);
-      return measure();
+      say(SCENARIO_TITLES[name]);
+      return measure(ctx);
     };
-    const latency = await step('latency', 'scenario 1 and 5: publish-to-receipt latency', () =>
-      measureLatency(ctx),
-    );
-    const ephemeral = await step('ephemeral', 'scenario 1: ephemeral publishes', () =>
-      measureEphemeralLatency(ctx),
-    );
-    const handshake = await step('handshake', 'scenario 4: handshake latency through the edge', () =>
-      measureHandshakes(ctx),
-    );
-    const fanout = await step('fanout', 'scenario 2: fan-out throughput', () => measureFanout(ctx));
-    const saturation = await step('saturation', 'scenario 6: saturation of one node', () =>
-      measureSaturation(ctx),
-    );
-    const presence = await step('presence', 'scenario 8: presence join cost', () => measurePresenceJoin(ctx));
-    const memory = await step('memory', 'scenario 3: memory per idle connection', () => measureMemory(ctx));
-    const footprint = await step('footprint', 'scenario 9: steady-state footprint (ours)', () =>
-      measureFootprint(ctx),
-    );
-    const cluster = await step('cluster', 'scenario 10: our region on one Redis and on a Redis Cluster', () =>
-      measureCluster(ctx),
-    );
+    const latency = await step('latency', measureLatency);
+    const ephemeral = await step('ephemeral', measureEphemeralLatency);
+    const handshake = await step('handshake', measureHandshakes);
+    const fanout = await step('fanout', measureFanout);
+    const saturation = await step('saturation', measureSaturation);
+    const presence = await step('presence', measurePresenceJoin);
+    const memory = await step('memory', measureMemory);
+    const footprint = await step('footprint', measureFootprint);
+    const cluster = await step('cluster', measureCluster);
     // Last: what a hostile client leaves in our regional Redis must not reach another scenario.
-    const hostile = await step('hostile', 'scenario 7: a hostile client beside a well-behaved one', () =>
-      measureHostile(ctx),
-    );
+    const hostile = await step('hostile', measureHostile);
     const wanOneWayMs: Record<string, number> = {};
     for (const a of options.regions)
       for (const b of options.regions) if (a < b) wanOneWayMs[`${a}<>${b}`] = world.wanMs(a, b);

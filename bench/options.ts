@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { HostileTask } from './load/protocol';
 
 export const SCENARIOS = [
   'latency',
@@ -47,19 +48,8 @@ export interface BenchOptions {
     p99LimitMs: number;
     repetitions: number;
   };
-  hostile: {
-    region: string;
-    calmClients: number;
-    calmRatePerClient: number;
-    quietMs: number;
-    hostileMs: number;
-    hostile: {
-      publishesPerSecond: number;
-      joinsPerSecond: number;
-      historyPerSecond: number;
-      payloadBytes: number;
-    };
-  };
+  /** The hostile-neighbour scenario: the load process's task, on a node of `region`. */
+  hostile: { region: string } & Omit<HostileTask, 'kind' | 'url'>;
   presence: { region: string; members: number; joins: number; repetitions: number };
   memory: { region: string; connections: number[]; settleMs: number; repetitions: number };
   footprint: {
@@ -163,30 +153,15 @@ const QUICK: Omit<BenchOptions, 'outDir'> = {
   latency: { origins: ['eu-west'], count: 150, warmup: 20, ratePerSecond: 200 },
   ephemeral: { origin: 'eu-west', count: 60, warmup: 10, ratePerSecond: 200 },
   fanout: { regions: ['eu-west'], roomSizes: [10, 100, 1000], window: 16, warmupMs: 300, durationMs: 700 },
-  saturation: {
-    region: 'us-east',
-    roomSize: 100,
-    timedMembers: 5,
-    rates: [50, 400],
-    stepMs: 500,
-    p99LimitMs: 100,
-    repetitions: 1,
-  },
-  hostile: {
-    region: 'us-east',
-    calmClients: 2,
-    calmRatePerClient: 10,
-    quietMs: 1_000,
-    hostileMs: 1_000,
-    hostile: { publishesPerSecond: 20, joinsPerSecond: 2.5, historyPerSecond: 5, payloadBytes: 64 * 1024 },
-  },
+  saturation: { ...FULL.saturation, timedMembers: 5, rates: [50, 400], stepMs: 500 },
+  hostile: { ...FULL.hostile, calmClients: 2, quietMs: 1_000, hostileMs: 1_000 },
   presence: { region: 'us-east', members: 30, joins: 5, repetitions: 1 },
   memory: { region: 'us-east', connections: [100, 300, 500], settleMs: 300, repetitions: 1 },
   footprint: {
+    ...FULL.footprint,
     perRegion: 300,
     rooms: 5,
     window: 8,
-    dataBytes: 64,
     waitForWindows: false,
     historyDeadlineMs: 20_000,
   },

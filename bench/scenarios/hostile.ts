@@ -24,24 +24,16 @@ export interface HostileRow {
 type Runs = Compared<{ q50: number[]; q99: number[]; h50: number[]; h99: number[] }>;
 
 export async function measureHostile(ctx: ScenarioContext): Promise<HostileRow[]> {
-  const o = ctx.options.hostile;
+  const { region, ...task } = ctx.options.hostile;
   const runs: Runs = perSystem(() => ({ q50: [], q99: [], h50: [], h99: [] }));
   const answers = perSystem(() => ({}) as Record<string, number>);
   const failures = perSystem(() => 0);
   const systems = platforms(ctx.world);
-  const nodes = await Promise.all(systems.map((p) => p.startNode(o.region, `${p.name}-hostile-${o.region}`)));
+  const nodes = await Promise.all(systems.map((p) => p.startNode(region, `${p.name}-hostile-${region}`)));
   try {
     for (let rep = 1; rep <= ctx.options.repetitions; rep++) {
       for (const [i, platform] of systems.entries()) {
-        const r = await ctx.load.run({
-          kind: 'hostile',
-          url: nodes[i]!.url,
-          calmClients: o.calmClients,
-          calmRatePerClient: o.calmRatePerClient,
-          quietMs: o.quietMs,
-          hostileMs: o.hostileMs,
-          hostile: o.hostile,
-        });
+        const r = await ctx.load.run({ kind: 'hostile', url: nodes[i]!.url, ...task });
         const e = runs[platform.name];
         e.q50.push(percentile(r.quiet, 0.5));
         e.q99.push(percentile(r.quiet, 0.99));
@@ -59,7 +51,7 @@ export async function measureHostile(ctx: ScenarioContext): Promise<HostileRow[]
   }
   return [
     {
-      region: o.region,
+      region,
       quietP50: perSystem((n) => spread(runs[n].q50)),
       quietP99: perSystem((n) => spread(runs[n].q99)),
       hostileP50: perSystem((n) => spread(runs[n].h50)),

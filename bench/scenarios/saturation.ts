@@ -26,15 +26,8 @@ export async function measureSaturation(ctx: ScenarioContext): Promise<Saturatio
   const steps = perSystem(() => [] as SaturationStep[]);
   for (let rep = 1; rep <= o.repetitions; rep++) {
     for (const platform of platforms(ctx.world)) {
-      const result = await ctx.load.run({
-        kind: 'saturation',
-        url: platform.node(o.region, 0).url,
-        roomSize: o.roomSize,
-        timedMembers: o.timedMembers,
-        rates: o.rates,
-        stepMs: o.stepMs,
-        p99LimitMs: o.p99LimitMs,
-      });
+      const { region, repetitions: _, ...task } = o;
+      const result = await ctx.load.run({ kind: 'saturation', url: platform.node(region, 0).url, ...task });
       const best = result.filter((s) => s.held).at(-1)?.rate ?? 0;
       held[platform.name].push(best);
       steps[platform.name] = result;

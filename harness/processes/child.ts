@@ -75,6 +75,16 @@ export function startServerProcess(
   return handle;
 }
 
+/** Whether a process with this pid exists (signal 0). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Kills (SIGKILL) every server process still running; for a deadline that has passed. */
 export function killAllServerProcesses(): void {
   for (const proc of running) proc.child.kill('SIGKILL');

@@ -1,28 +1,17 @@
-import type { ServerProcess } from '../processes/child';
 import type { RegionBalancer } from '../processes/haproxy';
+import type { LocalNode } from '../world/node';
 
 /** How long a simulated node's drain waits for its clients (DRAIN_TIMEOUT_MS). */
 export const NODE_DRAIN_MS = 2_000;
 
-/** A region node of the simulation; a rolling restart replaces `proc` with a new process. */
-export interface SimNode {
-  readonly id: string;
-  readonly region: string;
-  readonly url: string;
-  readonly port: number;
-  proc: ServerProcess;
-  /** Starts a new process for this node (same id, port, environment and log file). */
-  launch(): ServerProcess;
-}
-
 export interface RollingRestartParts {
-  nodes: SimNode[];
+  nodes: LocalNode[];
   balancer: RegionBalancer;
   /** Processes stopped here are added, so their exit is not reported as unexpected. */
   stoppedOnPurpose: WeakSet<object>;
   report: (line: string) => void;
   /** Called after each node was replaced (to record its new pid). */
-  replaced: (node: SimNode) => Promise<void>;
+  replaced: (node: LocalNode) => Promise<void>;
 }
 
 /**
@@ -40,14 +29,13 @@ export async function rollRegion(parts: RollingRestartParts): Promise<{ ms: numb
     parts.stoppedOnPurpose.add(old);
     await old.stop(NODE_DRAIN_MS + 5_000);
     parts.report(`${node.id}: exited after ${Date.now() - step} ms; starting a new process`);
-    node.proc = node.launch();
-    await waitReady(node.url, node.proc, node.id);
+    await node.restart();
     await waitUntil(
       async () => (await parts.balancer.serverState(node.id)) === 'UP',
       `HAProxy to put ${node.id} back in rotation`,
     );
     await parts.replaced(node);
-    parts.report(`${node.id}: pid ${node.proc.pid} ready and in rotation (${Date.now() - step} ms)`);
+    parts.report(`${node.id}: pid ${node.pid} ready and in rotation (${Date.now() - step} ms)`);
   }
   return { ms: Date.now() - began };
 }
@@ -57,25 +45,26 @@ export async function rollRegion(parts: RollingRestartParts): Promise<{ ms: numb
  * `replaced` records each node's new process.
  */
 export function regionRestarter(parts: {
-  nodes: Map<string, SimNode[]>;
-  balancers: Map<string, RegionBalancer>;
+  regions: readonly { id: string; nodes: LocalNode[]; balancer?: RegionBalancer }[];
   stoppedOnPurpose: WeakSet<object>;
   isStopping: () => boolean;
-  replaced: (node: SimNode) => Promise<void>;
+  replaced: (node: LocalNode) => Promise<void>;
 }): (region: string, report: (line: string) => void) => Promise<{ ms: number }> {
   let restarting: string | undefined;
   return async (region, report) => {
-    const nodes = parts.nodes.get(region);
-    if (!nodes)
-      throw new Error(`no region ${region} in this simulation (${[...parts.nodes.keys()].join(', ')})`);
+    const target = parts.regions.find((r) => r.id === region);
+    if (!target)
+      throw new Error(
+        `no region ${region} in this simulation (${parts.regions.map((r) => r.id).join(', ')})`,
+      );
     if (restarting) throw new Error(`a rolling restart of ${restarting} is running`);
     if (parts.isStopping()) throw new Error('the simulation is stopping');
     restarting = region;
     try {
       const { stoppedOnPurpose, replaced } = parts;
       return await rollRegion({
-        nodes,
-        balancer: parts.balancers.get(region)!,
+        nodes: target.nodes,
+        balancer: target.balancer!,
         stoppedOnPurpose,
         report,
         replaced,
@@ -84,26 +73,6 @@ export function regionRestarter(parts: {
       restarting = undefined;
     }
   };
-}
-
-export async function waitReady(
-  url: string,
-  proc: ServerProcess,
-  name: string,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null)
-      throw new Error(`region node ${name} exited (${proc.child.exitCode}): ${proc.output().slice(-800)}`);
-    try {
-      if ((await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) })).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`region node ${name} not ready after ${timeoutMs} ms`);
 }
 
 async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {

@@ -1,14 +1,17 @@
-import { startRedis } from '../processes/redis';
-import { startRedisCluster } from '../processes/redis-cluster';
+import { startRedis, type LocalRedis } from '../processes/redis';
+import { startRedisCluster, type LocalRedisCluster } from '../processes/redis-cluster';
 
-/** A region's Redis in the simulation: one `redis-server`, or a local Redis Cluster (`--redis-cluster`). */
-export interface SimRegionalRedis {
+/** A region's Redis in a local world: one `redis-server`, or a local Redis Cluster. */
+export interface RegionalRedis {
   /** `REDIS_URL` of the region's nodes (`redis+cluster://...` for a cluster). */
   readonly url: string;
   /** A port that reaches it (a cluster: its first member, which is enough as a seed). */
   readonly port: number;
   readonly pid: number;
-  readonly cluster: boolean;
+  /** The single server, when it is one (tests stop, kill and restart it). */
+  readonly server?: LocalRedis;
+  /** The cluster, when it is one. */
+  readonly cluster?: LocalRedisCluster;
   /** Every server process, for `.sim/state.json`. */
   readonly processes: { port: number; pid: number }[];
   stop(): Promise<void>;
@@ -16,17 +19,21 @@ export interface SimRegionalRedis {
 
 export async function startRegionalRedis(options: {
   cluster: boolean;
-  logFile: string;
-}): Promise<SimRegionalRedis> {
+  logFile?: string;
+}): Promise<RegionalRedis> {
   if (!options.cluster) {
-    const redis = await startRedis({ logFile: options.logFile });
+    const server = await startRedis(options.logFile ? { logFile: options.logFile } : {});
     return {
-      url: redis.url,
-      port: redis.port,
-      pid: redis.pid,
-      cluster: false,
-      processes: [{ port: redis.port, pid: redis.pid }],
-      stop: () => redis.stop(),
+      url: server.url,
+      port: server.port,
+      get pid() {
+        return server.pid;
+      },
+      server,
+      get processes() {
+        return [{ port: server.port, pid: server.pid }];
+      },
+      stop: () => server.stop(),
     };
   }
   const cluster = await startRedisCluster();
@@ -35,7 +42,7 @@ export async function startRegionalRedis(options: {
     url: cluster.url,
     port: first.port,
     pid: first.pid,
-    cluster: true,
+    cluster,
     processes: cluster.members.map((m) => ({ port: m.port, pid: m.pid })),
     stop: () => cluster.stop(),
   };
@@ -44,10 +51,10 @@ export async function startRegionalRedis(options: {
 /**
  * `BUS_PEERS` of `region` when the regions' Redis are clusters: every other region by its cluster URL.
  * A cluster client learns every member's address from the seed, so a WAN relay in front of one seed
- * would be bypassed anyway: with `--redis-cluster` the bus appends between regions have no simulated
+ * would be bypassed anyway: with Redis Cluster the bus appends between regions have no simulated
  * WAN delay (the nodes' other paths keep theirs).
  */
-export function clusterBusPeers(region: string, regional: ReadonlyMap<string, SimRegionalRedis>): string {
+export function clusterBusPeers(region: string, regional: ReadonlyMap<string, { url: string }>): string {
   return [...regional]
     .filter(([id]) => id !== region)
     .map(([id, redis]) => `${id}=${redis.url}`)

@@ -84,6 +84,24 @@ describe('StreamWorker', () => {
     await until(() => stream.pendingIds().length === 0, 'every entry acknowledged');
   });
 
+  it('with gatherMs, waits after a short batch, so entries appended meanwhile come as one batch', async () => {
+    const stream = new MemoryStream<number>();
+    const batches: number[][] = [];
+    const policy: BatchPolicy<number> = {
+      handle: async (entries) => void batches.push(entries.map((e) => e.value!)),
+    };
+    startWorker(stream.as('a'), policy, { gatherMs: 1_000 });
+    stream.append(0);
+    await until(() => batches.length === 1, 'the first entry handled');
+    // Without the wait, each of these would be read (and handled) on its own.
+    for (let n = 1; n <= 3; n++) {
+      stream.append(n);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    await until(() => batches.flat().length === 4, 'every entry handled');
+    expect(batches).toEqual([[0], [1, 2, 3]]);
+  });
+
   it('retries a failing batch before anything newer, counting every failure and warning once per streak', async () => {
     const stream = new MemoryStream<number>();
     const seen: number[] = [];

@@ -22,6 +22,12 @@ export interface StreamWorkerOptions<T> {
   batchSize: number;
   /** Longest wait of one read for new entries. */
   blockMs: number;
+  /**
+   * After a batch of new entries smaller than `batchSize`, wait this long before reading again, so
+   * a steady trickle is handled in batches rather than one call per entry (for work that can wait,
+   * e.g. history, whose per-call cost would otherwise compete with live delivery). Default 0.
+   */
+  gatherMs?: number;
   /** Entries pending this long to another consumer are taken over (that consumer died). */
   claimIdleMs: number;
   /**
@@ -202,6 +208,9 @@ export class StreamWorker<T> {
     if (this.pipeline.failed) throw this.pipeline.failed.err;
     if (this.options.inFlight && this.options.inFlight > 1) return this.pipelined(fresh);
     await this.handle(fresh);
+    const { gatherMs = 0 } = this.options;
+    if (gatherMs > 0 && fresh.length < batchSize && !this.stopped)
+      await sleep(gatherMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
   }
 
   private pipelined(entries: GroupEntry<T>[]): Promise<void> {

@@ -1,28 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PresenceEvent } from '../../shared';
 import { inboundStreamKey, shardOfRoom } from '../../regions/bus';
 import { Redis } from 'ioredis';
 import { decodeEnvelope } from '../../regions/outbox';
-import { closeAllClients, connectClient, eventually, type TestClient } from '../support/clients';
+import { connectClient, eventually, type TestClient } from '../support/clients';
 import { tokenFor } from '../support/tokens';
-import {
-  duplicateIds,
-  inRoom,
-  member,
-  publish,
-  receivedAll,
-  startThreeRegions,
-  type ThreeRegions,
-} from './three-regions';
+import { duplicateIds, inRoom, member, publish, receivedAll, useThreeRegions } from './three-regions';
 import { keys } from '../../regions/keyspace';
 
-let cluster: ThreeRegions;
-
-beforeAll(async () => {
-  cluster = await startThreeRegions();
-});
-afterAll(() => cluster?.stop());
-afterEach(() => closeAllClients());
+const cluster = useThreeRegions();
 
 /** Failed appends of us-east's forwarder to `peer`, over us-east's nodes. */
 async function forwarderFailures(peer: string): Promise<number> {
@@ -204,7 +190,7 @@ describe('cross-region delivery through failures', () => {
         async () => (holder = await regional.get(keys.shardLease(shard))) !== null,
         'a shard holder',
       );
-      const victimIndex = euWest.nodes.findIndex((n) => n.nodeId === holder);
+      const victimIndex = euWest.nodes.findIndex((n) => n.id === holder);
       expect(victimIndex).toBeGreaterThanOrEqual(0);
       const victim = euWest.nodes[victimIndex]!;
       const survivorIndex = 1 - victimIndex;

@@ -1,8 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newEnvelopeId, type Envelope, type PresenceEvent } from '../../shared';
 import { Redis } from 'ioredis';
 import { inboundStreamKey, shardOfRoom } from '../../regions/bus';
-import { closeAllClients, eventually, type TestClient } from '../support/clients';
+import { eventually, type TestClient } from '../support/clients';
 import {
   REGIONS,
   duplicateIds,
@@ -10,18 +10,11 @@ import {
   member,
   publish,
   receivedAll,
-  startThreeRegions,
+  useThreeRegions,
   type RegionId,
-  type ThreeRegions,
 } from './three-regions';
 
-let cluster: ThreeRegions;
-
-beforeAll(async () => {
-  cluster = await startThreeRegions();
-});
-afterAll(() => cluster?.stop());
-afterEach(() => closeAllClients());
+const cluster = useThreeRegions();
 
 /** Sum of a metric's samples (matching `filter`) over the nodes of a region. */
 async function metricSum(region: RegionId, name: string, filter = ''): Promise<number> {

@@ -1,8 +1,10 @@
 import { Redis } from 'ioredis';
-import { startPeerLinks, type PeerLinks } from '../../harness/world/bus-peers';
-import { startRedis, type LocalRedis } from '../../harness/processes/redis';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { LocalRedis } from '../../harness/processes/redis';
+import type { PeerLinks } from '../../harness/world/bus-peers';
 import { closeAllClients, connectClient, eventually, type TestClient } from '../support/clients';
-import { startTestRegion, type TestRegion } from '../support/region-cluster';
+import type { WorldRegion } from '../../harness/world/world';
+import { startTestWorld } from '../support/region-cluster';
 import { tokenFor } from '../support/tokens';
 import type { Envelope } from '../../shared';
 
@@ -28,7 +30,7 @@ export const FAST_BUS_ENV: Record<string, string> = {
  */
 export interface ThreeRegions {
   globalRedis: LocalRedis;
-  regions: Record<RegionId, TestRegion>;
+  regions: Record<RegionId, WorldRegion>;
   /** A command client on the global Redis. */
   global: Redis;
   /** The bus links between the regions (no added delay), to cut and restore. */
@@ -37,47 +39,36 @@ export interface ThreeRegions {
 }
 
 export async function startThreeRegions(env: Record<string, string> = {}): Promise<ThreeRegions> {
-  const globalRedis = await startRedis();
-  const regionalRedis = await Promise.all(REGIONS.map(() => startRedis()));
-  const links = await startPeerLinks(
-    REGIONS.map((id, i) => ({ id, redisPort: regionalRedis[i]!.port })),
-    () => 0,
-  );
-  const started: TestRegion[] = [];
-  const global = new Redis(globalRedis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  const world = await startTestWorld({
+    regions: REGIONS.map((id) => ({ id, nodes: 2 })),
+    settings: { ...FAST_BUS_ENV, ...env },
+  });
+  const global = new Redis(world.globalRedis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
   global.on('error', () => undefined);
-  const stop = async () => {
+  world.teardown.defer('the global Redis client', async () => {
     closeAllClients();
     global.disconnect();
-    await Promise.all(started.map((r) => r.stop()));
-    await links.close();
-    await Promise.all(regionalRedis.map((r) => r.stop()));
-    await globalRedis.stop();
-  };
+  });
   try {
-    const results = await Promise.allSettled(
-      REGIONS.map((region, i) =>
-        startTestRegion({
-          region,
-          nodes: 2,
-          globalRedis,
-          redis: regionalRedis[i]!,
-          env: { ...FAST_BUS_ENV, BUS_PEERS: links.busPeers(region), ...env },
-        }).then((r) => {
-          started.push(r);
-          return r;
-        }),
-      ),
-    );
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
     await global.connect();
   } catch (err) {
-    await stop();
+    await world.stop();
     throw err;
   }
-  const byId = Object.fromEntries(started.map((r) => [r.region, r])) as Record<RegionId, TestRegion>;
-  return { globalRedis, regions: byId, global, links, stop };
+  const regions = Object.fromEntries(world.regions.map((r) => [r.id, r])) as Record<RegionId, WorldRegion>;
+  return { globalRedis: world.globalRedis, regions, global, links: world.links!, stop: () => world.stop() };
+}
+
+/**
+ * The three regions of one test file: started before its tests and stopped after them; the clients
+ * of each test are closed after it. The fields are there once the file's tests run.
+ */
+export function useThreeRegions(env: Record<string, string> = {}): ThreeRegions {
+  const cluster = {} as ThreeRegions;
+  beforeAll(async () => void Object.assign(cluster, await startThreeRegions(env)));
+  afterAll(() => cluster.stop?.());
+  afterEach(() => closeAllClients());
+  return cluster;
 }
 
 /** A client of `user` connected to node `index` of `region`, joined to `room`. */

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { newEnvelopeId, type Envelope, type EnvelopeId } from '../../shared';
 import { keys } from '../../regions/keyspace';
 import { closeAllClients, connectClient, eventually, handshakeError, sleep } from '../support/clients';
+import { expectPresenceAcrossNodes } from '../support/region-presence';
 import { tokenFor } from '../support/tokens';
 import { startClusterRegion, type ClusterRegion } from './cluster-region';
 
@@ -83,29 +84,8 @@ describe('a region on a Redis Cluster (3 masters, 3 replicas)', () => {
     ]);
   });
 
-  it('lists presence across nodes and emits join and leave', async () => {
-    const alice = await connectClient(nodeA, await tokenFor('alice', ['team:*']));
-    await alice.emitWithAck('join', { room: 'team:1' });
-    const events: unknown[] = [];
-    alice.on('presence', (e) => events.push(e));
-    const bob = await connectClient(nodeB, await tokenFor('bob', ['team:*']));
-    await bob.emitWithAck('join', { room: 'team:1' });
-    await eventually(() => events.length === 1, 'presence join');
-    expect(await alice.emitWithAck('presence', { room: 'team:1' })).toEqual({
-      ok: true,
-      members: [
-        { user: 'alice', region: 'eu-west' },
-        { user: 'bob', region: 'eu-west' },
-      ],
-      count: 2,
-    });
-    bob.close();
-    await eventually(() => events.length === 2, 'presence leave');
-    expect(events).toEqual([
-      { room: 'team:1', user: 'bob', region: 'eu-west', state: 'join' },
-      { room: 'team:1', user: 'bob', region: 'eu-west', state: 'leave' },
-    ]);
-  });
+  it('lists presence across nodes and emits join and leave', () =>
+    expectPresenceAcrossNodes(nodeA, nodeB, 'team:*'));
 
   it('recovers what a client missed from the recent buffer on join { since }', async () => {
     const token = await tokenFor('rui', ['chat:*']);

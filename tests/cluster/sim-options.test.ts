@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseSimOptions } from '../../harness/sim/options';
-import { clusterBusPeers, type SimRegionalRedis } from '../../harness/world/regional-redis';
+import { clusterBusPeers } from '../../harness/world/regional-redis';
 
 describe('npm start -- --redis-cluster', () => {
   it('is off by default and on with the flag', () => {
@@ -9,7 +9,7 @@ describe('npm start -- --redis-cluster', () => {
   });
 
   it("gives each region's nodes the other regions' clusters as BUS_PEERS", () => {
-    const redis = (url: string) => ({ url, cluster: true }) as SimRegionalRedis;
+    const redis = (url: string) => ({ url });
     const regional = new Map([
       ['us-east', redis('redis+cluster://127.0.0.1:7000,127.0.0.1:7001')],
       ['eu-west', redis('redis+cluster://127.0.0.1:7100,127.0.0.1:7101')],

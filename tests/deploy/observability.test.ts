@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRegionBalancer, type RegionBalancer } from '../../harness/processes/haproxy';
+import type { RegionBalancer } from '../../harness/processes/haproxy';
 import { ensurePromtool } from '../../harness/processes/system-programs';
 import { startTestRegion, type TestRegion } from '../support/region-cluster';
 
@@ -58,19 +58,13 @@ describe('the dashboard and the rules against what a running region exports', ()
   let balancer: RegionBalancer;
   let exported: Set<string>;
   beforeAll(async () => {
-    region = await startTestRegion({ region: 'eu-west', nodes: 1 });
-    balancer = await startRegionBalancer({
-      region: 'eu-west',
-      nodes: region.nodes.map((n) => ({ id: n.nodeId, url: n.url })),
-    });
+    region = await startTestRegion({ region: 'eu-west', nodes: 1, balancer: true });
+    balancer = region.balancer!;
     const node = await (await fetch(`${region.nodes[0]!.url}/metrics`)).text();
     const haproxy = await (await fetch(balancer.metricsUrl)).text();
     exported = new Set([...exportedNames(node), ...exportedNames(haproxy)]);
   });
-  afterAll(async () => {
-    await balancer?.close();
-    await region?.stop();
-  });
+  afterAll(() => region?.stop());
 
   it('the dashboard queries only metrics a node or its HAProxy exports', () => {
     const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {

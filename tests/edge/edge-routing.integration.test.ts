@@ -1,22 +1,40 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EdgeRuntime } from '../../harness/processes/edge-runtime';
 import type { NodeHealthEntry, Region } from '../../shared/regions';
 import { eventually } from '../support/clients';
 import type { RegionProcess } from '../support/region-process';
 import { tokenFor } from '../support/tokens';
 import { cfAt, connectThroughEdge, rawSocketIo } from './edge-clients';
-import { CITY, TestStack } from './regions-behind-edge';
+import { CITY, edgeTestStack } from './regions-behind-edge';
 
 // The real bundle in workerd, real region node processes beating into a real global Redis, which
 // the edge reads over the Upstash REST protocol.
-const stack = new TestStack();
 let edge: EdgeRuntime;
 let globalRedis: Redis;
 let globalRedisUrl: string;
 let saEast: { port: number; process?: RegionProcess };
 
 const saoPaulo = cfAt(CITY.saoPaulo.lat, CITY.saoPaulo.lon, 'SA');
+
+const stack = edgeTestStack(async (stack) => {
+  const global = await stack.redis();
+  globalRedis = new Redis(global.url);
+  stack.track({ stop: async () => globalRedis.disconnect() });
+  globalRedisUrl = global.url;
+  const upstash = await stack.upstash(global.url);
+  const [usEast, euWest, apSoutheast] = await Promise.all(
+    ['us-east', 'eu-west', 'ap-southeast'].map((id) => stack.regionNode(id, global.url)),
+  );
+  saEast = { port: await stack.freePort() };
+  const regions: Region[] = [
+    { id: 'us-east', url: usEast!.url, lat: 38.9, lon: -77.0 },
+    { id: 'eu-west', url: euWest!.url, lat: 53.3, lon: -6.3 },
+    { id: 'ap-southeast', url: apSoutheast!.url, lat: 1.35, lon: 103.8 },
+    { id: 'sa-east', url: `http://127.0.0.1:${saEast.port}`, lat: -23.5, lon: -46.6 },
+  ];
+  edge = await stack.edge(regions, upstash);
+});
 
 async function route(headers: Record<string, string>) {
   return (await fetch(`${edge.url}/v1/route`, { headers })).json();
@@ -37,29 +55,6 @@ async function markSaEast(overrides: Partial<NodeHealthEntry>): Promise<void> {
   };
   await globalRedis.hset('rt:health', 'sa-east/sa-east-1', JSON.stringify(entry));
 }
-
-beforeAll(() =>
-  stack.start(async () => {
-    const global = await stack.redis();
-    globalRedis = new Redis(global.url);
-    stack.track({ stop: async () => globalRedis.disconnect() });
-    globalRedisUrl = global.url;
-    const upstash = await stack.upstash(global.url);
-    const [usEast, euWest, apSoutheast] = await Promise.all(
-      ['us-east', 'eu-west', 'ap-southeast'].map((id) => stack.regionNode(id, global.url)),
-    );
-    saEast = { port: await stack.freePort() };
-    const regions: Region[] = [
-      { id: 'us-east', url: usEast!.url, lat: 38.9, lon: -77.0 },
-      { id: 'eu-west', url: euWest!.url, lat: 53.3, lon: -6.3 },
-      { id: 'ap-southeast', url: apSoutheast!.url, lat: 1.35, lon: 103.8 },
-      { id: 'sa-east', url: `http://127.0.0.1:${saEast.port}`, lat: -23.5, lon: -46.6 },
-    ];
-    edge = await stack.edge(regions, upstash);
-  }),
-);
-
-afterAll(() => stack.stopAll());
 
 describe('the edge in workerd routes real clients to the nearest healthy region', () => {
   it('shows the live health the region nodes publish', async () => {

@@ -1,18 +1,17 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EdgeRuntime } from '../../harness/processes/edge-runtime';
 import type { Envelope } from '../../shared';
 import { eventually } from '../support/clients';
 import type { RegionProcess } from '../support/region-process';
 import { tokenFor } from '../support/tokens';
 import { cfAt, connectThroughEdge, handshakeErrorThroughEdge } from './edge-clients';
-import { CITY, EDGE_SECRET, TestStack } from './regions-behind-edge';
+import { CITY, EDGE_SECRET, edgeTestStack } from './regions-behind-edge';
 
 // eu-west is a real region node that requires the edge secret; "probe" (in Sydney) is an HTTP server
 // that records what reaches it, to see exactly which headers the edge passes on. No health store:
 // the edge routes on the static registry and says so.
-const stack = new TestStack();
 let edge: EdgeRuntime;
 let euWest: RegionProcess;
 let probe: Server;
@@ -21,29 +20,25 @@ const seen: { method: string; url: string; headers: IncomingHttpHeaders }[] = []
 const frankfurt = cfAt(CITY.frankfurt.lat, CITY.frankfurt.lon, 'EU');
 const sydney = cfAt(CITY.sydney.lat, CITY.sydney.lon, 'OC');
 
-beforeAll(() =>
-  stack.start(async () => {
-    const global = await stack.redis();
-    euWest = await stack.regionNode('eu-west', global.url);
-    probe = createServer((req, res) => {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"probe":true}');
-    });
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    stack.track({ stop: () => new Promise<void>((resolve) => probe.close(() => resolve())) });
-    edge = await stack.edge([
-      { id: 'eu-west', url: euWest.url, lat: 53.3, lon: -6.3 },
-      {
-        id: 'probe',
-        url: `http://127.0.0.1:${(probe.address() as AddressInfo).port}`,
-        lat: -33.9,
-        lon: 151.2,
-      },
-    ]);
-  }),
-);
-
-afterAll(() => stack.stopAll());
+edgeTestStack(async (stack) => {
+  const global = await stack.redis();
+  euWest = await stack.regionNode('eu-west', global.url);
+  probe = createServer((req, res) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"probe":true}');
+  });
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  stack.track({ stop: () => new Promise<void>((resolve) => probe.close(() => resolve())) });
+  edge = await stack.edge([
+    { id: 'eu-west', url: euWest.url, lat: 53.3, lon: -6.3 },
+    {
+      id: 'probe',
+      url: `http://127.0.0.1:${(probe.address() as AddressInfo).port}`,
+      lat: -33.9,
+      lon: 151.2,
+    },
+  ]);
+});
 
 describe('Socket.IO transports through the edge', () => {
   it('keeps a long-polling session on its region and delivers over it', async () => {

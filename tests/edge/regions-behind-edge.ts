@@ -1,42 +1,26 @@
+import { afterAll, beforeAll } from 'vitest';
 import { startEdge, type EdgeRuntime } from '../../harness/processes/edge-runtime';
 import { freePort } from '../../harness/processes/ports';
 import { startRedis, type LocalRedis } from '../../harness/processes/redis';
 import { startUpstashRest, type UpstashRestServer } from '../../harness/processes/upstash-rest';
+import { UNUSED_DATABASE_URL } from '../../harness/world/node';
+import { Teardown } from '../../harness/world/teardown';
 import type { Region } from '../../shared/regions';
+import { closeEdgeClients } from './edge-clients';
 import { startRegionProcess, type RegionProcess } from '../support/region-process';
 import { TEST_JWT_SECRET } from '../support/tokens';
-import { closeEdgeClients } from './edge-clients';
 
 export const EDGE_SECRET = 'edge-secret-for-tests-0123456789';
 export const UPSTASH_TOKEN = 'upstash-token-for-tests';
-// Region nodes only validate it today; nothing listens there.
-const DATABASE_URL = 'postgres://u:p@127.0.0.1:1/x';
 
-/** Everything an edge test starts, stopped in reverse order by `stopAll` (also after a failure). */
-export class TestStack {
-  private readonly stops: (() => Promise<void>)[] = [];
-
-  /** Runs `setUp`; when it fails, stops what it had started before passing the error on. */
-  async start(setUp: () => Promise<void>): Promise<void> {
-    try {
-      await setUp();
-    } catch (err) {
-      await this.stopAll();
-      throw err;
-    }
-  }
-
-  track<T extends { stop(): Promise<void> }>(thing: T): T {
-    this.stops.push(() => thing.stop());
-    return thing;
-  }
-
+/** Everything an edge test starts, stopped newest first with the file (also after a failed start). */
+export class TestStack extends Teardown {
   async redis(): Promise<LocalRedis> {
-    return this.track(await startRedis());
+    return this.track(await startRedis(), 'a redis-server');
   }
 
   async upstash(redisUrl: string): Promise<UpstashRestServer> {
-    return this.track(await startUpstashRest({ redisUrl, token: UPSTASH_TOKEN }));
+    return this.track(await startUpstashRest({ redisUrl, token: UPSTASH_TOKEN }), 'the Upstash stand-in');
   }
 
   /** A real region node process (own regional Redis) that requires the edge secret. */
@@ -48,10 +32,11 @@ export class TestStack {
         nodeId: `${region}-1`,
         redisUrl: redis.url,
         globalRedisUrl,
-        databaseUrl: DATABASE_URL,
+        databaseUrl: UNUSED_DATABASE_URL,
         ...(port ? { port } : {}),
         env: { EDGE_SECRET, LOG_LEVEL: 'warn' },
       }),
+      `node ${region}-1`,
     );
   }
 
@@ -65,16 +50,32 @@ export class TestStack {
         ...(upstash ? { upstash: { url: upstash.url, token: upstash.token } } : {}),
         vars: { HEALTH_CACHE_MS: '200' },
       }),
+      'the edge',
     );
   }
 
   freePort = freePort;
+}
 
-  /** Closes the test's clients, then stops everything started, newest first. */
-  async stopAll(): Promise<void> {
+/**
+ * The stack of one test file: `setup` runs before its tests (what it started is stopped if it
+ * fails), and everything is stopped after them, the edge's clients first.
+ */
+export function edgeTestStack(setup: (stack: TestStack) => Promise<void>): TestStack {
+  const stack = new TestStack();
+  beforeAll(async () => {
+    try {
+      await setup(stack);
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
+  });
+  afterAll(async () => {
     closeEdgeClients();
-    for (const stop of this.stops.splice(0).reverse()) await stop().catch((err) => console.error(err));
-  }
+    await stack.stop();
+  });
+  return stack;
 }
 
 export const CITY = {

@@ -70,7 +70,7 @@ describe('the SDK across a node crash', () => {
     expect(new Set(ids)).toEqual(expected);
     expect(ids.filter((id) => streamed.includes(id))).toEqual(streamed); // per-origin order kept
     expect(rejoins.length).toBeGreaterThan(0);
-    expect(sessions).toContain(peer.nodeId); // reconnected through the balancer to the peer
+    expect(sessions).toContain(peer.id); // reconnected through the balancer to the peer
     expect(subscriber.lastId(room)).toBe(ids[ids.length - 1]);
 
     // History is complete too: the peer took over what the dead node's writer had in hand.

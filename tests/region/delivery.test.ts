@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { newEnvelopeId } from '../../shared';
 import { closeAllClients, connectClient, eventually, handshakeError, sleep } from '../support/clients';
 import { startTestRegion, type TestRegion } from '../support/region-cluster';
+import { expectPresenceAcrossNodes } from '../support/region-presence';
 import { TEST_JWT_SECRET, tokenFor } from '../support/tokens';
 import { metricValue } from '../history/support/stack';
 
@@ -91,29 +92,8 @@ describe('a region of two node processes on one regional Redis', () => {
     expect(bob.received[0]).toMatchObject({ id: res.body.id, user: 'bot', data: { headline: 'hi' } });
   });
 
-  it('lists presence and emits join and leave events', async () => {
-    const alice = await connectClient(nodeA, await tokenFor('alice', ['team:1']));
-    await alice.emitWithAck('join', { room: 'team:1' });
-    const events: unknown[] = [];
-    alice.on('presence', (e) => events.push(e));
-    const bob = await connectClient(nodeB, await tokenFor('bob', ['team:1']));
-    await bob.emitWithAck('join', { room: 'team:1' });
-    await eventually(() => events.length === 1, 'presence join');
-    expect(await alice.emitWithAck('presence', { room: 'team:1' })).toEqual({
-      ok: true,
-      members: [
-        { user: 'alice', region: 'eu-west' },
-        { user: 'bob', region: 'eu-west' },
-      ],
-      count: 2,
-    });
-    bob.close();
-    await eventually(() => events.length === 2, 'presence leave');
-    expect(events).toEqual([
-      { room: 'team:1', user: 'bob', region: 'eu-west', state: 'join' },
-      { room: 'team:1', user: 'bob', region: 'eu-west', state: 'leave' },
-    ]);
-  });
+  it('lists presence and emits join and leave events', () =>
+    expectPresenceAcrossNodes(nodeA, nodeB, 'team:1'));
 });
 
 describe('authentication', () => {

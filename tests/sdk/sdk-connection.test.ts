@@ -1,26 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRegionBalancer, type RegionBalancer } from '../../harness/processes/haproxy';
+import type { RegionBalancer } from '../../harness/processes/haproxy';
 import type { SessionInfo } from '../../shared';
 import { RealtimeClient, type RealtimeError } from '../../shared/sdk';
 import { eventually } from '../support/clients';
-import { startTestRegion, type TestRegion } from '../support/region-cluster';
+import { useBalancedRegion } from '../support/region-cluster';
 import { tokenFor } from '../support/tokens';
 
-let region: TestRegion;
+const region = useBalancedRegion(3_000);
 let balancer: RegionBalancer;
+beforeAll(() => void (balancer = region.balancer));
 const clients: RealtimeClient[] = [];
-
-beforeAll(async () => {
-  region = await startTestRegion({ region: 'eu-west', nodes: 2, env: { DRAIN_TIMEOUT_MS: '3000' } });
-  balancer = await startRegionBalancer({
-    region: 'eu-west',
-    nodes: region.nodes.map((n) => ({ id: n.nodeId, url: n.url })),
-  });
-});
-afterAll(async () => {
+afterAll(() => {
   for (const c of clients) c.close();
-  await balancer?.close();
-  await region?.stop();
 });
 
 function client(token: ConstructorParameters<typeof RealtimeClient>[0]['token']): RealtimeClient {
@@ -59,7 +50,7 @@ describe('the SDK connection', () => {
     await publisher.publish('drain:room', 'before');
     await eventually(() => received.length === 1, 'the message before the drain');
 
-    region.nodes.find((n) => n.nodeId === first)!.proc.child.kill('SIGTERM');
+    region.nodes.find((n) => n.id === first)!.proc.child.kill('SIGTERM');
     await eventually(() => sessions.length === 2, 'a session on another node', 15_000);
     expect(sessions[1]!.node).not.toBe(first);
     await publisher.publish('drain:room', 'after');

@@ -3,25 +3,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRegionBalancer, type RegionBalancer } from '../../harness/processes/haproxy';
 import { freePort } from '../../harness/processes/ports';
 import { closeAllClients, connectClient, eventually, type TestClient } from '../support/clients';
-import { startTestRegion, type TestRegion } from '../support/region-cluster';
+import { useBalancedRegion } from '../support/region-cluster';
 import { tokenFor } from '../support/tokens';
 
-let region: TestRegion;
+// A long drain, so the test can watch a draining node while it still serves its own sessions.
+const region = useBalancedRegion(20_000);
 let balancer: RegionBalancer;
-
-beforeAll(async () => {
-  // A long drain, so the test can watch a draining node while it still serves its own sessions.
-  region = await startTestRegion({ region: 'eu-west', nodes: 2, env: { DRAIN_TIMEOUT_MS: '20000' } });
-  balancer = await startRegionBalancer({
-    region: 'eu-west',
-    nodes: region.nodes.map((n) => ({ id: n.nodeId, url: n.url })),
-  });
-});
-afterAll(async () => {
-  closeAllClients();
-  await balancer?.close();
-  await region?.stop();
-});
+beforeAll(() => void (balancer = region.balancer));
 afterEach(() => closeAllClients());
 
 const nodeOf = (client: TestClient) => client.io.engine.id.split('~')[1];

@@ -1,57 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive as alive } from '../../harness/processes/child';
 import type { SimState } from '../../harness/sim/state';
-import { freePort } from '../../harness/processes/ports';
 import { closeAllClients, connectClient, eventually, type TestClient } from '../support/clients';
-
-const ROOT = join(import.meta.dirname, '..', '..');
+import { nothingLeft, npmStart } from '../support/npm-start';
 
 let dir: string;
 let sim: ChildProcess;
 let output = '';
 let state: SimState;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function listening(port: number): Promise<boolean> {
-  const { connect } = await import('node:net');
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-}
-
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'rt-sim-'));
-  const edgePort = await freePort();
-  sim = spawn('npm', ['start', '--', '--dir', dir, '--edge-port', String(edgePort)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  sim.stdout!.on('data', (c) => (output += c));
-  sim.stderr!.on('data', (c) => (output += c));
-  // The state file is written first, then the summary ending in "ready in N s" is printed.
-  await eventually(
-    () => (existsSync(join(dir, 'state.json')) && /ready in/.test(output)) || sim.exitCode !== null,
-    'npm start to be ready',
-    150_000,
-  );
-  if (!existsSync(join(dir, 'state.json'))) throw new Error(`npm start failed:\n${output}`);
-  state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as SimState;
+  ({ npm: sim, state, dir } = await npmStart({ readyWithinMs: 150_000, onOutput: (c) => (output += c) }));
 }, 180_000);
 
 /** The simulation process itself (it serves the balancers), as opposed to npm and its shell. */
@@ -68,7 +29,7 @@ afterAll(async () => {
     await eventually(() => !alive(pid), 'the simulation to stop', 30_000);
   }
   if (sim && sim.exitCode === null) sim.kill('SIGKILL');
-  await rm(dir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
 /** A client "in" a city, through the edge, and the region its session landed in. */
@@ -176,18 +137,9 @@ describe('npm start', () => {
   });
 
   it('stops everything on SIGTERM to npm start: no process or port left', async () => {
-    const pids = state.processes.map((p) => p.pid);
-    const ports = state.processes.map((p) => p.port);
     expect(sim.exitCode, `npm start exited early:\n${output}`).toBeNull();
     sim.kill('SIGTERM'); // to `npm start`, as a service manager would
     await new Promise((r) => sim.once('exit', r));
-    await eventually(
-      async () => {
-        const left = await Promise.all(ports.map(listening));
-        return left.every((open) => !open) && pids.every((pid) => !alive(pid));
-      },
-      'every process and port to be gone',
-      20_000,
-    );
+    await nothingLeft(state, 20_000);
   });
 });

@@ -1,9 +1,6 @@
-import { join } from 'node:path';
-import { startServerProcess, type ServerProcess } from '../../harness/processes/child';
-import { freePort } from '../../harness/processes/ports';
+import type { LocalNode } from '../../harness/world/node';
+import { startNode } from '../../harness/world/node';
 import { TEST_JWT_SECRET } from './tokens';
-
-const ROOT = join(import.meta.dirname, '..', '..');
 
 export interface RegionProcessOptions {
   region: string;
@@ -20,75 +17,25 @@ export interface RegionProcessOptions {
 }
 
 /** A region node running as its own process (`regions/main.ts`), as operators run it. */
-export interface RegionProcess {
-  readonly nodeId: string;
-  readonly region: string;
-  readonly url: string;
-  readonly port: number;
-  readonly pid: number;
-  readonly proc: ServerProcess;
-  stop(): Promise<void>;
-  kill(): Promise<void>;
-  /** Starts the node again with the same settings (after stop or kill). */
-  restart(): Promise<void>;
-}
+export type RegionProcess = LocalNode;
 
-export async function startRegionProcess(options: RegionProcessOptions): Promise<RegionProcess> {
-  const port = options.port ?? (await freePort());
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    REGION: options.region,
-    NODE_ID: options.nodeId,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    REDIS_URL: options.redisUrl,
-    GLOBAL_REDIS_URL: options.globalRedisUrl,
-    DATABASE_URL: options.databaseUrl,
-    JWT_SECRET: TEST_JWT_SECRET,
-    LOG_LEVEL: 'info',
-    ...(options.databaseReplicaUrl ? { DATABASE_REPLICA_URL: options.databaseReplicaUrl } : {}),
-    ...options.env,
-  };
-  let proc!: ServerProcess;
-  const launch = async () => {
-    const args = ['--import', 'tsx', ...(options.nodeArgs ?? []), join(ROOT, 'regions', 'main.ts')];
-    proc = startServerProcess(process.execPath, args, {
-      env,
-      cwd: ROOT,
-    });
-    await waitHealthy(`http://127.0.0.1:${port}`, proc);
-  };
-  await launch();
-  return {
-    nodeId: options.nodeId,
+/** The tests' settings of every node: their token secret, and logs at `info`. */
+export const TEST_NODE_SETTINGS = { LOG_LEVEL: 'info' };
+
+/** One node on stores a test started itself (a local world starts its own: tests/support/region-cluster.ts). */
+export function startRegionProcess(options: RegionProcessOptions): Promise<RegionProcess> {
+  return startNode({
     region: options.region,
-    url: `http://127.0.0.1:${port}`,
-    port,
-    get pid() {
-      return proc.pid;
+    id: options.nodeId,
+    jwtSecret: TEST_JWT_SECRET,
+    stores: {
+      redisUrl: options.redisUrl,
+      globalRedisUrl: options.globalRedisUrl,
+      databaseUrl: options.databaseUrl,
+      ...(options.databaseReplicaUrl ? { databaseReplicaUrl: options.databaseReplicaUrl } : {}),
     },
-    get proc() {
-      return proc;
-    },
-    stop: () => proc.stop(15_000),
-    kill: () => proc.kill(),
-    restart: launch,
-  };
-}
-
-async function waitHealthy(url: string, proc: ServerProcess, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null) {
-      throw new Error(`region node exited with ${proc.child.exitCode}: ${proc.output().slice(-1500)}`);
-    }
-    try {
-      const res = await fetch(`${url}/readyz`);
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`region node at ${url} not ready after ${timeoutMs} ms: ${proc.output().slice(-1500)}`);
+    settings: { ...TEST_NODE_SETTINGS, ...options.env },
+    ...(options.port ? { port: options.port } : {}),
+    ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}),
+  });
 }

@@ -1,8 +1,9 @@
-import { startPostgresCluster, type LocalPostgresCluster } from '../../../harness/processes/postgres';
-import { startRedis, type LocalRedis } from '../../../harness/processes/redis';
-import { migrate, type MigrateResult } from '../../../infra/migrate';
+import type { LocalPostgresCluster } from '../../../harness/processes/postgres';
+import type { LocalRedis } from '../../../harness/processes/redis';
+import type { MigrateResult } from '../../../infra/migrate';
 import { closeAllClients } from '../../support/clients';
-import { startRegionProcess, type RegionProcess } from '../../support/region-process';
+import { startTestWorld } from '../../support/region-cluster';
+import type { RegionProcess } from '../../support/region-process';
 
 /** Real Postgres (primary + optional streaming replica), real Redis servers, real region node processes. */
 export interface HistoryStack {
@@ -16,53 +17,20 @@ export interface HistoryStack {
 }
 
 export async function startHistoryStack(options: { replicas: number }): Promise<HistoryStack> {
-  const cleanups: (() => Promise<void>)[] = [];
-  const stop = async () => {
-    closeAllClients();
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      await cleanup().catch((err: Error) => console.error(`cleanup failed: ${err.message}`));
-    }
+  const world = await startTestWorld({
+    regions: [],
+    postgres: { replicas: options.replicas },
+    settings: { LOG_LEVEL: 'warn', PUBLISH_RATE_PER_CONNECTION: '500', PUBLISH_RATE_PER_USER: '1000' },
+  });
+  world.teardown.defer('the test clients', async () => closeAllClients());
+  return {
+    pg: world.postgres!,
+    firstMigration: world.migrations!,
+    globalRedis: world.globalRedis,
+    startRegion: async (region, count, env = {}) =>
+      (await world.addRegion({ id: region, nodes: count, settings: env })).nodes,
+    stop: () => world.stop(),
   };
-  try {
-    const pg = await startPostgresCluster({ replicas: options.replicas });
-    cleanups.push(() => pg.destroy());
-    const firstMigration = await migrate(pg.primary.url);
-    const globalRedis = await startRedis();
-    cleanups.push(() => globalRedis.stop());
-    return {
-      pg,
-      firstMigration,
-      globalRedis,
-      async startRegion(region, count, env = {}) {
-        const redis = await startRedis();
-        cleanups.push(() => redis.stop());
-        const nodes: RegionProcess[] = [];
-        for (let i = 1; i <= count; i++) {
-          const node = await startRegionProcess({
-            region,
-            nodeId: `${region}-${i}`,
-            redisUrl: redis.url,
-            globalRedisUrl: globalRedis.url,
-            databaseUrl: pg.primary.url,
-            ...(pg.replicas[0] ? { databaseReplicaUrl: pg.replicas[0].url } : {}),
-            env: {
-              LOG_LEVEL: 'warn',
-              PUBLISH_RATE_PER_CONNECTION: '500',
-              PUBLISH_RATE_PER_USER: '1000',
-              ...env,
-            },
-          });
-          cleanups.push(() => node.kill());
-          nodes.push(node);
-        }
-        return nodes;
-      },
-      stop,
-    };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
 }
 
 /** The value of a Prometheus counter or gauge whose labels include all of `labels` (0 when absent). */
