@@ -19,6 +19,26 @@ export interface EncodedEnvelope {
   readonly json: string;
 }
 
+/** The fields of an envelope besides `data`. */
+export type EnvelopeHead = Omit<Envelope, 'data'>;
+
+/**
+ * An envelope as its JSON, with only its fields besides `data` decoded: what a hop that passes the
+ * envelope on (a forwarder, the history writer) needs. A 64 KiB `data` of `[{},{},...]` is some
+ * 20,000 objects to parse; these hops never parse it.
+ */
+export interface EnvelopeText {
+  readonly head: EnvelopeHead;
+  readonly json: string;
+}
+
+/** `item` as an envelope text (encoding an envelope that is not encoded yet). */
+export function envelopeText(item: Envelope | EncodedEnvelope | EnvelopeText): EnvelopeText {
+  if ('head' in item) return item;
+  if ('json' in item) return { head: item.envelope, json: item.json };
+  return { head: item, json: JSON.stringify(item) };
+}
+
 /**
  * Encodes `envelope`; with `dataJson` (its `data` already encoded, e.g. to measure it), the data is
  * not encoded again. Either way the JSON is what `JSON.stringify(envelope)` gives.
@@ -45,15 +65,31 @@ export function envelopeJson(head: Omit<Envelope, 'data'>, dataJson: string): st
  * The fields of a stream entry carrying an envelope: `e` the envelope JSON, `v` the entry version,
  * and `x` = `1` for an ephemeral envelope (so a history writer can skip it without decoding).
  */
-export function entryFields(encoded: EncodedEnvelope): string[] {
+export function entryFields(encoded: EncodedEnvelope | EnvelopeText): string[] {
   // `e` first: readers of entries written before versions existed look for it there.
   const fields = ['e', encoded.json, 'v', ENTRY_VERSION];
-  if (encoded.envelope.ephemeral) fields.push('x', '1');
+  if (('head' in encoded ? encoded.head : encoded.envelope).ephemeral) fields.push('x', '1');
   return fields;
 }
 
 /** The envelope of an outbox or bus entry, or undefined when the entry is not one this code knows. */
 export function decodeEntry(fields: readonly string[]): EncodedEnvelope | undefined {
+  const json = entryJson(fields);
+  const envelope = json === undefined ? undefined : parseEnvelope(json);
+  return envelope && json !== undefined ? { envelope, json } : undefined;
+}
+
+/**
+ * The envelope of an outbox or bus entry with its `data` left undecoded (see `envelopeHead`), or
+ * undefined when the entry is not one this code knows.
+ */
+export function decodeEntryText(fields: readonly string[]): EnvelopeText | undefined {
+  const json = entryJson(fields);
+  const head = json === undefined ? undefined : envelopeHead(json);
+  return head && json !== undefined ? { head, json } : undefined;
+}
+
+function entryJson(fields: readonly string[]): string | undefined {
   let json: string | undefined;
   let version: string | undefined;
   for (let i = 0; i + 1 < fields.length; i += 2) {
@@ -61,9 +97,54 @@ export function decodeEntry(fields: readonly string[]): EncodedEnvelope | undefi
     else if (fields[i] === 'v') version = fields[i + 1];
   }
   // Entries written before versions existed have only `e`, in the same shape as version 1.
-  if (json === undefined || (version !== undefined && version !== ENTRY_VERSION)) return undefined;
+  return version === undefined || version === ENTRY_VERSION ? json : undefined;
+}
+
+const HEAD_KEYS = new Set(['id', 'room']);
+const TAIL_KEYS = new Set(['user', 'origin', 'ts', 'ephemeral']);
+
+/**
+ * The fields besides `data` of envelope JSON from an internal stream, without parsing `data`. The
+ * JSON `envelopeJson` writes (and `JSON.stringify` of an envelope made in that key order) is
+ * `{"id":..,"room":..,"data":<data>,"user":..,"origin":..,"ts":..[,"ephemeral":true]}`: the first
+ * `,"data":` ends the head (an id and a room name hold no such text), and the last `,"user":"`
+ * starts the tail (no string can hold an unescaped quote). Only those two small slices are parsed,
+ * and each must hold exactly its keys; JSON in any other shape is parsed whole (`parseEnvelope`).
+ */
+export function envelopeHead(json: string): EnvelopeHead | undefined {
+  const dataAt = json.indexOf(',"data":');
+  const userAt = json.lastIndexOf(',"user":"');
+  if (dataAt > 0 && userAt > dataAt) {
+    try {
+      const head = JSON.parse(`${json.slice(0, dataAt)}}`) as Record<string, unknown>;
+      const tail = JSON.parse(`{${json.slice(userAt + 1)}`) as Record<string, unknown>;
+      if (hasOnly(head, HEAD_KEYS) && hasOnly(tail, TAIL_KEYS)) {
+        const candidate = { ...head, ...tail };
+        if (isEnvelopeHead(candidate)) return candidate;
+      }
+    } catch {
+      // Not in that shape: parsed whole below.
+    }
+  }
   const envelope = parseEnvelope(json);
-  return envelope ? { envelope, json } : undefined;
+  if (!envelope) return undefined;
+  const { id, room, user, origin, ts, ephemeral } = envelope;
+  return ephemeral ? { id, room, user, origin, ts, ephemeral } : { id, room, user, origin, ts };
+}
+
+function hasOnly(value: unknown, keys: ReadonlySet<string>): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && Object.keys(value).every((key) => keys.has(key));
+}
+
+function isEnvelopeHead(e: Record<string, unknown>): e is EnvelopeHead {
+  return (
+    isEnvelopeId(e.id) &&
+    typeof e.room === 'string' &&
+    typeof e.user === 'string' &&
+    typeof e.origin === 'string' &&
+    typeof e.ts === 'number' &&
+    (e.ephemeral === undefined || e.ephemeral === true)
+  );
 }
 
 /** Whether an entry's fields mark an ephemeral envelope (no decoding). */
@@ -82,17 +163,7 @@ export function parseEnvelope(json: string): Envelope | undefined {
   }
   if (typeof value !== 'object' || value === null) return undefined;
   const e = value as Record<string, unknown>;
-  if (
-    !isEnvelopeId(e.id) ||
-    typeof e.room !== 'string' ||
-    typeof e.user !== 'string' ||
-    typeof e.origin !== 'string' ||
-    typeof e.ts !== 'number' ||
-    !('data' in e) ||
-    (e.ephemeral !== undefined && e.ephemeral !== true)
-  ) {
-    return undefined;
-  }
+  if (!isEnvelopeHead(e) || !('data' in e)) return undefined;
   return value as Envelope;
 }
 

@@ -1,4 +1,4 @@
-import type { EncodedEnvelope, Envelope } from '../../shared';
+import type { EncodedEnvelope, Envelope, EnvelopeText } from '../../shared';
 
 /** A position in one shard of the bus: a Redis stream id `ms-seq`, ordered numerically. */
 export type BusEntryId = string;
@@ -62,7 +62,7 @@ export interface InboundBus {
    * Appends envelopes in the given order, returns their entry ids. When it rejects, a prefix may have
    * been appended: callers retry the whole batch and consumers drop the duplicates by envelope id.
    */
-  publish(envelopes: readonly (Envelope | EncodedEnvelope)[]): Promise<BusEntryId[]>;
+  publish(envelopes: readonly (Envelope | EncodedEnvelope | EnvelopeText)[]): Promise<BusEntryId[]>;
   /** Creates `group` on `shard` if missing: from the start of the shard (`all`) or from now (`new`). */
   ensureGroup(shard: number, group: string, from: 'all' | 'new'): Promise<void>;
   /** Entries never handed to `group`, now handed to `consumer` (they stay pending until `ack`). */

@@ -1,4 +1,4 @@
-import type { EncodedEnvelope } from '../../shared';
+import type { EnvelopeText } from '../../shared';
 import type { Logger } from '../log';
 import { OutboxReader } from '../outbox';
 import type { RedisClient } from '../redis';
@@ -56,11 +56,11 @@ export interface ForwarderDeps {
  * resumes from the entries still pending, oldest first, one batch at a time until none is left.
  */
 export class Forwarder {
-  private readonly worker: StreamWorker<EncodedEnvelope>;
+  private readonly worker: StreamWorker<EnvelopeText>;
 
   constructor(private readonly deps: ForwarderDeps) {
     deps.metrics.forwarderActive.set({ peer: deps.peer }, 0);
-    this.worker = new StreamWorker<EncodedEnvelope>({
+    this.worker = new StreamWorker<EnvelopeText>({
       stream: new OutboxReader(deps.redis, deps.reader, deps.group, deps.nodeId),
       policy: { handle: (entries) => this.append(entries) },
       batchSize: deps.batchSize,
@@ -93,8 +93,8 @@ export class Forwarder {
   }
 
   /** Appends the batch's envelopes, with their stored bytes, to the destination's inbound shards. */
-  private async append(entries: GroupEntry<EncodedEnvelope>[]): Promise<void> {
-    const envelopes: EncodedEnvelope[] = [];
+  private async append(entries: GroupEntry<EnvelopeText>[]): Promise<void> {
+    const envelopes: EnvelopeText[] = [];
     for (const entry of entries) {
       if (entry.value) envelopes.push(entry.value);
       else this.deps.log.error({ outboxId: entry.id }, 'undecodable outbox entry skipped');

@@ -1,4 +1,4 @@
-import type { EncodedEnvelope, Envelope } from '../../shared';
+import { parseEnvelope, type EncodedEnvelope, type Envelope, type EnvelopeText } from '../../shared';
 import {
   BusGroupMissingError,
   compareEntryIds,
@@ -53,10 +53,10 @@ export class MemoryBus implements InboundBus {
     return shardOfRoom(room, this.shardCount);
   }
 
-  async publish(appended: readonly (Envelope | EncodedEnvelope)[]): Promise<BusEntryId[]> {
+  async publish(appended: readonly (Envelope | EncodedEnvelope | EnvelopeText)[]): Promise<BusEntryId[]> {
     const ids: BusEntryId[] = [];
     for (const item of appended) {
-      const envelope = 'json' in item ? item.envelope : item;
+      const envelope = 'head' in item ? parseEnvelope(item.json)! : 'json' in item ? item.envelope : item;
       const shard = this.shards[this.shardOf(envelope.room)]!;
       const id = this.nextId();
       shard.entries.push({ id, envelope: structuredClone(envelope) });

@@ -1,5 +1,11 @@
 import { duplicateClient, type RedisClient } from '../redis';
-import { encodeEnvelope, entryFields, type EncodedEnvelope, type Envelope } from '../../shared';
+import {
+  entryFields,
+  envelopeText,
+  type EncodedEnvelope,
+  type Envelope,
+  type EnvelopeText,
+} from '../../shared';
 import { decodeEnvelope } from '../outbox';
 import { busKeys } from './keys';
 import {
@@ -102,14 +108,14 @@ export class RedisStreamsBus implements InboundBus {
   }
 
   /** Envelopes already encoded (read from the outbox) are appended with their bytes unchanged. */
-  async publish(appended: readonly (Envelope | EncodedEnvelope)[]): Promise<BusEntryId[]> {
+  async publish(appended: readonly (Envelope | EncodedEnvelope | EnvelopeText)[]): Promise<BusEntryId[]> {
     if (appended.length === 0) return [];
-    const encoded = appended.map((item) => ('json' in item ? item : encodeEnvelope(item)));
+    const encoded = appended.map(envelopeText);
     // One pipeline per shard: on a Redis Cluster each shard's stream is in its own slot, and a
     // pipeline must stay on one node. Each shard's appends keep their order.
     const byShard = new Map<number, number[]>();
     encoded.forEach((item, i) => {
-      const shard = this.shardOf(item.envelope.room);
+      const shard = this.shardOf(item.head.room);
       const indexes = byShard.get(shard);
       if (indexes) indexes.push(i);
       else byShard.set(shard, [i]);

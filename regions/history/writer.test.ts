@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { encodeEnvelope, newEnvelopeId, type EncodedEnvelope, type Envelope } from '../../shared';
+import { encodeEnvelope, envelopeText, newEnvelopeId, type Envelope, type EnvelopeText } from '../../shared';
 import { FailureStreak } from '../failure-streak';
 import { MemoryStream } from '../streams/memory-stream';
 import type { StreamWorker } from '../streams/worker';
@@ -9,21 +9,23 @@ import type { OutboxRow } from './dead-letters';
 import { historyWorker, type HistoryRows } from './writer';
 
 const log = pino({ level: 'silent' });
-const workers: StreamWorker<EncodedEnvelope>[] = [];
+const workers: StreamWorker<EnvelopeText>[] = [];
 afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.stop()));
 });
 
-function envelope(n: number, extra: Partial<Envelope> = {}): EncodedEnvelope {
-  return encodeEnvelope({
-    id: newEnvelopeId(),
-    room: 'r',
-    data: { n },
-    user: 'u',
-    origin: 'us-east',
-    ts: Date.now(),
-    ...extra,
-  });
+function envelope(n: number, extra: Partial<Envelope> = {}): EnvelopeText {
+  return envelopeText(
+    encodeEnvelope({
+      id: newEnvelopeId(),
+      room: 'r',
+      data: { n },
+      user: 'u',
+      origin: 'us-east',
+      ts: Date.now(),
+      ...extra,
+    }),
+  );
 }
 
 /** A store that records every committed row, and can be made unreachable. */
@@ -53,8 +55,8 @@ function failureCounter() {
 }
 
 /** A stream with `envelopes` appended, and a writer on it whose store is unreachable. */
-function writingToUnreachableStore(envelopes: EncodedEnvelope[]) {
-  const stream = new MemoryStream<EncodedEnvelope>();
+function writingToUnreachableStore(envelopes: EnvelopeText[]) {
+  const stream = new MemoryStream<EnvelopeText>();
   const rows = memoryRows();
   rows.down = true;
   const started = start(stream, rows);
@@ -62,12 +64,7 @@ function writingToUnreachableStore(envelopes: EncodedEnvelope[]) {
   return { stream, rows, ...started };
 }
 
-function start(
-  stream: MemoryStream<EncodedEnvelope>,
-  rows: HistoryRows,
-  consumer = 'n1',
-  claimIdleMs = 60_000,
-) {
+function start(stream: MemoryStream<EnvelopeText>, rows: HistoryRows, consumer = 'n1', claimIdleMs = 60_000) {
   const failures = failureCounter();
   const worker = historyWorker({
     stream: stream.as(consumer),
@@ -98,7 +95,7 @@ const until = (condition: () => boolean | Promise<boolean>, what: string, timeou
 
 describe('the history writer policy on the consumer-group worker', () => {
   it('writes every envelope in outbox order with its exact JSON; skips ephemeral and undecodable ones, acknowledging all', async () => {
-    const stream = new MemoryStream<EncodedEnvelope>();
+    const stream = new MemoryStream<EnvelopeText>();
     const rows = memoryRows();
     start(stream, rows);
     const kept = [envelope(1), envelope(2), envelope(3), envelope(4), envelope(5)];
@@ -111,7 +108,7 @@ describe('the history writer policy on the consumer-group worker', () => {
     ];
     await until(() => rows.stored.length === kept.length, 'every stored envelope written');
     expect(rows.stored.map((r) => r.json)).toEqual(kept.map((e) => e.json));
-    expect(rows.stored.map((r) => r.id)).toEqual(kept.map((e) => e.envelope.id));
+    expect(rows.stored.map((r) => r.id)).toEqual(kept.map((e) => e.head.id));
     expect(rows.stored[0]!.outboxEntry).toBe(entries[0]);
     await until(() => stream.pendingIds().length === 0, 'every entry acknowledged');
   });
@@ -146,7 +143,7 @@ describe('the history writer policy on the consumer-group worker', () => {
   });
 
   it("takes over a stopped node's pending entries once they are idle long enough", async () => {
-    const stream = new MemoryStream<EncodedEnvelope>();
+    const stream = new MemoryStream<EnvelopeText>();
     const deadNode = stream.as('n0');
     const orphan = [envelope(1), envelope(2)];
     for (const e of orphan) stream.append(e);

@@ -1,4 +1,4 @@
-import type { EncodedEnvelope } from '../../shared';
+import type { EnvelopeText } from '../../shared';
 import { FailureStreak } from '../failure-streak';
 import type { Logger } from '../log';
 import { OutboxReader } from '../outbox';
@@ -41,17 +41,17 @@ export interface HistoryRows {
  * unreachable) the batch stays pending and the worker hands it again, first, after its back-off;
  * the entries are acknowledged only once the attempt succeeded.
  */
-export class HistoryPolicy implements BatchPolicy<EncodedEnvelope> {
+export class HistoryPolicy implements BatchPolicy<EnvelopeText> {
   constructor(
     private readonly rows: HistoryRows,
     private readonly log: Logger,
   ) {}
 
-  async handle(entries: GroupEntry<EncodedEnvelope>[]): Promise<void> {
+  async handle(entries: GroupEntry<EnvelopeText>[]): Promise<void> {
     const rows: OutboxRow[] = [];
     for (const { id, value } of entries) {
       if (!value) this.log.error({ entry: id }, 'history writer: undecodable outbox entry skipped');
-      else if (!value.envelope.ephemeral) rows.push(outboxRow(id, value));
+      else if (!value.head.ephemeral) rows.push(outboxRow(id, value));
     }
     await this.rows.write(rows);
   }
@@ -85,7 +85,7 @@ export interface HistoryWriterOptions {
  * attempt is counted in `rt_history_write_failures_total`. Nothing here blocks live delivery.
  */
 export class HistoryWriter {
-  private readonly worker: StreamWorker<EncodedEnvelope>;
+  private readonly worker: StreamWorker<EnvelopeText>;
   private stopped = false;
 
   constructor(private readonly options: HistoryWriterOptions) {
@@ -117,7 +117,7 @@ export class HistoryWriter {
 
 /** The consumer-group worker that writes history: `HistoryPolicy` over one consumer of the group. */
 export function historyWorker(deps: {
-  stream: GroupStream<EncodedEnvelope>;
+  stream: GroupStream<EnvelopeText>;
   rows: HistoryRows;
   batchSize: number;
   claimIdleMs: number;
@@ -126,9 +126,9 @@ export function historyWorker(deps: {
   /** Counts every failed read or attempt (`rt_history_write_failures_total`), logs each streak once. */
   failures: FailureStreak;
   log: Logger;
-}): StreamWorker<EncodedEnvelope> {
+}): StreamWorker<EnvelopeText> {
   const { log } = deps;
-  return new StreamWorker<EncodedEnvelope>({
+  return new StreamWorker<EnvelopeText>({
     stream: deps.stream,
     policy: new HistoryPolicy(deps.rows, log),
     batchSize: deps.batchSize,
@@ -145,7 +145,10 @@ export function historyWorker(deps: {
   });
 }
 
-/** The row of an outbox entry: the envelope's fields and its JSON text exactly as the outbox holds it. */
-function outboxRow(outboxEntry: string, { envelope, json }: EncodedEnvelope): OutboxRow {
-  return { outboxEntry, json, id: envelope.id, room: envelope.room, ts: envelope.ts };
+/**
+ * The row of an outbox entry: the envelope's fields and its JSON text exactly as the outbox holds it
+ * (`data` is not parsed here; Postgres parses it once, into jsonb).
+ */
+function outboxRow(outboxEntry: string, { head, json }: EnvelopeText): OutboxRow {
+  return { outboxEntry, json, id: head.id, room: head.room, ts: head.ts };
 }

@@ -1,5 +1,5 @@
 import type { RedisClient } from '../redis';
-import { decodeEntry, type EncodedEnvelope, type Envelope } from '../../shared';
+import { decodeEntry, decodeEntryText, type EnvelopeText, type Envelope } from '../../shared';
 import type { GroupEntry, GroupStream, ReadNewOptions } from '../streams/group-stream';
 import { keys } from '../keyspace';
 
@@ -108,10 +108,10 @@ export class RegionalOutbox {
 /**
  * One consumer's read side of an outbox group, as a `GroupStream` for the consumer-group worker
  * (`regions/streams/worker.ts`): read new, read own pending, claim idle, ack. Each entry's value is
- * the envelope with its JSON exactly as appended (so a forwarder or writer passes the bytes on), or
- * undefined when the entry is not one this code can decode.
+ * the envelope's JSON exactly as appended with its fields besides `data` (so a forwarder passes the
+ * bytes on without parsing `data`), or undefined when the entry is not one this code can decode.
  */
-export class OutboxReader implements GroupStream<EncodedEnvelope> {
+export class OutboxReader implements GroupStream<EnvelopeText> {
   constructor(
     private readonly redis: RedisClient,
     private readonly connection: RedisClient,
@@ -123,12 +123,12 @@ export class OutboxReader implements GroupStream<EncodedEnvelope> {
    * Entries never handed to the group, waiting up to `blockMs` on the dedicated connection. An abort
    * answers at once with nothing; entries the read still gets stay pending to this consumer.
    */
-  async readNew({ count, blockMs, signal }: ReadNewOptions): Promise<GroupEntry<EncodedEnvelope>[]> {
+  async readNew({ count, blockMs, signal }: ReadNewOptions): Promise<GroupEntry<EnvelopeText>[]> {
     if (signal.aborted) return [];
     const block = blockMs > 0 ? ['BLOCK', blockMs] : [];
     const read = this.read(this.connection, count, [...block, 'STREAMS', OUTBOX_STREAM, '>']);
     let onAbort: (() => void) | undefined;
-    const aborted = new Promise<GroupEntry<EncodedEnvelope>[]>((resolve) => {
+    const aborted = new Promise<GroupEntry<EnvelopeText>[]>((resolve) => {
       onAbort = () => resolve([]);
       signal.addEventListener('abort', onAbort, { once: true });
     });
@@ -141,12 +141,12 @@ export class OutboxReader implements GroupStream<EncodedEnvelope> {
   }
 
   /** Entries handed to this consumer and not acknowledged (after a failure or a restart). */
-  readPending(count: number): Promise<GroupEntry<EncodedEnvelope>[]> {
+  readPending(count: number): Promise<GroupEntry<EnvelopeText>[]> {
     return this.read(this.redis, count, ['STREAMS', OUTBOX_STREAM, '0']);
   }
 
   /** Takes over entries pending to any consumer of the group for at least `minIdleMs`. */
-  async claim(minIdleMs: number, count: number): Promise<GroupEntry<EncodedEnvelope>[]> {
+  async claim(minIdleMs: number, count: number): Promise<GroupEntry<EnvelopeText>[]> {
     const reply = (await this.redis.xautoclaim(
       OUTBOX_STREAM,
       this.group,
@@ -167,7 +167,7 @@ export class OutboxReader implements GroupStream<EncodedEnvelope> {
     client: RedisClient,
     count: number,
     tail: (string | number)[],
-  ): Promise<GroupEntry<EncodedEnvelope>[]> {
+  ): Promise<GroupEntry<EnvelopeText>[]> {
     const reply = (await client.call(
       'XREADGROUP',
       'GROUP',
@@ -182,8 +182,8 @@ export class OutboxReader implements GroupStream<EncodedEnvelope> {
 }
 
 /** An entry pending to a consumer that was trimmed since comes back with no fields: undecodable. */
-function toGroupEntry([id, fields]: [string, string[] | null]): GroupEntry<EncodedEnvelope> {
-  return { id, value: fields ? decodeEntry(fields) : undefined };
+function toGroupEntry([id, fields]: [string, string[] | null]): GroupEntry<EnvelopeText> {
+  return { id, value: fields ? decodeEntryText(fields) : undefined };
 }
 
 /** Decodes an outbox or bus entry's fields (see `shared/wire.ts`). */
