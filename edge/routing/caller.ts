@@ -29,6 +29,16 @@ export function callerOf(request: Request, url: URL, sim: boolean): Caller {
   return { point, continent, source: point ? 'cf' : 'none' };
 }
 
+/**
+ * Everything `callerOf` reads from a request, as one string: two requests with the same key are
+ * the same caller, so a routing decision made for one holds for the other.
+ */
+export function callerKey(request: Request, url: URL, sim: boolean): string {
+  const cf = (request as { cf?: CfLocation }).cf;
+  const simulated = sim ? `${url.searchParams.get('geo')}|${request.headers.get(SIM_GEO_HEADER)}` : '';
+  return `${simulated}|${String(cf?.latitude)}|${String(cf?.longitude)}|${String(cf?.continent)}`;
+}
+
 function cfPoint(lat: unknown, lon: unknown): GeoPoint | undefined {
   if (typeof lat !== 'string' || typeof lon !== 'string') return undefined;
   return parseGeo(`${lat},${lon}`);

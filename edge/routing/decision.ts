@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { regionStates, type RegionState } from '../../shared/regions';
 import type { EdgeConfig } from '../config';
 import type { EdgeDeps, EdgeEnv } from '../env';
-import { callerOf } from './caller';
+import { callerKey, callerOf } from './caller';
 import type { HealthReader, HealthSnapshot } from './health';
 import { originUrl, type OriginTarget } from './origins';
 import { routeToRegion, type Caller, type RoutePlan } from './route-to-region';
@@ -30,8 +30,20 @@ export async function decideRoute(
   background?: (work: Promise<unknown>) => void,
 ): Promise<RouteDecision> {
   const health = await readHealth(config, background);
-  const states = statesAt(config, health, now);
-  const caller = callerOf(request, url, config.sim);
+  const known = knownStates(config, health, now);
+  const key = callerKey(request, url, config.sim);
+  let route = known.routes.get(key);
+  if (!route) {
+    route = planRoute(config, known.states, callerOf(request, url, config.sim));
+    if (known.routes.size >= MAX_ROUTES_PER_READ) known.routes.clear();
+    known.routes.set(key, route);
+  }
+  return { health, states: known.states, ...route };
+}
+
+type Route = Pick<RouteDecision, 'caller' | 'plan' | 'targets'>;
+
+function planRoute(config: EdgeConfig, states: RegionState[], caller: Caller): Route {
   const plan = routeToRegion(states, caller);
   const targets: OriginTarget[] = [];
   for (const choice of plan.choices.slice(0, MAX_ATTEMPTS)) {
@@ -43,19 +55,26 @@ export async function decideRoute(
       distanceKm: choice.distanceKm,
     });
   }
-  return { caller, health, states, plan, targets };
+  return { caller, plan, targets };
 }
 
-interface StatesOfSnapshot {
+/** What one health read means for routing, while it holds. */
+interface KnownStates {
   regions: EdgeConfig['regions'];
   states: RegionState[];
   /** The first moment a heartbeat fresh in these states goes stale: from then on they are wrong. */
   validUntil: number;
+  /** The decisions made on these states, by caller (`callerKey`): at most MAX_ROUTES_PER_READ. */
+  routes: Map<string, Route>;
 }
 
-// Per isolate, per health snapshot: the states every request routes on until the next read, so a
-// handshake does not rebuild (and re-sort) every region's nodes.
-const statesCache = new WeakMap<HealthSnapshot, StatesOfSnapshot>();
+/** Distinct callers whose decisions one health read keeps (Cloudflare's locations are per city). */
+const MAX_ROUTES_PER_READ = 256;
+
+// Per isolate, per health snapshot: the states and decisions every request routes on until the
+// next read, so a handshake neither rebuilds (and re-sorts) every region's nodes nor measures
+// distances again for a caller already seen.
+const statesCache = new WeakMap<HealthSnapshot, KnownStates>();
 
 /**
  * The region states of `health` at `now`, reused while no heartbeat in them has expired: a node
@@ -63,16 +82,21 @@ const statesCache = new WeakMap<HealthSnapshot, StatesOfSnapshot>();
  * not at the next read.
  */
 export function statesAt(config: EdgeConfig, health: HealthSnapshot, now: number): RegionState[] {
+  return knownStates(config, health, now).states;
+}
+
+function knownStates(config: EdgeConfig, health: HealthSnapshot, now: number): KnownStates {
   const cached = statesCache.get(health);
-  if (cached && cached.regions === config.regions && now < cached.validUntil) return cached.states;
+  if (cached && cached.regions === config.regions && now < cached.validUntil) return cached;
   const entries = health.source === 'live' ? health.entries : undefined;
   const states = regionStates(config.regions, entries, now);
   let validUntil = Infinity;
   for (const entry of entries ?? []) {
     if (entry.expiresAt > now && entry.expiresAt < validUntil) validUntil = entry.expiresAt;
   }
-  statesCache.set(health, { regions: config.regions, states, validUntil });
-  return states;
+  const known: KnownStates = { regions: config.regions, states, validUntil, routes: new Map() };
+  statesCache.set(health, known);
+  return known;
 }
 
 /** The states of a decision, as `/v1/regions` shows them. */

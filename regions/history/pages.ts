@@ -1,8 +1,7 @@
 import { HISTORY_LIMIT_DEFAULT, type EnvelopeId } from '../../shared';
 import type { HistoryReader } from '../services';
-import type { ReadRouting } from './read-routing';
+import type { HistoryReads } from './history-store';
 import type { StoredEnvelope } from './stored';
-import { pageBefore } from './store';
 
 /**
  * The `history` event and `GET /v1/rooms/:room/messages`: a page of a room's stored envelopes before
@@ -11,7 +10,7 @@ import { pageBefore } from './store';
  */
 export class HistoryPages implements HistoryReader {
   constructor(
-    private readonly reads: ReadRouting,
+    private readonly reads: HistoryReads,
     /** The oldest id history still answers (HISTORY_RETENTION_DAYS), or undefined. */
     private readonly floor: () => EnvelopeId | undefined = () => undefined,
   ) {}
@@ -23,8 +22,8 @@ export class HistoryPages implements HistoryReader {
   ): Promise<StoredEnvelope[]> {
     const limit = query.limit ?? HISTORY_LIMIT_DEFAULT;
     const floor = this.floor();
-    const read = await this.reads.run('page', (sql) =>
-      pageBefore(sql, room, query.before, limit, floor, maxAnswerBytes),
+    const read = await this.reads.read('page', (store) =>
+      store.pageBefore(room, query.before, limit, floor, maxAnswerBytes),
     );
     return read.envelopes;
   }

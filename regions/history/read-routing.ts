@@ -2,7 +2,8 @@ import { ProtocolError } from '../../shared';
 import type { Logger } from '../log';
 import type { HistoryMetrics, ReadSource } from './metrics';
 import type { PgClient } from './pg-client';
-import { isUnavailableError, type Sql } from './store';
+import type { HistoryReads, HistoryStore } from './history-store';
+import { PostgresHistoryStore, isUnavailableError, type Sql } from './store';
 
 /** How long one replica freshness measurement is trusted. */
 export const FRESHNESS_CACHE_MS = 1_000;
@@ -38,7 +39,7 @@ type ReplicaState = 'fresh' | 'unverified' | 'behind' | 'down' | 'hung';
  * it has, counted in `rt_history_unverified_reads_total`. Both unusable: `unavailable`. A server known
  * to be unusable is re-measured in the background, never on a read's time.
  */
-export class ReadRouting {
+export class ReadRouting implements HistoryReads {
   private checked: { at: number; state: ReplicaState } | undefined;
   private checking: Promise<ReplicaState> | undefined;
 
@@ -48,6 +49,11 @@ export class ReadRouting {
     private readonly maxLagBytes: number,
     private readonly deps: { metrics: HistoryMetrics; log: Logger },
   ) {}
+
+  /** Runs `query` on the history store of the server `run` picks. */
+  read<T>(kind: string, query: (store: HistoryStore) => Promise<T>): Promise<T> {
+    return this.run(kind, (sql) => query(new PostgresHistoryStore(sql)));
+  }
 
   /** Runs `query` on the replica when it is fresh, else on the primary; counts who answered. */
   async run<T>(kind: string, query: (sql: Sql) => Promise<T>): Promise<T> {

@@ -2,7 +2,7 @@ import { ProtocolError, type EnvelopeId } from '../../shared';
 import type { Logger } from '../log';
 import type { MissedAnswer, MissedMessages } from '../services';
 import type { HistoryMetrics } from './metrics';
-import type { ReadRouting } from './read-routing';
+import type { HistoryReads } from './history-store';
 import type { RecentHistory } from './recent';
 import {
   RECOVERY_REORDER_WINDOW_MS,
@@ -13,7 +13,7 @@ import {
   type BufferedEnvelope,
 } from './recovery-order';
 import { newestWithin, type StoredEnvelope } from './stored';
-import { cursorFromId, findCursor, missedAfter, type HistoryCursor, type StoredRead } from './store';
+import { cursorFromId, type HistoryCursor, type StoredRead } from './store';
 
 /**
  * Answers `join { room, since }`. Fast path: `since` is in the room's regional buffer, and the answer
@@ -26,7 +26,7 @@ import { cursorFromId, findCursor, missedAfter, type HistoryCursor, type StoredR
 export class HistoryRecovery implements MissedMessages {
   constructor(
     private readonly recent: RecentHistory,
-    private readonly reads: ReadRouting,
+    private readonly reads: HistoryReads,
     private readonly limit: number,
     private readonly deps: { metrics: HistoryMetrics; log: Logger },
     /** The oldest id history still answers (HISTORY_RETENTION_DAYS), or undefined. */
@@ -98,10 +98,9 @@ export class HistoryRecovery implements MissedMessages {
     maxAnswerBytes: number,
   ): Promise<{ cursor: HistoryCursor; stored: StoredRead; answered: boolean }> {
     try {
-      return await this.reads.run('recovery', async (sql) => {
-        const cursor = (await findCursor(sql, since)) ?? cursorFromId(since);
-        const stored = await missedAfter(
-          sql,
+      return await this.reads.read('recovery', async (store) => {
+        const cursor = (await store.findCursor(since)) ?? cursorFromId(since);
+        const stored = await store.missedAfter(
           room,
           cursor,
           RECOVERY_REORDER_WINDOW_MS,

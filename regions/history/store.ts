@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import { envelopeJson, type EnvelopeId } from '../../shared';
+import type { HistoryStore } from './history-store';
 import { AnswerBudget, storedEnvelope, type StoredEnvelope } from './stored';
 
 /** A postgres.js client (primary or replica). */
@@ -174,4 +175,14 @@ export function missedAfter(
 export function isUnavailableError(err: unknown): boolean {
   if (!(err instanceof postgres.PostgresError)) return true;
   return /^(08|53|57|58|40|28|3D|3F|42)/.test(err.code) || err.code === '25006';
+}
+
+/** The history store on one Postgres server (the writer's primary, or the server a read was routed to). */
+export class PostgresHistoryStore implements HistoryStore {
+  constructor(private readonly sql: Sql) {}
+
+  insert: HistoryStore['insert'] = (envelopesJson) => insertEnvelopes(this.sql, envelopesJson);
+  findCursor: HistoryStore['findCursor'] = (id) => findCursor(this.sql, id);
+  pageBefore: HistoryStore['pageBefore'] = (...query) => pageBefore(this.sql, ...query);
+  missedAfter: HistoryStore['missedAfter'] = (...query) => missedAfter(this.sql, ...query);
 }

@@ -7,6 +7,7 @@ import {
   type ServerEvents,
 } from '../../shared';
 import type { RegionMetrics } from '../metrics';
+import { preEncodedBroadcast } from '../socket/pre-encoded';
 
 export type RegionIo = Server<ClientEvents, ServerEvents>;
 
@@ -38,15 +39,15 @@ export class RoomDelivery {
 
   /** Emits `delivered` (an envelope, or one already encoded by the publish log) to its room. */
   deliver(delivered: Envelope | EncodedEnvelope, source: 'local' | 'bus', exceptSocketId?: string): void {
-    const envelope = 'json' in delivered ? delivered.envelope : delivered;
-    if (this.observers.length > 0) {
-      const encoded = 'json' in delivered ? delivered : encodeEnvelope(delivered);
-      for (const observer of this.observers) observer(encoded);
-    }
+    const encoded = 'json' in delivered ? delivered : encodeEnvelope(delivered);
+    const { envelope } = encoded;
+    for (const observer of this.observers) observer(encoded);
     const target = exceptSocketId
       ? this.io.to(envelope.room).except(exceptSocketId)
       : this.io.to(envelope.room);
-    target.emit('message', envelope);
+    // The JSON made once (by the publish log, or read from the bus entry) is what every member gets
+    // and what the other nodes of the region receive: the packet encoder puts it in as it is.
+    target.emit('message', preEncodedBroadcast(encoded.json) as unknown as Envelope);
     this.metrics.messagesOut.inc({ source });
     this.metrics.deliveryLatency.observe(
       { origin: envelope.origin },

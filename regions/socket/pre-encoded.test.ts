@@ -1,6 +1,6 @@
 import { Decoder, Encoder, PacketType, type Packet } from 'socket.io-parser';
 import { describe, expect, it } from 'vitest';
-import { PreEncodedJson, preEncodedParser } from './pre-encoded';
+import { PreEncodedJson, preEncodedBroadcast, preEncodedParser } from './pre-encoded';
 
 const encoder = new preEncodedParser.Encoder();
 
@@ -71,5 +71,31 @@ describe('preEncodedParser', () => {
       data: [new PreEncodedJson(json)],
     });
     expect(decode([standard]).data).toEqual([JSON.parse(json)]);
+  });
+
+  it('writes a broadcast envelope from its JSON, also once the argument was copied to another node', () => {
+    const envelope = {
+      id: 'x',
+      room: 'r',
+      data: { text: 'é \u2028', n: [1, 2] },
+      user: 'u',
+      origin: 'us-east',
+      ts: 1,
+    };
+    const standard = new Encoder().encode({ type: PacketType.EVENT, nsp: '/', data: ['message', envelope] });
+    const arg = preEncodedBroadcast(JSON.stringify(envelope));
+    // The Redis adapter hands the other nodes a copy of plain data (MessagePack): no class survives.
+    for (const copy of [arg, structuredClone(arg)]) {
+      const encoded = encoder.encode({ type: PacketType.EVENT, nsp: '/', data: ['message', copy] });
+      expect(encoded).toEqual(standard);
+      expect(decode(encoded).data).toEqual(['message', envelope]);
+    }
+  });
+
+  it('never takes a real value for a broadcast argument', () => {
+    // `data` with U+0000 in a key is refused at publish; any other object is encoded as it is.
+    const value = { json: '{"a":1}', '\u0000': 'x' };
+    const packet: Packet = { type: PacketType.EVENT, nsp: '/', data: ['message', value] };
+    expect(encoder.encode(packet)).toEqual(new Encoder().encode(packet));
   });
 });

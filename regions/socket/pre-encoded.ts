@@ -20,7 +20,32 @@ export class PreEncodedJson {
 }
 
 /**
- * Socket.IO's encoder, except for EVENT and ACK packets with a `PreEncodedJson` argument: those are
+ * The key of a broadcast argument carrying JSON text (`preEncodedBroadcast`). A class instance like
+ * `PreEncodedJson` does not survive the Redis adapter's MessagePack hop to the other nodes; a plain
+ * object does, and this key holds U+0000, which no envelope can hold in a key (`data` with one is
+ * refused at publish), so no real value is ever taken for one.
+ */
+const BROADCAST_JSON = '\u0000json';
+
+/**
+ * JSON text to broadcast as one event argument through the adapter: every node of the region writes
+ * it into its members' packets as it is, so an envelope is encoded once, at publish, and travels
+ * between nodes as that text.
+ */
+export function preEncodedBroadcast(json: string): object {
+  return { [BROADCAST_JSON]: json };
+}
+
+/** The JSON text of a pre-encoded argument, or undefined for any other value. */
+function preEncodedText(arg: unknown): string | undefined {
+  if (arg instanceof PreEncodedJson) return arg.json;
+  if (typeof arg !== 'object' || arg === null) return undefined;
+  const text = (arg as Record<string, unknown>)[BROADCAST_JSON];
+  return typeof text === 'string' ? text : undefined;
+}
+
+/**
+ * Socket.IO's encoder, except for EVENT and ACK packets with a pre-encoded argument: those are
  * written as text at once, `<type>[<nsp>,][<id>][arg,...]`, the pre-encoded arguments as they are and
  * the others with `JSON.stringify` (`undefined` as `null`), exactly as socket.io-parser writes a packet without binary. (A
  * packet with a pre-encoded argument must not carry binary in its other arguments.) Packets to this
@@ -32,14 +57,12 @@ class PreEncodedEncoder extends Encoder {
     if (
       (packet.type === PacketType.ACK || packet.type === PacketType.EVENT) &&
       Array.isArray(args) &&
-      args.some((arg) => arg instanceof PreEncodedJson)
+      args.some((arg) => preEncodedText(arg) !== undefined)
     ) {
       let head = String(packet.type);
       if (packet.nsp && packet.nsp !== '/') head += `${packet.nsp},`;
       if (packet.id !== undefined && packet.id !== null) head += String(packet.id);
-      const body = args.map((arg) =>
-        arg instanceof PreEncodedJson ? arg.json : (JSON.stringify(arg) ?? 'null'),
-      );
+      const body = args.map((arg) => preEncodedText(arg) ?? JSON.stringify(arg) ?? 'null');
       return [`${head}[${body.join(',')}]`];
     }
     return super.encode(packet);

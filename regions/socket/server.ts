@@ -33,7 +33,8 @@ export function createSocketServer(
   });
   const io: RegionIo = new Server(httpServer, {
     adapter: socketAdapter(redis),
-    // join and history answers are sent as the stored JSON they were read as (PreEncodedJson).
+    // join and history answers are sent as the stored JSON they were read as (PreEncodedJson), and
+    // room deliveries as the envelope JSON encoded once at publish (preEncodedBroadcast).
     parser: preEncodedParser,
     // Called for new Engine.IO sessions only (no `sid`): before any session state exists.
     allowRequest: (req, callback) => {

@@ -75,6 +75,22 @@ describe('routing to the nearest region', () => {
     expect(body.failover).toHaveLength(2);
   });
 
+  it('routes each caller on its own location while one health read serves them all', async () => {
+    const app = edge();
+    const regionFor = async (path: string, init: Parameters<typeof app.request>[1] = {}) =>
+      (await (await app.request(path, init)).json()).region;
+    for (let round = 0; round < 2; round++) {
+      expect(await regionFor('/v1/route?geo=50.11,8.68')).toBe('eu-west');
+      expect(await regionFor('/v1/route?geo=35.68,139.69')).toBe('ap-southeast');
+      expect(await regionFor('/v1/route', { headers: { 'x-sim-geo': '40.71,-74.0' } })).toBe('us-east');
+      expect(await regionFor('/v1/route', { cf: { latitude: '35.68', longitude: '139.69' } })).toBe(
+        'ap-southeast',
+      );
+      expect(await regionFor('/v1/route', { cf: { continent: 'EU' } })).toBe('eu-west');
+      expect(await regionFor('/v1/route', { cf: { continent: 'AS' } })).toBe('ap-southeast');
+    }
+  });
+
   it('gives the great-circle distance in km (Frankfurt to Dublin is about 1,090 km)', async () => {
     const body = await (await edge().request('/v1/route?geo=50.11,8.68')).json();
     expect(body.distanceKm).toBeGreaterThan(1_050);
