@@ -1,43 +1,35 @@
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgresCluster, type LocalPostgresCluster } from '../../harness/processes/postgres';
-import { startRedis, type LocalRedis } from '../../harness/processes/redis';
-import { migrate } from '../../infra/migrate';
+import type { LocalRedis } from '../../harness/processes/redis';
+import type { LocalWorld } from '../../harness/world/world';
 import { newEnvelopeId, type Envelope } from '../../shared';
 import { closeAllClients, connectClient, eventually, sleep, type TestClient } from '../support/clients';
-import { startRegionProcess, type RegionProcess } from '../support/region-process';
+import { startTestWorld } from '../support/region-cluster';
+import type { RegionProcess } from '../support/region-process';
 import { tokenFor } from '../support/tokens';
 import { keys } from '../../regions/keyspace';
 
-let pg: LocalPostgresCluster;
-let globalRedis: LocalRedis;
-const cleanups: (() => Promise<void>)[] = [];
-
+// Postgres and a global Redis; each test adds the nodes it needs, each on a regional Redis.
+let world: LocalWorld;
 beforeAll(async () => {
-  pg = await startPostgresCluster({ replicas: 0 });
-  cleanups.push(() => pg.destroy());
-  await migrate(pg.primary.url);
-  globalRedis = await startRedis();
-  cleanups.push(() => globalRedis.stop());
+  world = await startTestWorld({ regions: [], postgres: { replicas: 0 } });
 });
-
 afterAll(async () => {
   closeAllClients();
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  await world?.stop();
 });
 
 /** One node of `region` on a regional redis-server of its own, with a command client on that Redis. */
 async function startNode(region: string, env: Record<string, string> = {}, regional?: LocalRedis) {
-  const redis = regional ?? (await startRedis());
-  if (!regional) cleanups.push(() => redis.stop());
-  const node: RegionProcess = await startRegionProcess({
-    region,
-    nodeId: `${region}-1`,
-    redisUrl: redis.url,
-    globalRedisUrl: globalRedis.url,
-    databaseUrl: pg.primary.url,
-    env: {
+  const redis = regional ?? (await world.startRedis(region));
+  const node: RegionProcess = await world.startNode(region, `${region}-1`, {
+    stores: {
+      redisUrl: redis.url,
+      globalRedisUrl: world.globalRedis.url,
+      databaseUrl: world.postgres!.primary.url,
+    },
+    settings: {
       LOG_LEVEL: 'warn',
       PUBLISH_RATE_PER_CONNECTION: '500',
       PUBLISH_RATE_PER_USER: '1000',
@@ -46,9 +38,8 @@ async function startNode(region: string, env: Record<string, string> = {}, regio
       ...env,
     },
   });
-  cleanups.push(() => node.kill());
   const client = new Redis(redis.url);
-  cleanups.push(async () => client.disconnect());
+  world.teardown.defer(`a client of ${region}'s Redis`, async () => client.disconnect());
   return { node, redis, client };
 }
 
@@ -68,8 +59,7 @@ describe('the outbox is trimmed in every mode', () => {
   for (const mode of ['off', 'on'] as const) {
     it(`stays bounded under steady traffic with GLOBAL_BUS=${mode}, and history gets every envelope`, async () => {
       // With the bus on, the forwarder appends to the peer's Redis (no node reads it there).
-      const peer = await startRedis();
-      cleanups.push(() => peer.stop());
+      const peer = await world.startRedis('peer');
       const { node, client } = await startNode(mode === 'off' ? 'ap-southeast' : 'sa-east', {
         GLOBAL_BUS: mode,
         BUS_PEERS: `us-east=${peer.url}`,
@@ -85,8 +75,8 @@ describe('the outbox is trimmed in every mode', () => {
       const info = (await client.xinfo('STREAM', keys.outbox())) as unknown[];
       expect(Number(info[info.indexOf('entries-added') + 1])).toBeGreaterThanOrEqual(total);
       await eventually(async () => (await client.xlen(keys.outbox())) < 30, 'outbox trimmed', 15_000);
-      const sql = postgres(pg.primary.url, { max: 1, onnotice: () => undefined });
-      cleanups.push(() => sql.end());
+      const sql = postgres(world.postgres!.primary.url, { max: 1, onnotice: () => undefined });
+      world.teardown.defer('a Postgres client', () => sql.end());
       const stored = async () =>
         Number((await sql`SELECT count(*) AS n FROM messages WHERE room = ${room}`)[0]!.n);
       await eventually(async () => (await stored()) === total, 'history written', 15_000);
@@ -133,11 +123,7 @@ describe('ephemeral publishes', () => {
 
 describe('envelope ids', () => {
   it("refuses a publish in another region that reuses an id it delivered there; Alice's envelope stays hers", async () => {
-    const [usRedis, euRedis] = [await startRedis(), await startRedis()];
-    cleanups.push(
-      () => usRedis.stop(),
-      () => euRedis.stop(),
-    );
+    const [usRedis, euRedis] = [await world.startRedis('us-east'), await world.startRedis('eu-west')];
     const us = await startNode('us-east', { BUS_PEERS: `eu-west=${euRedis.url}` }, usRedis);
     const eu = await startNode('eu-west', { BUS_PEERS: `us-east=${usRedis.url}` }, euRedis);
     const alice = await connectClient(us.node.url, await tokenFor('alice'));
