@@ -1,66 +1,17 @@
-import { Server } from 'socket.io';
 import { describe, expect, it } from 'vitest';
-import { createTokenVerifier, newEnvelopeId, type EncodedEnvelope, type Envelope } from '../../shared';
-import { TEST_JWT_SECRET, tokenFor } from '../../tests/support/tokens';
-import { MemoryHistoryStore } from '../history/memory-store';
-import { HistoryPages } from '../history/pages';
-import { createLogger } from '../log';
-import { RegionMetrics } from '../metrics';
-import { MemoryPresence } from '../presence/memory-presence';
-import { PresenceService } from '../presence/service';
-import { MemoryPublishLog } from '../publish/memory-log';
-import { CONFORMANCE_RULES } from '../publish/publish-log-conformance';
-import { Publisher } from '../publish/publisher';
-import { clientErrorMapper } from '../client-errors';
-import { noHistory } from '../history/reads';
-import type { RegionServices } from '../services';
+import { newEnvelopeId } from '../../shared';
+import {
+  MEMORY_SERVER_KEY as SERVER_KEY,
+  memoryConfig,
+  memoryNode as memoryServices,
+} from '../../tests/support/memory-node';
+import { tokenFor } from '../../tests/support/tokens';
 import { createHttpApp } from './app';
-
-const SERVER_KEY = 'server-key-0123456789-0123456789-0123456789';
 
 /** The node's HTTP app on memory backends, exercised through `app.request` (no server, no port). */
 function memoryNode(options: { ready?: boolean; edgeSecrets?: string[] } = {}) {
-  const deps = {
-    log: createLogger('silent', { region: 'eu-west', node: 'eu-west-1' }),
-    metrics: new RegionMetrics({ region: 'eu-west', node: 'eu-west-1' }),
-  };
-  const delivered: Envelope[] = [];
-  const publishLog = new MemoryPublishLog(CONFORMANCE_RULES);
-  const presenceStore = new MemoryPresence('eu-west', 'eu-west-1', {
-    leaveGraceMs: 5_000,
-    nodeLeaseMs: 15_000,
-  });
-  const history = new MemoryHistoryStore();
-  const services: RegionServices = {
-    publisher: new Publisher({
-      region: 'eu-west',
-      maxPayloadBytes: 1024,
-      log: publishLog,
-      delivery: { deliver: (d) => void delivered.push((d as EncodedEnvelope).envelope) },
-      metrics: deps.metrics,
-      logger: deps.log,
-    }),
-    presence: new PresenceService(presenceStore, new Server(), 'eu-west', 1_000, deps),
-    recovery: noHistory,
-    history: new HistoryPages(history),
-    users: { isRevoked: (user) => user === 'revoked', disconnectUser: async () => undefined },
-    toClientError: clientErrorMapper(deps),
-  };
-  const app = createHttpApp({
-    region: 'eu-west',
-    nodeId: 'eu-west-1',
-    verifyToken: createTokenVerifier({ secret: TEST_JWT_SECRET }),
-    edgeSecrets: options.edgeSecrets ?? [],
-    serverApiKeys: [SERVER_KEY],
-    maxPayloadBytes: 1024,
-    maxAnswerBytes: 1 << 20,
-    services,
-    readiness: async () => ({
-      ready: options.ready ?? true,
-      checks: { redis: options.ready === false ? 'down' : 'up' },
-    }),
-    metrics: async () => ({ contentType: 'text/plain', body: await deps.metrics.registry.metrics() }),
-  });
+  const node = memoryServices({ ...options, config: memoryConfig({ MAX_PAYLOAD_BYTES: '1024' }) });
+  const app = createHttpApp(node.http);
   const call = async (path: string, init: RequestInit & { token?: string } = {}) => {
     const headers = new Headers(init.headers);
     if (init.token) headers.set('authorization', `Bearer ${init.token}`);
@@ -68,7 +19,7 @@ function memoryNode(options: { ready?: boolean; edgeSecrets?: string[] } = {}) {
     const res = await app.request(`http://node${path}`, { ...init, headers });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
-  return { call, delivered, publishLog, presenceStore, history };
+  return { call, delivered: node.delivered, presenceStore: node.presenceStore, history: node.history };
 }
 
 describe('the HTTP app on memory backends', () => {
