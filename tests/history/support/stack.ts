@@ -12,6 +12,8 @@ export interface HistoryStack {
   globalRedis: LocalRedis;
   /** Starts `count` nodes of `region` on a regional redis-server of its own. */
   startRegion(region: string, count: number, env?: Record<string, string>): Promise<RegionProcess[]>;
+  /** The regional Redis URL of a started region (its outbox, the history group). */
+  regionRedisUrl(region: string): string;
   /** Stops everything started, in reverse order; safe to call after a partial start. */
   stop(): Promise<void>;
 }
@@ -29,6 +31,7 @@ export async function startHistoryStack(options: { replicas: number }): Promise<
     globalRedis: world.globalRedis,
     startRegion: async (region, count, env = {}) =>
       (await world.addRegion({ id: region, nodes: count, settings: env })).nodes,
+    regionRedisUrl: (region) => world.region(region).stores.redisUrl,
     stop: () => world.stop(),
   };
 }
