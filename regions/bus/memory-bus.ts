@@ -1,15 +1,6 @@
 import { parseEnvelope, type EncodedEnvelope, type Envelope, type EnvelopeText } from '../../shared';
-import {
-  BusGroupMissingError,
-  compareEntryIds,
-  shardOfRoom,
-  type BusEntry,
-  type BusEntryId,
-  type BusRetention,
-  type InboundBus,
-  type GroupPosition,
-  type ReadOptions,
-} from './bus';
+import { BusGroupMissingError, compareEntryIds, shardOfRoom } from './bus';
+import type { BusEntry, BusEntryId, BusRetention, InboundBus, GroupPosition, ReadOptions } from './bus';
 
 interface PendingEntry {
   consumer: string;

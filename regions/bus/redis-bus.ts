@@ -8,16 +8,8 @@ import {
 } from '../../shared';
 import { decodeEnvelope } from '../outbox';
 import { busKeys } from './keys';
-import {
-  BusGroupMissingError,
-  shardOfRoom,
-  type BusEntry,
-  type BusEntryId,
-  type BusRetention,
-  type InboundBus,
-  type GroupPosition,
-  type ReadOptions,
-} from './bus';
+import { BusGroupMissingError, shardOfRoom } from './bus';
+import type { BusEntry, BusEntryId, BusRetention, InboundBus, GroupPosition, ReadOptions } from './bus';
 
 /** The stream of one inbound shard in a region's Redis. */
 export function inboundStreamKey(shard: number): string {

@@ -1,12 +1,13 @@
 import pino from 'pino';
 import { Counter, Registry } from 'prom-client';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { encodeEnvelope, envelopeText, newEnvelopeId, type Envelope, type EnvelopeText } from '../../shared';
 import { FailureStreak } from '../failure-streak';
 import { MemoryStream } from '../streams/memory-stream';
 import type { StreamWorker } from '../streams/worker';
 import type { OutboxRow } from './dead-letters';
 import { historyWorker, type HistoryRows } from './writer';
+import { until } from '../../tests/support/until';
 
 const log = pino({ level: 'silent' });
 const workers: StreamWorker<EnvelopeText>[] = [];
@@ -79,19 +80,6 @@ function start(stream: MemoryStream<EnvelopeText>, rows: HistoryRows, consumer =
   worker.start();
   return { worker, failures };
 }
-
-/** Waits (polling every 5 ms) until `condition` holds; fails naming `what`. */
-const until = (condition: () => boolean | Promise<boolean>, what: string, timeout = 3_000) =>
-  vi.waitFor(
-    async () => {
-      // A throw, not a discarded rejection, is what makes waitFor poll again.
-      if (!(await condition())) throw new Error(`not yet: ${what}`);
-    },
-    {
-      timeout,
-      interval: 5,
-    },
-  );
 
 describe('the history writer policy on the consumer-group worker', () => {
   it('writes every envelope in outbox order with its exact JSON; skips ephemeral and undecodable ones, acknowledging all', async () => {

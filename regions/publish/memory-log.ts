@@ -1,16 +1,6 @@
 import { encodeEnvelope, type AckRecord, type EncodedEnvelope, type Envelope } from '../../shared';
-import {
-  ackRecordOf,
-  answerRetry,
-  checkIdWindow,
-  claimTtlMs,
-  refuseForeignId,
-  refuseOverRate,
-  type AcceptOptions,
-  type AcceptResult,
-  type PublishLog,
-  type PublishLogRules,
-} from './log';
+import { ackRecordOf, answerRetry, checkIdWindow, claimTtlMs, refuseForeignId, refuseOverRate } from './log';
+import type { AcceptOptions, AcceptResult, PublishLog, PublishLogRules } from './log';
 
 /**
  * The publish log in memory, for unit tests and embedding: the same rules as the Redis log

@@ -12,18 +12,8 @@ import {
 import { keys } from '../keyspace';
 import type { Logger } from '../log';
 import type { RegionMetrics } from '../metrics';
-import {
-  ackRecordOf,
-  answerRetry,
-  checkIdWindow,
-  claimTtlMs,
-  refuseForeignId,
-  refuseOverRate,
-  type AcceptOptions,
-  type AcceptResult,
-  type PublishLog,
-  type PublishLogRules,
-} from './log';
+import { ackRecordOf, answerRetry, checkIdWindow, claimTtlMs, refuseForeignId, refuseOverRate } from './log';
+import type { AcceptOptions, AcceptResult, PublishLog, PublishLogRules } from './log';
 
 // KEYS: claim, remote dedup mark, rate counter, outbox. ARGV: ack record, claim TTL ms, rate limit
 // (0: not checked), entry fields. Answers {0, first ack} for a known id, {2} for an id that arrived

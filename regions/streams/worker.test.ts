@@ -1,10 +1,11 @@
 import pino from 'pino';
 import { Counter, Registry } from 'prom-client';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { FailureStreak } from '../failure-streak';
 import type { GroupEntry, GroupStream } from './group-stream';
 import { MemoryStream } from './memory-stream';
 import { StreamWorker, type BatchPolicy, type StreamWorkerOptions, type WorkerLease } from './worker';
+import { until } from '../../tests/support/until';
 
 const workers: StreamWorker<number>[] = [];
 afterEach(async () => {
@@ -59,19 +60,6 @@ function recorder(): BatchPolicy<number> & { seen: number[] } {
     handle: async (entries: GroupEntry<number>[]) => void seen.push(...entries.map((e) => e.value!)),
   };
 }
-
-/** Waits (polling every 5 ms) until `condition` holds; fails naming `what`. */
-const until = (condition: () => boolean | Promise<boolean>, what: string, timeout = 3_000) =>
-  vi.waitFor(
-    async () => {
-      // A throw, not a discarded rejection, is what makes waitFor poll again.
-      if (!(await condition())) throw new Error(`not yet: ${what}`);
-    },
-    {
-      timeout,
-      interval: 5,
-    },
-  );
 
 describe('StreamWorker', () => {
   it('handles new entries in order and acknowledges them after the batch', async () => {

@@ -1,26 +1,21 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeAllClients, connectClient, eventually, handshakeError, sleep } from '../support/clients';
-import { startTestRegion, type TestRegion } from '../support/region-cluster';
+import { useTestRegion } from '../support/region-cluster';
 import { tokenFor } from '../support/tokens';
 
-let region: TestRegion;
+const region = useTestRegion({
+  region: 'us-east',
+  nodes: 2,
+  env: {
+    MAX_CONNECTIONS_PER_USER: '2',
+    PUBLISH_RATE_PER_CONNECTION: '3',
+    PUBLISH_RATE_PER_USER: '10',
+    MAX_PAYLOAD_BYTES: '1024',
+  },
+});
 let nodeA: string;
 let nodeB: string;
-
-beforeAll(async () => {
-  region = await startTestRegion({
-    region: 'us-east',
-    nodes: 2,
-    env: {
-      MAX_CONNECTIONS_PER_USER: '2',
-      PUBLISH_RATE_PER_CONNECTION: '3',
-      PUBLISH_RATE_PER_USER: '10',
-      MAX_PAYLOAD_BYTES: '1024',
-    },
-  });
-  [nodeA, nodeB] = region.nodes.map((n) => n.url) as [string, string];
-});
-afterAll(() => region?.stop());
+beforeAll(() => void ([nodeA, nodeB] = region.nodes.map((n) => n.url) as [string, string]));
 afterEach(() => closeAllClients());
 
 /** Waits for the start of a wall-clock second, so a burst falls into one per-user rate window. */

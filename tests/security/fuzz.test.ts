@@ -1,33 +1,28 @@
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../shared';
 import { closeAllClients, connectClient, eventually } from '../support/clients';
-import { startTestRegion, type TestRegion } from '../support/region-cluster';
+import { useTestRegion } from '../support/region-cluster';
 import { tokenFor } from '../support/tokens';
 import { connectRaw, type RawClient } from './raw-client';
 
-let region: TestRegion;
+const region = useTestRegion({
+  region: 'eu-west',
+  nodes: 1,
+  // A full GC on SIGUSR2 (the benchmark's preload), so the heap is compared settled, not mid-cycle.
+  nodeArgs: ['--expose-gc', '--import', join(import.meta.dirname, '..', '..', 'bench', 'gc-on-signal.ts')],
+  env: {
+    HANDSHAKE_RATE_PER_IP: '100000',
+    PUBLISH_RATE_PER_CONNECTION: '1000',
+    PUBLISH_RATE_PER_USER: '5000',
+    REQUEST_RATE_PER_CONNECTION: '1000',
+  },
+});
 let url: string;
 const raws: RawClient[] = [];
-
-beforeAll(async () => {
-  region = await startTestRegion({
-    region: 'eu-west',
-    nodes: 1,
-    // A full GC on SIGUSR2 (the benchmark's preload), so the heap is compared settled, not mid-cycle.
-    nodeArgs: ['--expose-gc', '--import', join(import.meta.dirname, '..', '..', 'bench', 'gc-on-signal.ts')],
-    env: {
-      HANDSHAKE_RATE_PER_IP: '100000',
-      PUBLISH_RATE_PER_CONNECTION: '1000',
-      PUBLISH_RATE_PER_USER: '5000',
-      REQUEST_RATE_PER_CONNECTION: '1000',
-    },
-  });
-  url = region.nodes[0]!.url;
-});
-afterAll(() => region?.stop());
+beforeAll(() => void (url = region.nodes[0]!.url));
 afterEach(() => {
   closeAllClients();
   for (const raw of raws.splice(0)) raw.close();

@@ -1,30 +1,25 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope, EnvelopeId } from '../../shared';
 import { closeAllClients, connectClient, eventually, sleep } from '../support/clients';
-import { startTestRegion, type TestRegion } from '../support/region-cluster';
+import { useTestRegion } from '../support/region-cluster';
 import { tokenFor } from '../support/tokens';
 
-let region: TestRegion;
-let url: string;
-
-beforeAll(async () => {
-  region = await startTestRegion({
-    region: 'eu-west',
-    nodes: 1,
-    env: {
-      MAX_ROOMS_PER_CONNECTION: '5',
-      REQUEST_RATE_PER_CONNECTION: '10',
-      MAX_ANSWER_BYTES: '40000',
-      // Slow on purpose: a connection that spent its burst (80 KB) stays out of answers for seconds.
-      ANSWER_BYTES_PER_SECOND: '4000',
-      MAX_READS_PER_CONNECTION: '1',
-      PUBLISH_RATE_PER_CONNECTION: '100',
-      PUBLISH_RATE_PER_USER: '200',
-    },
-  });
-  url = region.nodes[0]!.url;
+const region = useTestRegion({
+  region: 'eu-west',
+  nodes: 1,
+  env: {
+    MAX_ROOMS_PER_CONNECTION: '5',
+    REQUEST_RATE_PER_CONNECTION: '10',
+    MAX_ANSWER_BYTES: '40000',
+    // Slow on purpose: a connection that spent its burst (80 KB) stays out of answers for seconds.
+    ANSWER_BYTES_PER_SECOND: '4000',
+    MAX_READS_PER_CONNECTION: '1',
+    PUBLISH_RATE_PER_CONNECTION: '100',
+    PUBLISH_RATE_PER_USER: '200',
+  },
 });
-afterAll(() => region?.stop());
+let url: string;
+beforeAll(() => void (url = region.nodes[0]!.url));
 afterEach(() => closeAllClients());
 
 /** Waits until a full burst of requests is available again (burst twice the 10/s rate). */
