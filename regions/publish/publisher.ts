@@ -16,6 +16,8 @@ export interface PublishRequest {
   principal: Principal;
   room: string;
   data: JsonValue;
+  /** `data` as JSON text, when the front end already encoded it to measure it (used as it is). */
+  dataJson?: string | undefined;
   id?: EnvelopeId | undefined;
   transport: 'socket' | 'http' | 'server';
   /** A server API call (with a key): no room grant and no per-user rate apply. */
@@ -48,8 +50,9 @@ export class Publisher {
     if (!req.server && !roomAllowed(principal.rooms, room)) {
       throw new ProtocolError('forbidden', `not allowed to publish to ${room}`);
     }
-    // The data is encoded once: measured here, spliced into the envelope's JSON by the publish log.
-    const dataJson = JSON.stringify(req.data);
+    // The data is encoded once (here, or by the front end that measured it), and spliced into the
+    // envelope's JSON by the publish log.
+    const dataJson = req.dataJson ?? JSON.stringify(req.data);
     const size = Buffer.byteLength(dataJson, 'utf8');
     if (size > this.deps.maxPayloadBytes) {
       throw new ProtocolError(

@@ -3,7 +3,6 @@ import type { z } from 'zod';
 import {
   ProtocolError,
   authPayload,
-  encodedSize,
   historyPayload,
   joinPayload,
   leavePayload,
@@ -47,9 +46,17 @@ export interface SocketLimits {
 
 /** A handler's answer: the fields after `ok: true`, or the whole answer already encoded. */
 type Answer = object | PreEncodedJson;
-type Handler<S extends z.ZodType> = (socket: RegionSocket, payload: z.infer<S>) => Promise<Answer>;
-/** A check that runs before the payload is validated: cheap limits (rate, size) come first. */
-type Precheck = (socket: RegionSocket, payload: unknown) => void;
+type Handler<S extends z.ZodType> = (
+  socket: RegionSocket,
+  payload: z.infer<S>,
+  /** What the precheck returned (the publish precheck: `data` as the JSON text it measured). */
+  checked: string | undefined,
+) => Promise<Answer>;
+/**
+ * A check that runs before the payload is validated: cheap limits (rate, size) come first. What it
+ * returns is handed to the handler, so work it did (encoding `data` to measure it) is not repeated.
+ */
+type Precheck = (socket: RegionSocket, payload: unknown) => string | undefined;
 type Listener = (this: RegionSocket, ...args: unknown[]) => void;
 
 /**
@@ -80,8 +87,8 @@ export function socketHandlers(deps: {
       const ack = typeof last === 'function' ? (last as (res: unknown) => void) : undefined;
       const payload = args.length > (ack ? 1 : 0) ? args[0] : undefined;
       try {
-        precheck(this, payload);
-        const result = await handler(this, parsePayload(schema, payload));
+        const checked = precheck(this, payload);
+        const result = await handler(this, parsePayload(schema, payload), checked);
         ack?.(result instanceof PreEncodedJson ? result : { ok: true, ...result });
       } catch (err) {
         ack?.({ ok: false, error: services.toClientError(err, { event, socket: this.id }) });
@@ -144,12 +151,17 @@ export function socketHandlers(deps: {
     return {};
   }
 
-  function publish(s: RegionSocket, { room, data, id, ephemeral }: z.infer<typeof publishPayload>) {
+  function publish(
+    s: RegionSocket,
+    { room, data, id, ephemeral }: z.infer<typeof publishPayload>,
+    dataJson: string | undefined,
+  ) {
     const { principal } = s.data;
     return services.publisher.publish({
       principal,
       room,
       data,
+      dataJson,
       id,
       ephemeral,
       transport: 'socket',
@@ -157,11 +169,11 @@ export function socketHandlers(deps: {
     });
   }
 
-  function publishPrecheck(s: RegionSocket, payload: unknown): void {
+  function publishPrecheck(s: RegionSocket, payload: unknown): string | undefined {
     if (!s.data.publishBucket.take()) {
       throw new ProtocolError('rate_limited', 'too many publishes on this connection; slow down');
     }
-    checkDataSize(payload, limits.maxPayloadBytes);
+    return checkDataSize(payload, limits.maxPayloadBytes);
   }
 
   async function history(s: RegionSocket, { room, before, limit }: z.infer<typeof historyPayload>) {
@@ -232,26 +244,31 @@ export function socketHandlers(deps: {
   };
 }
 
-function takeRequest(s: RegionSocket): void {
+function takeRequest(s: RegionSocket): undefined {
   if (!s.data.requestBucket.take()) {
     throw new ProtocolError('rate_limited', 'too many requests on this connection; slow down');
   }
+  return undefined;
 }
 
 /**
  * Refuses a `data` over the size limit before it is validated. The packet itself is bounded by
  * Socket.IO's `maxHttpBufferSize` (the limit plus a small envelope), so this stringify is too.
  */
-function checkDataSize(payload: unknown, maxBytes: number): void {
-  if (typeof payload !== 'object' || payload === null || !('data' in payload)) return;
-  let size: number;
+/** Refuses `data` over `maxBytes`; returns its JSON text, which the publisher then uses as it is. */
+function checkDataSize(payload: unknown, maxBytes: number): string | undefined {
+  if (typeof payload !== 'object' || payload === null || !('data' in payload)) return undefined;
+  let json: string | undefined;
   try {
-    size = encodedSize(payload.data);
+    json = JSON.stringify(payload.data);
   } catch {
     throw new ProtocolError('invalid', 'data: not a JSON value');
   }
+  if (json === undefined) return undefined;
+  const size = Buffer.byteLength(json, 'utf8');
   if (size > maxBytes)
     throw new ProtocolError('too_large', `data is ${size} bytes; the limit is ${maxBytes}`);
+  return json;
 }
 
 function mayAccess(principal: TokenPrincipal, room: string): void {
