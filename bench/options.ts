@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCliArgs, UsageError } from '../harness/cli-args';
 import type { HostileTask } from './load/protocol';
 
 export const SCENARIOS = [
@@ -95,8 +95,6 @@ docs/benchmarks.md.
 Run it on a quiet machine: other load on the same cores shows up in every figure.
 `;
 
-export class UsageError extends Error {}
-
 const FULL: Omit<BenchOptions, 'outDir'> = {
   mode: 'full',
   scenarios: [...SCENARIOS],
@@ -170,24 +168,17 @@ const QUICK: Omit<BenchOptions, 'outDir'> = {
   headlinePath: { from: 'eu-west', to: 'us-east' },
 };
 
+export { UsageError };
+
 /** Parses `npm run bench` arguments; throws a UsageError with one line saying what is wrong. */
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        quick: { type: 'boolean' },
-        out: { type: 'string' },
-        repetitions: { type: 'string' },
-        only: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = parseCliArgs(argv, {
+    quick: { type: 'boolean' },
+    out: { type: 'string' },
+    repetitions: { type: 'string' },
+    only: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
   if (values.out === '') throw new UsageError('--out: must name a folder');
   const preset = values.quick ? QUICK : FULL;

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCliArgs, UsageError } from '../cli-args';
 import { z } from 'zod';
 import { DEFAULT_REGIONS, REGION_CATALOG } from '../world/catalog';
 
@@ -46,37 +46,28 @@ Options:
   -h, --help             this text
 `;
 
-export class UsageError extends Error {}
-
 const portSchema = z.coerce.number().int().min(0).max(65_535);
+
+export { UsageError };
 
 /** Parses `npm start` arguments; throws a UsageError with one line saying what is wrong. */
 export function parseSimOptions(
   argv: string[],
   env: Record<string, string | undefined>,
 ): SimOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        regions: { type: 'string' },
-        nodes: { type: 'string' },
-        'edge-port': { type: 'string' },
-        'base-port': { type: 'string' },
-        primary: { type: 'string' },
-        replicas: { type: 'string' },
-        'no-wan': { type: 'boolean' },
-        'edge-secret': { type: 'boolean' },
-        'redis-cluster': { type: 'boolean' },
-        dir: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = parseCliArgs(argv, {
+    regions: { type: 'string' },
+    nodes: { type: 'string' },
+    'edge-port': { type: 'string' },
+    'base-port': { type: 'string' },
+    primary: { type: 'string' },
+    replicas: { type: 'string' },
+    'no-wan': { type: 'boolean' },
+    'edge-secret': { type: 'boolean' },
+    'redis-cluster': { type: 'boolean' },
+    dir: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
   const regions = list(values.regions) ?? DEFAULT_REGIONS;
   for (const id of regions) {
