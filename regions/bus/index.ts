@@ -2,6 +2,7 @@ import type { RegionConfig } from '../config';
 import type { Logger } from '../log';
 import type { Component, ReadinessCheck } from '../lifecycle';
 import type { RegionMetrics } from '../metrics';
+import { outboxStreams } from '../outbox';
 import { GlobalPresence, type PresenceService } from '../presence';
 import type { RegionIo, RoomDelivery } from '../publish';
 import { connectRedis, isReady, type RedisClient } from '../redis';
@@ -110,12 +111,16 @@ export function createGlobalBus(deps: GlobalBusDeps): GlobalBus {
       maxRetriesPerRequest: 1,
       commandTimeout: 5_000,
     });
-    const outboxReader = connectRedis(config.redisUrl, `outbox-reader:${peer.region}`, connectionDeps, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: forwarderBlockMs + 3_000,
-    });
-    connections.push(peerRedis, outboxReader);
+    const readers = outboxStreams(config).map((stream, i) => ({
+      stream,
+      connection: connectRedis(
+        config.redisUrl,
+        i === 0 ? `outbox-reader:${peer.region}` : `outbox-reader:${peer.region}:${i}`,
+        connectionDeps,
+        { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: forwarderBlockMs + 3_000 },
+      ),
+    }));
+    connections.push(peerRedis, ...readers.map((r) => r.connection));
     forwarders.set(
       peer.region,
       new Forwarder({
@@ -123,7 +128,7 @@ export function createGlobalBus(deps: GlobalBusDeps): GlobalBus {
         peer: peer.region,
         group: forwardGroup(peer.region),
         redis: deps.redis,
-        reader: outboxReader,
+        readers,
         bus: new RedisStreamsBus(peerRedis, { shardCount: timing.shards, retention }),
         lease: new RegionLease(deps.redis, busKeys.forwarderLease(peer.region), nodeId, timing.leaseMs),
         metrics,
