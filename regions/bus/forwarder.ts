@@ -20,8 +20,11 @@ export interface ForwarderDeps {
   group: string;
   /** Regional Redis for non-blocking commands. */
   redis: RedisClient;
-  /** A dedicated regional connection for the blocking outbox read. */
-  reader: RedisClient;
+  /**
+   * Each outbox stream with a dedicated regional connection for its blocking read: one on a single
+   * server; one per publish group on a Redis Cluster (a room is in one group, so per-room order holds).
+   */
+  readers: readonly { stream: string; connection: RedisClient }[];
   /** The destination region's inbound shards, in its Redis. */
   bus: InboundBus;
   lease: RegionLease;
@@ -57,12 +60,18 @@ export interface ForwarderDeps {
  * resumes from the entries still pending, oldest first, one batch at a time until none is left.
  */
 export class Forwarder {
-  private readonly worker: StreamWorker<EnvelopeText>;
+  /** One worker per outbox stream, all under the destination's one lease. */
+  private readonly workers: StreamWorker<EnvelopeText>[];
 
   constructor(private readonly deps: ForwarderDeps) {
     deps.metrics.forwarderActive.set({ peer: deps.peer }, 0);
-    this.worker = new StreamWorker<EnvelopeText>({
-      stream: new OutboxReader(deps.redis, deps.reader, deps.group, deps.nodeId),
+    this.workers = deps.readers.map(({ stream, connection }) => this.worker(stream, connection));
+  }
+
+  private worker(stream: string, connection: RedisClient): StreamWorker<EnvelopeText> {
+    const { deps } = this;
+    return new StreamWorker<EnvelopeText>({
+      stream: new OutboxReader(deps.redis, connection, deps.group, deps.nodeId, stream),
       policy: new ForwardPolicy(deps),
       batchSize: deps.batchSize,
       blockMs: deps.blockMs,
@@ -82,14 +91,14 @@ export class Forwarder {
   }
 
   start(): void {
-    this.worker.start();
+    for (const worker of this.workers) worker.start();
   }
 
   /** Stops after the batches in hand and hands the lease over at once. */
   async stop(): Promise<void> {
-    await this.worker.stop();
+    await Promise.all(this.workers.map((worker) => worker.stop()));
     // A read still waiting at the server hands its entries to this consumer; the next holder
     // claims them at take-over.
-    this.deps.reader.disconnect();
+    for (const { connection } of this.deps.readers) connection.disconnect();
   }
 }

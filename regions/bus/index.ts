@@ -2,6 +2,7 @@ import type { RegionConfig } from '../config';
 import type { Logger } from '../log';
 import type { Component, ReadinessCheck } from '../lifecycle';
 import type { RegionMetrics } from '../metrics';
+import { outboxStreams } from '../outbox';
 import { GlobalPresence, type PresenceService } from '../presence';
 import type { RegionIo, RoomDelivery } from '../publish';
 import { connectRedis, isReady, type RedisClient } from '../redis';
@@ -170,17 +171,22 @@ function createPeerForwarder(
     maxRetriesPerRequest: 1,
     commandTimeout: 5_000,
   });
-  const outboxReader = connectRedis(config.redisUrl, `outbox-reader:${peer.region}`, connectionDeps, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: blockMs + 3_000,
-  });
+  // One reader connection per outbox stream (a Redis Cluster's publish groups: one slot each).
+  const readers = outboxStreams(config).map((stream, i) => ({
+    stream,
+    connection: connectRedis(
+      config.redisUrl,
+      i === 0 ? `outbox-reader:${peer.region}` : `outbox-reader:${peer.region}:${i}`,
+      connectionDeps,
+      { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: blockMs + 3_000 },
+    ),
+  }));
   const forwarder = new Forwarder({
     nodeId,
     peer: peer.region,
     group: forwardGroup(peer.region),
     redis,
-    reader: outboxReader,
+    readers,
     bus: new RedisStreamsBus(peerRedis, { shardCount: timing.shards, retention: ctx.retention }),
     lease: new RegionLease(redis, busKeys.forwarderLease(peer.region), nodeId, timing.leaseMs),
     metrics: ctx.metrics,
@@ -194,7 +200,7 @@ function createPeerForwarder(
   });
   return {
     forwarder,
-    connections: [peerRedis, outboxReader],
+    connections: [peerRedis, ...readers.map((r) => r.connection)],
     check: { name: `peer:${peer.region}`, state: () => (isReady(peerRedis) ? 'up' : 'down') },
   };
 }
