@@ -26,33 +26,24 @@ export class ImportGraph {
     return found;
   }
 
-  /** Every project file `file` reaches through imports, `file` itself left out unless in a cycle. */
-  reachableFrom(file: string): Set<string> {
-    const seen = new Set<string>();
-    const pending = [...this.importsOf(file)];
-    while (pending.length > 0) {
-      const next = pending.pop()!;
-      if (seen.has(next)) continue;
-      seen.add(next);
-      pending.push(...this.importsOf(next));
-    }
-    return seen;
-  }
-
-  /** One chain of imports from `from` to `to`, or undefined when `from` does not reach `to`. */
+  /**
+   * One shortest chain of imports from `from` to `to` (both ends included; `from` = `to` finds a
+   * cycle through `from`), or undefined when `from` does not reach `to`.
+   */
   chain(from: string, to: string): string[] | undefined {
+    /** Each file reached, with the file it was reached from. */
     const previous = new Map<string, string>();
     const pending = [from];
     while (pending.length > 0) {
       const current = pending.shift()!;
       for (const next of this.importsOf(current)) {
-        if (previous.has(next) || next === from) continue;
-        previous.set(next, current);
         if (next === to) {
-          const path = [to];
+          const path = [current, to];
           while (path[0] !== from) path.unshift(previous.get(path[0]!)!);
           return path;
         }
+        if (previous.has(next) || next === from) continue;
+        previous.set(next, current);
         pending.push(next);
       }
     }
