@@ -10,7 +10,10 @@
  * under its `shardLease`; the recent-history script uses `recent`, `recentRooms` and `recentBytes`
  * together (and deletes other rooms' buffers by name). Each inbound shard is tagged by its number
  * (`rt:inbound:{3}` with its trim mark), so the shards spread over a cluster's masters. A single
- * server ignores the tags. docs/scaling.md says what this spreads and what it does not.
+ * server ignores the tags. On a Redis Cluster the publish log uses its own families instead of the
+ * `{publish}` ones (`idClaim`, `groupAck`, `groupOutbox`, `userRate`, `userEphemeralRate`), spread
+ * over the masters by id, by user and by publish group. docs/scaling.md says what this spreads and
+ * what it does not.
  */
 
 export type KeyStore = 'regional' | 'global';
@@ -46,6 +49,16 @@ function taggedKey(group: keyof typeof SLOT_TAGS, family: string, ...parts: (str
   return [PREFIX, SLOT_TAGS[group], family, ...parts].join(':');
 }
 
+/**
+ * A key of `family` in publish group `group` of a Redis Cluster: `rt:{p<group>}:family:parts`. A
+ * group is a room's bus shard (`shardOfRoom`), so one room's envelopes, their retry records, the
+ * inbound shard of the same number and its dedup marks stay in one slot, and the groups spread over
+ * the masters.
+ */
+function groupKey(group: number, family: string, ...parts: (string | number)[]): string {
+  return [PREFIX, `{p${group}}`, family, ...parts].join(':');
+}
+
 /** Key builders, by family. */
 export const keys = {
   /** A publish id's claim and first ack (the publish log). */
@@ -56,6 +69,16 @@ export const keys = {
   rate: (user: string, second: number) => taggedKey('publish', 'rate', user, second),
   /** Per-user ephemeral publish counter of one second. */
   ephemeralRate: (user: string, second: number) => taggedKey('publish', 'erate', user, second),
+  /** Cluster: a publish id's claimant in the region, in the id's own slot (any group's rooms). */
+  idClaim: (id: string) => familyKey('id', `{${id}}`),
+  /** Cluster: a publish id's first ack, in its room's publish group (answers retries). */
+  groupAck: (group: number, id: string) => groupKey(group, 'ack', id),
+  /** Cluster: one publish group's queue of accepted envelopes (the rooms of bus shard `group`). */
+  groupOutbox: (group: number) => groupKey(group, 'outbox'),
+  /** Cluster: per-user publish counter of one second, in the user's own slot. */
+  userRate: (user: string, second: number) => familyKey('rate', `{${user}}`, second),
+  /** Cluster: per-user ephemeral publish counter of one second, in the user's own slot. */
+  userEphemeralRate: (user: string, second: number) => familyKey('erate', `{${user}}`, second),
   /** Connection leases of one user. */
   connections: (user: string) => familyKey('conns', user),
   /** The region's durable queue of accepted envelopes. */
@@ -147,6 +170,49 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     config: [],
     owner: 'publish log',
     slot: 'publish',
+  },
+  idClaim: {
+    pattern: 'rt:id:{id}',
+    type: 'string',
+    store: 'regional',
+    bound: 'Redis Cluster only; TTL: until the id leaves the idempotency window',
+    config: ['IDEMPOTENCY_WINDOW_S', 'ENVELOPE_ID_FUTURE_S'],
+    owner: 'publish log',
+  },
+  groupAck: {
+    pattern: 'rt:{p<group>}:ack:{id}',
+    type: 'string',
+    store: 'regional',
+    bound: 'Redis Cluster only; TTL: until the id leaves the idempotency window',
+    config: ['IDEMPOTENCY_WINDOW_S', 'ENVELOPE_ID_FUTURE_S'],
+    owner: 'publish log',
+    slot: 'publish group',
+  },
+  groupOutbox: {
+    pattern: 'rt:{p<group>}:outbox',
+    type: 'stream',
+    store: 'regional',
+    bound:
+      'Redis Cluster only, one per bus shard; each trimmed below what every configured consumer group acknowledged',
+    config: ['BUS_SHARDS', 'OUTBOX_TRIM_INTERVAL_MS'],
+    owner: 'publish log (append), outbox (trim)',
+    slot: 'publish group',
+  },
+  userRate: {
+    pattern: 'rt:rate:{user}:{second}',
+    type: 'string',
+    store: 'regional',
+    bound: 'Redis Cluster only; TTL 2 s; one per user publishing in that second',
+    config: [],
+    owner: 'publish log',
+  },
+  userEphemeralRate: {
+    pattern: 'rt:erate:{user}:{second}',
+    type: 'string',
+    store: 'regional',
+    bound: 'Redis Cluster only; TTL 2 s; one per user publishing ephemeral envelopes in that second',
+    config: [],
+    owner: 'publish log',
   },
   connections: {
     pattern: 'rt:conns:{user}',

@@ -5,9 +5,9 @@ import { CONNECTION_LEASE_MS, RedisUserLimits } from './limits';
 import { NodeLiveness, RedisNodeRegistry } from './liveness';
 import type { Logger } from './log';
 import type { RegionMetrics } from './metrics';
-import { RegionalOutbox } from './outbox';
+import { RegionalOutbox, outboxStreams } from './outbox';
 import { PresenceService, RegionalPresence } from './presence';
-import { Publisher, RedisPublishLog, RoomDelivery } from './publish';
+import { ClusterAcceptStore, Publisher, RedisPublishLog, RoomDelivery } from './publish';
 import { connectRedis, type RegionRedis } from './redis';
 import { UserControl } from './server-api/user-control';
 import { createSocketServer } from './socket/server';
@@ -25,16 +25,22 @@ export function assembleCore(config: RegionConfig, redis: RegionRedis, deps: Dep
   const { log, metrics } = deps;
   const { io, httpServer } = createSocketServer(config, redis, metrics);
   // The groups this configuration runs: the outbox is trimmed below them alone.
-  const outbox = new RegionalOutbox(redis.command, outboxGroups(config));
+  const outbox = new RegionalOutbox(redis.command, outboxGroups(config), outboxStreams(config));
+  const rules = {
+    publishRatePerUser: config.limits.publishRatePerUser,
+    ephemeralRatePerUser: config.limits.ephemeralRatePerUser,
+    idempotencyWindowMs: config.idempotencyWindowS * 1000,
+    idFutureMs: config.idFutureS * 1000,
+  };
+  // On a Redis Cluster the publish log is spread over publish groups (docs/scaling.md).
+  const acceptStore = redis.regionalIsCluster
+    ? new ClusterAcceptStore(redis.command, rules, config.bus.shards)
+    : undefined;
   const publishLog = new RedisPublishLog(
     redis.command,
-    {
-      publishRatePerUser: config.limits.publishRatePerUser,
-      ephemeralRatePerUser: config.limits.ephemeralRatePerUser,
-      idempotencyWindowMs: config.idempotencyWindowS * 1000,
-      idFutureMs: config.idFutureS * 1000,
-    },
+    rules,
     { ...deps, holdMaxBytes: config.outbox.holdMaxBytes },
+    acceptStore,
   );
   const delivery = new RoomDelivery(io, metrics);
   const publisher = new Publisher({

@@ -2,9 +2,9 @@ import type { EnvelopeText } from '../../shared';
 import type { Logger } from '../log';
 import { OutboxReader } from '../outbox';
 import type { RedisClient } from '../redis';
-import type { GroupEntry } from '../streams/group-stream';
 import { StreamWorker } from '../streams/worker';
-import { entryTimeMs, type InboundBus } from './bus';
+import type { InboundBus } from './bus';
+import { ForwardPolicy } from './forward-policy';
 import type { FailureStreak } from '../failure-streak';
 import type { RegionLease } from './lease';
 import type { BusMetrics } from './metrics';
@@ -20,8 +20,11 @@ export interface ForwarderDeps {
   group: string;
   /** Regional Redis for non-blocking commands. */
   redis: RedisClient;
-  /** A dedicated regional connection for the blocking outbox read. */
-  reader: RedisClient;
+  /**
+   * Each outbox stream with a dedicated regional connection for its blocking read: one on a single
+   * server; one per publish group on a Redis Cluster (a room is in one group, so per-room order holds).
+   */
+  readers: readonly { stream: string; connection: RedisClient }[];
   /** The destination region's inbound shards, in its Redis. */
   bus: InboundBus;
   lease: RegionLease;
@@ -43,11 +46,12 @@ export interface ForwarderDeps {
 /**
  * Moves the region's outbox to one destination region's inbound shards (in that region's Redis, one
  * WAN hop away), in outbox order, on one node of the region at a time (the holder of that
- * destination's forwarder lease): a policy on the consumer-group worker over the outbox group
- * `forward:{peer}`. Each destination has its own group, lease and connection, so a destination that
- * is unreachable delays only itself. An outbox entry is acknowledged only after its append
- * succeeded, so while the destination is unreachable entries wait in the outbox and flow, in order,
- * when it returns. A retried batch may append some envelopes twice; the destination drops them by id.
+ * destination's forwarder lease): the consumer-group worker over the outbox group `forward:{peer}`,
+ * with `ForwardPolicy` as what it does with each batch. Each destination has its own group, lease
+ * and connection, so a destination that is unreachable delays only itself. An outbox entry is
+ * acknowledged only after its append succeeded, so while the destination is unreachable entries
+ * wait in the outbox and flow, in order, when it returns. A retried batch may append some envelopes
+ * twice; the destination drops them by id.
  *
  * New batches are appended without waiting for the previous batch's reply (up to `inFlight`, the
  * worker's ordered pipeline): the appends travel in order on one connection, so the destination
@@ -56,13 +60,19 @@ export interface ForwarderDeps {
  * resumes from the entries still pending, oldest first, one batch at a time until none is left.
  */
 export class Forwarder {
-  private readonly worker: StreamWorker<EnvelopeText>;
+  /** One worker per outbox stream, all under the destination's one lease. */
+  private readonly workers: StreamWorker<EnvelopeText>[];
 
   constructor(private readonly deps: ForwarderDeps) {
     deps.metrics.forwarderActive.set({ peer: deps.peer }, 0);
-    this.worker = new StreamWorker<EnvelopeText>({
-      stream: new OutboxReader(deps.redis, deps.reader, deps.group, deps.nodeId),
-      policy: { handle: (entries) => this.append(entries) },
+    this.workers = deps.readers.map(({ stream, connection }) => this.worker(stream, connection));
+  }
+
+  private worker(stream: string, connection: RedisClient): StreamWorker<EnvelopeText> {
+    const { deps } = this;
+    return new StreamWorker<EnvelopeText>({
+      stream: new OutboxReader(deps.redis, connection, deps.group, deps.nodeId, stream),
+      policy: new ForwardPolicy(deps),
       batchSize: deps.batchSize,
       blockMs: deps.blockMs,
       claimIdleMs: deps.claimIdleMs,
@@ -81,37 +91,14 @@ export class Forwarder {
   }
 
   start(): void {
-    this.worker.start();
+    for (const worker of this.workers) worker.start();
   }
 
   /** Stops after the batches in hand and hands the lease over at once. */
   async stop(): Promise<void> {
-    await this.worker.stop();
+    await Promise.all(this.workers.map((worker) => worker.stop()));
     // A read still waiting at the server hands its entries to this consumer; the next holder
     // claims them at take-over.
-    this.deps.reader.disconnect();
-  }
-
-  /** Appends the batch's envelopes, with their stored bytes, to the destination's inbound shards. */
-  private async append(entries: GroupEntry<EnvelopeText>[]): Promise<void> {
-    const envelopes: EnvelopeText[] = [];
-    for (const entry of entries) {
-      if (entry.value) envelopes.push(entry.value);
-      else this.deps.log.error({ outboxId: entry.id }, 'undecodable outbox entry skipped');
-    }
-    const sent = this.deps.bus.publish(envelopes);
-    const now = Date.now();
-    for (const entry of entries)
-      this.deps.metrics.forwardWait.observe(
-        { peer: this.deps.peer },
-        Math.max(0, now - entryTimeMs(entry.id)) / 1000,
-      );
-    try {
-      await sent;
-    } catch (err) {
-      this.deps.metrics.publishFailures.inc({ peer: this.deps.peer });
-      throw err;
-    }
-    this.deps.metrics.published.inc({ peer: this.deps.peer }, envelopes.length);
+    for (const { connection } of this.deps.readers) connection.disconnect();
   }
 }

@@ -2,6 +2,7 @@ import type { RegionConfig } from '../config';
 import type { Logger } from '../log';
 import type { Component, ReadinessCheck } from '../lifecycle';
 import type { RegionMetrics } from '../metrics';
+import { outboxStreams } from '../outbox';
 import { GlobalPresence, type PresenceService } from '../presence';
 import type { RegionIo, RoomDelivery } from '../publish';
 import { connectRedis, isReady, type RedisClient } from '../redis';
@@ -11,6 +12,7 @@ import { Forwarder } from './forwarder';
 import { busKeys, forwardGroup } from './keys';
 import { RegionLease } from './lease';
 import { BusMetrics } from './metrics';
+import type { BusRetention } from './bus';
 import { RedisStreamsBus } from './redis-bus';
 import { ShardAssignment } from './shard-assignment';
 import { ShardConsumer } from './shard-consumer';
@@ -31,7 +33,7 @@ const BATCH_SIZE = 256;
  * Redis with room to spare; beyond it, batches simply grow.
  */
 const FORWARDER_IN_FLIGHT = 16;
-/** Waiting shard reads kept outstanding per shard consumer (see `ReadAhead`). */
+/** Waiting shard reads kept outstanding per shard consumer (see `ReadAhead` in shard-stream.ts). */
 const READ_AHEAD = 8;
 /**
  * How often each shard consumer trims its shard below what the region acknowledged: a steady stream
@@ -72,6 +74,18 @@ export interface GlobalBus extends Component {
   readonly presence: GlobalPresence;
 }
 
+/** What the bus's parts share: the node's deps, the bus's own log and metrics, its timing. */
+interface BusContext {
+  deps: GlobalBusDeps;
+  log: Logger;
+  metrics: BusMetrics;
+  retention: BusRetention;
+  /** Pause after a failed round before the next (a third of the lease, at most 500 ms). */
+  retryMs: number;
+  /** A failure streak of `component`, counted in `rt_internal_errors_total` and logged once. */
+  streak(component: string, componentLog: Logger): FailureStreak;
+}
+
 /**
  * Joins a region node to the other regions: one forwarder per peer region (outbox -> that region's
  * inbound shards in its Redis, one node per region and peer), the shard consumers (this region's
@@ -80,117 +94,45 @@ export interface GlobalBus extends Component {
  * An unreachable peer delays delivery to that peer only; local delivery goes on.
  */
 export function createGlobalBus(deps: GlobalBusDeps): GlobalBus {
-  const { config, log } = deps;
-  const busLog = log.child({ component: 'bus' });
-  const { region, nodeId } = config;
-  const timing = config.bus;
-  const connectionDeps = { log, metrics: deps.metrics };
+  const timing = deps.config.bus;
   const counter = deps.metrics.internalErrors;
-  const streak = (component: string, componentLog: Logger) =>
-    new FailureStreak(component, counter, componentLog);
-  const peers = timing.peers.map((peer) => peer.region);
-  const metrics = new BusMetrics(deps.metrics.registry, peers, (peer) =>
-    deps.outboxDepth(forwardGroup(peer)),
-  );
-  const retention = { maxLen: timing.maxLen, maxAgeMs: timing.maxAgeMs };
-  const inbound = new RedisStreamsBus(deps.redis, { shardCount: timing.shards, retention });
-  const retryMs = Math.min(500, Math.floor(timing.leaseMs / 3));
-  const forwarderBlockMs = Math.max(1, Math.min(timing.blockMs, Math.floor(timing.leaseMs / 3)));
-
-  const connections: ReturnType<typeof connectRedis>[] = [];
+  const ctx: BusContext = {
+    deps,
+    log: deps.log.child({ component: 'bus' }),
+    metrics: new BusMetrics(
+      deps.metrics.registry,
+      timing.peers.map((peer) => peer.region),
+      (peer) => deps.outboxDepth(forwardGroup(peer)),
+    ),
+    retention: { maxLen: timing.maxLen, maxAgeMs: timing.maxAgeMs },
+    retryMs: Math.min(500, Math.floor(timing.leaseMs / 3)),
+    streak: (component, componentLog) => new FailureStreak(component, counter, componentLog),
+  };
+  const inbound = new RedisStreamsBus(deps.redis, {
+    shardCount: timing.shards,
+    retention: ctx.retention,
+  });
   const checks: ReadinessCheck[] = [
     { name: 'globalBus', state: () => (isReady(deps.globalRedis) ? 'up' : 'down') },
   ];
+  const connections: RedisClient[] = [];
   const forwarders = new Map<string, Forwarder>();
   for (const peer of timing.peers) {
-    const peerLog = busLog.child({ role: 'forwarder', peer: peer.region });
-    // Fails fast while the peer is unreachable; the deadline covers a peer that hangs.
-    const peerRedis = connectRedis(peer.url, `peer:${peer.region}`, connectionDeps, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: 5_000,
-    });
-    const outboxReader = connectRedis(config.redisUrl, `outbox-reader:${peer.region}`, connectionDeps, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: forwarderBlockMs + 3_000,
-    });
-    connections.push(peerRedis, outboxReader);
-    forwarders.set(
-      peer.region,
-      new Forwarder({
-        nodeId,
-        peer: peer.region,
-        group: forwardGroup(peer.region),
-        redis: deps.redis,
-        reader: outboxReader,
-        bus: new RedisStreamsBus(peerRedis, { shardCount: timing.shards, retention }),
-        lease: new RegionLease(deps.redis, busKeys.forwarderLease(peer.region), nodeId, timing.leaseMs),
-        metrics,
-        log: peerLog,
-        failures: streak(`bus:forwarder:${peer.region}`, peerLog),
-        batchSize: BATCH_SIZE,
-        inFlight: FORWARDER_IN_FLIGHT,
-        blockMs: forwarderBlockMs,
-        retryMs,
-        claimIdleMs: timing.claimIdleMs,
-      }),
-    );
-    checks.push({ name: `peer:${peer.region}`, state: () => (isReady(peerRedis) ? 'up' : 'down') });
+    const link = createPeerForwarder(ctx, peer);
+    forwarders.set(peer.region, link.forwarder);
+    connections.push(...link.connections);
+    checks.push(link.check);
   }
-
-  const consumerLog = busLog.child({ role: 'consumer' });
-  const shards = new ShardAssignment({
-    nodeId,
-    redis: deps.redis,
-    liveNodes: deps.liveNodes,
-    shardCount: timing.shards,
-    leaseMs: timing.leaseMs,
-    metrics,
-    log: busLog,
-    failures: streak('bus:assignment', busLog),
-    consume: (shard, lease) =>
-      new ShardConsumer(shard, {
-        region,
-        nodeId,
-        bus: inbound,
-        markNew: (ids) => markNewUnderLease(deps.redis, lease, ids, timing.dedupWindowS),
-        delivery: deps.delivery,
-        metrics,
-        log: consumerLog,
-        failures: {
-          consume: streak('bus:consumer', consumerLog),
-          ack: streak('bus:ack', consumerLog),
-          housekeeping: streak('bus:inbound-trim', consumerLog),
-        },
-        batchSize: BATCH_SIZE,
-        blockMs: timing.blockMs,
-        readAhead: READ_AHEAD,
-        retryMs,
-        claimIdleMs: timing.claimIdleMs,
-        trimIntervalMs: INBOUND_TRIM_MS,
-        standingIntervalMs: STANDING_CHECK_MS,
-      }),
-  });
-
-  const presenceSubscriber = connectRedis(config.globalRedisUrl, 'presence-events', connectionDeps);
-  connections.push(presenceSubscriber);
-  const presence = new GlobalPresence({
-    region,
-    globalRedis: deps.globalRedis,
-    subscriber: presenceSubscriber,
-    presence: deps.presence,
-    io: deps.io,
-    ttlMs: timing.presenceMirrorTtlMs,
-    log: log.child({ component: 'presence' }),
-    metrics: deps.metrics,
-  });
+  const shards = createShardAssignment(ctx, inbound);
+  const mirror = createPresenceMirror(deps);
+  connections.push(mirror.subscriber);
+  const { presence } = mirror;
 
   return {
     name: 'global-bus',
     checks,
     inbound,
-    metrics,
+    metrics: ctx.metrics,
     forwarders,
     shards,
     presence,
@@ -207,4 +149,124 @@ export function createGlobalBus(deps: GlobalBusDeps): GlobalBus {
       for (const client of connections) await client.quit().catch(() => client.disconnect());
     },
   };
+}
+
+/**
+ * The forwarder to one peer region, with its two connections: the peer's Redis (fails fast while
+ * the peer is unreachable; the deadline covers a peer that hangs) and a reader of this region's
+ * outbox (its blocking read holds a connection), and the readiness check `peer:{region}`.
+ */
+function createPeerForwarder(
+  ctx: BusContext,
+  peer: RegionConfig['bus']['peers'][number],
+): { forwarder: Forwarder; connections: RedisClient[]; check: ReadinessCheck } {
+  const { config, redis } = ctx.deps;
+  const { nodeId } = config;
+  const timing = config.bus;
+  const connectionDeps = { log: ctx.deps.log, metrics: ctx.deps.metrics };
+  const blockMs = Math.max(1, Math.min(timing.blockMs, Math.floor(timing.leaseMs / 3)));
+  const peerLog = ctx.log.child({ role: 'forwarder', peer: peer.region });
+  const peerRedis = connectRedis(peer.url, `peer:${peer.region}`, connectionDeps, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 5_000,
+  });
+  // One reader connection per outbox stream (a Redis Cluster's publish groups: one slot each).
+  const readers = outboxStreams(config).map((stream, i) => ({
+    stream,
+    connection: connectRedis(
+      config.redisUrl,
+      i === 0 ? `outbox-reader:${peer.region}` : `outbox-reader:${peer.region}:${i}`,
+      connectionDeps,
+      { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: blockMs + 3_000 },
+    ),
+  }));
+  const forwarder = new Forwarder({
+    nodeId,
+    peer: peer.region,
+    group: forwardGroup(peer.region),
+    redis,
+    readers,
+    bus: new RedisStreamsBus(peerRedis, { shardCount: timing.shards, retention: ctx.retention }),
+    lease: new RegionLease(redis, busKeys.forwarderLease(peer.region), nodeId, timing.leaseMs),
+    metrics: ctx.metrics,
+    log: peerLog,
+    failures: ctx.streak(`bus:forwarder:${peer.region}`, peerLog),
+    batchSize: BATCH_SIZE,
+    inFlight: FORWARDER_IN_FLIGHT,
+    blockMs,
+    retryMs: ctx.retryMs,
+    claimIdleMs: timing.claimIdleMs,
+  });
+  return {
+    forwarder,
+    connections: [peerRedis, ...readers.map((r) => r.connection)],
+    check: { name: `peer:${peer.region}`, state: () => (isReady(peerRedis) ? 'up' : 'down') },
+  };
+}
+
+/**
+ * This region's inbound shards split among its live nodes: each shard this node holds the lease of
+ * gets a consumer that dedups by envelope id under that lease and delivers region-wide.
+ */
+function createShardAssignment(ctx: BusContext, inbound: RedisStreamsBus): ShardAssignment {
+  const { config, redis } = ctx.deps;
+  const { region, nodeId } = config;
+  const timing = config.bus;
+  const consumerLog = ctx.log.child({ role: 'consumer' });
+  return new ShardAssignment({
+    nodeId,
+    redis,
+    liveNodes: ctx.deps.liveNodes,
+    shardCount: timing.shards,
+    leaseMs: timing.leaseMs,
+    metrics: ctx.metrics,
+    log: ctx.log,
+    failures: ctx.streak('bus:assignment', ctx.log),
+    consume: (shard, lease) =>
+      new ShardConsumer(shard, {
+        region,
+        nodeId,
+        bus: inbound,
+        markNew: (ids) => markNewUnderLease(redis, lease, ids, timing.dedupWindowS),
+        delivery: ctx.deps.delivery,
+        metrics: ctx.metrics,
+        log: consumerLog,
+        failures: {
+          consume: ctx.streak('bus:consumer', consumerLog),
+          ack: ctx.streak('bus:ack', consumerLog),
+          housekeeping: ctx.streak('bus:inbound-trim', consumerLog),
+        },
+        batchSize: BATCH_SIZE,
+        blockMs: timing.blockMs,
+        readAhead: READ_AHEAD,
+        retryMs: ctx.retryMs,
+        claimIdleMs: timing.claimIdleMs,
+        trimIntervalMs: INBOUND_TRIM_MS,
+        standingIntervalMs: STANDING_CHECK_MS,
+      }),
+  });
+}
+
+/** Presence across regions (global Redis), with its own subscriber to the presence events. */
+function createPresenceMirror(deps: GlobalBusDeps): {
+  presence: GlobalPresence;
+  subscriber: RedisClient;
+} {
+  const { config, log } = deps;
+  const subscriber = connectRedis(config.globalRedisUrl, 'presence-events', {
+    log,
+    metrics: deps.metrics,
+  });
+  const presence = new GlobalPresence({
+    region: config.region,
+    globalRedis: deps.globalRedis,
+    subscriber,
+    presence: deps.presence,
+    io: deps.io,
+    ttlMs: config.bus.presenceMirrorTtlMs,
+    log: log.child({ component: 'presence' }),
+    metrics: deps.metrics,
+  });
+  return { presence, subscriber };
 }

@@ -1,12 +1,12 @@
 import { duplicateClient, type RedisClient } from '../redis';
 import {
+  decodeEntry,
   entryFields,
   envelopeText,
   type EncodedEnvelope,
   type Envelope,
   type EnvelopeText,
 } from '../../shared';
-import { decodeEnvelope } from '../outbox';
 import { busKeys } from './keys';
 import { BusGroupMissingError, shardOfRoom } from './bus';
 import type { BusEntry, BusEntryId, BusRetention, InboundBus, GroupPosition, ReadOptions } from './bus';
@@ -296,7 +296,7 @@ export class RedisStreamsBus implements InboundBus {
   private decodeEntries(shard: number, entries: RawEntry[]): BusEntry[] {
     return entries
       .filter(([, fields]) => fields !== null)
-      .map(([id, fields]) => ({ id, shard, envelope: decodeEnvelope(fields!) }));
+      .map(([id, fields]) => ({ id, shard, envelope: decodeEntry(fields!)?.envelope }));
   }
 }
 

@@ -1,27 +1,15 @@
-import type { Logger } from '../log';
-import type { RoomDelivery } from '../publish';
-import { BusGroupMissingError, entryTimeMs, groupStanding, type InboundBus } from './bus';
+import { BusGroupMissingError, groupStanding, type InboundBus } from './bus';
 import type { FailureStreak } from '../failure-streak';
 import { inboundGroup } from './keys';
-import type { BusMetrics } from './metrics';
+import { ShardPolicy, type ShardPolicyDeps } from './shard-policy';
 import { shardStream } from './shard-stream';
-import type { GroupEntry } from '../streams/group-stream';
 import { StreamWorker } from '../streams/worker';
 import type { Envelope } from '../../shared';
 
-export interface ShardConsumerDeps {
-  region: string;
+export interface ShardConsumerDeps extends ShardPolicyDeps {
   nodeId: string;
   /** This region's inbound shards, in its own Redis. */
   bus: InboundBus;
-  /**
-   * Marks envelope ids as delivered in this region, per id whether it was new; rejects, marking
-   * nothing, when this node no longer holds the shard (`markNewUnderLease` in the regional Redis).
-   */
-  markNew(ids: readonly string[]): Promise<boolean[]>;
-  delivery: Pick<RoomDelivery, 'deliver'>;
-  metrics: BusMetrics;
-  log: Logger;
   /** Failed reads and batches, failed acks, failed standing checks and trims: counted per component. */
   failures: { consume: FailureStreak; ack: FailureStreak; housekeeping: FailureStreak };
   batchSize: number;
@@ -43,8 +31,9 @@ const CALL_DEADLINE_MS = 5_000;
 /**
  * Consumes one inbound shard for the region while this node holds the shard's lease, as a policy on
  * a `StreamWorker`: at start it takes over whatever a previous holder left pending (oldest first),
- * then reads new entries; for each batch it skips its own region's envelopes, drops ids already
- * delivered in the region, emits the rest region-wide, and the worker acknowledges after the emit.
+ * then reads new entries; each batch goes to `ShardPolicy` (own region's envelopes skipped, ids
+ * already delivered in the region dropped, the rest emitted region-wide), and the worker
+ * acknowledges after the emit.
  * One consumer per shard and region keeps the order.
  *
  * Nothing on the way from a read returning to the next read waits for a Redis reply: reads are
@@ -74,7 +63,7 @@ export class ShardConsumer {
     });
     this.worker = new StreamWorker<Envelope>({
       stream,
-      policy: { handle: (entries) => this.deliver(entries) },
+      policy: new ShardPolicy(shard, deps),
       batchSize: deps.batchSize,
       blockMs: deps.blockMs,
       claimIdleMs: deps.claimIdleMs,
@@ -111,31 +100,6 @@ export class ShardConsumer {
   async stop(): Promise<void> {
     clearInterval(this.housekeeping);
     await this.worker.stop();
-  }
-
-  /** Dedup marks under the lease first (one round trip), then emits in entry order. */
-  private async deliver(entries: GroupEntry<Envelope>[]): Promise<void> {
-    const { metrics, delivery, region } = this.deps;
-    const foreign = entries.filter((e) => e.value && e.value.origin !== region);
-    const fresh = foreign.length > 0 ? await this.deps.markNew(foreign.map((e) => e.value!.id)) : [];
-    const now = Date.now();
-    foreign.forEach((entry, i) => {
-      if (!fresh[i]) {
-        metrics.duplicatesDropped.inc();
-        metrics.consumed.inc({ result: 'duplicate' });
-        return;
-      }
-      delivery.deliver(entry.value!, 'bus');
-      metrics.consumed.inc({ result: 'delivered' });
-      metrics.lag.observe(Math.max(0, now - entry.value!.ts) / 1000);
-      metrics.inboundWait.observe(Math.max(0, now - entryTimeMs(entry.id)) / 1000);
-    });
-    for (const entry of entries) {
-      if (!entry.value) {
-        metrics.consumed.inc({ result: 'invalid' });
-        this.deps.log.error({ shard: this.shard, entry: entry.id }, 'undecodable inbound entry skipped');
-      } else if (entry.value.origin === region) metrics.consumed.inc({ result: 'own' });
-    }
   }
 
   /**

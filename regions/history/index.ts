@@ -4,6 +4,7 @@ import type { FanoutResync } from '../fanout/resync';
 import type { Logger } from '../log';
 import type { Component, ReadinessCheck } from '../lifecycle';
 import type { RegionMetrics } from '../metrics';
+import { outboxStreams } from '../outbox';
 import type { RoomDelivery } from '../publish';
 import { connectRedis, type RedisClient } from '../redis';
 import type { HistoryReader, MissedMessages } from './reads';
@@ -25,6 +26,8 @@ export { MemoryRecentHistory } from './memory-recent';
 export { HistoryMetrics } from './metrics';
 export type { HistoryReader, MissedAnswer, MissedMessages } from './reads';
 
+/** The writer's connections: above its 1 s blocking read; a hung Redis fails commands instead of holding them. */
+const WRITER_REDIS = { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 4_000 } as const;
 /** Recent-history append failures are logged at most this often (each one is counted). */
 const APPEND_ERROR_LOG_MS = 10_000;
 
@@ -75,11 +78,26 @@ export function createHistory(deps: HistoryDeps): RegionHistory {
     config.redisUrl,
     'history-writer',
     { log: deps.log, metrics: deps.metrics },
-    // Above the writer's 1 s blocking read; a hung Redis fails its commands instead of holding them.
-    { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 4_000 },
+    WRITER_REDIS,
   );
+  // On a Redis Cluster, one connection per publish group's outbox: blocking reads of different slots
+  // cannot share one.
+  const groupStreams = outboxStreams(config);
+  const streams = groupStreams.map((stream, i) => ({
+    stream,
+    redis:
+      i === 0
+        ? writerRedis
+        : connectRedis(
+            config.redisUrl,
+            `history-writer:${i}`,
+            { log: deps.log, metrics: deps.metrics },
+            WRITER_REDIS,
+          ),
+  }));
   const writer = new HistoryWriter({
     redis: writerRedis,
+    streams,
     primary,
     consumer: config.nodeId,
     batchSize: config.history.batchSize,
@@ -101,7 +119,7 @@ export function createHistory(deps: HistoryDeps): RegionHistory {
     },
     async stop() {
       await Promise.all([writer.stop(), maintenance.stop()]);
-      await writerRedis.quit().catch(() => writerRedis.disconnect());
+      for (const { redis } of streams) await redis.quit().catch(() => redis.disconnect());
       await Promise.all([primary.end(), replica?.end()]);
     },
   };

@@ -23,7 +23,11 @@ export class MemoryRecentHistory implements RecentHistory {
     private readonly now: () => number = Date.now,
   ) {}
 
-  append(delivered: EncodedEnvelope): void {
+  append(delivered: readonly EncodedEnvelope[]): void {
+    for (const one of delivered) this.appendOne(one);
+  }
+
+  private appendOne(delivered: EncodedEnvelope): void {
     if (delivered.envelope.ephemeral) return;
     const now = this.now();
     this.dropExpired(now);

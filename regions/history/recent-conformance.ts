@@ -27,7 +27,7 @@ export function recentEnvelope(room: string, data: unknown, over: Partial<Envelo
  * millisecond of their last append (Redis orders rooms of the same millisecond by name).
  */
 async function appendAll(recent: RecentHistory, envelopes: Envelope[]): Promise<void> {
-  for (const envelope of envelopes) recent.append(encodeEnvelope(envelope));
+  for (const envelope of envelopes) recent.append([encodeEnvelope(envelope)]);
   await recent.settled();
   await new Promise((resolve) => setTimeout(resolve, 3));
 }
@@ -81,6 +81,25 @@ export function recentHistoryConformance(name: string, open: RecentHistoryFactor
       expect(await buffered(recent, 's2')).toEqual([]);
       expect(await buffered(recent, 's1')).toEqual([1, 11]);
       expect(await buffered(recent, 's3')).toEqual([3]);
+    });
+
+    it('appends a batch in one call as if each envelope came alone', async () => {
+      const recent = await open(recentBounds({ length: 3, maxRooms: 2 }));
+      const batch = [
+        recentEnvelope('a', 1),
+        recentEnvelope('b', 1),
+        recentEnvelope('b', 2),
+        recentEnvelope('b', 'typing', { ephemeral: true }),
+        recentEnvelope('b', 3),
+        recentEnvelope('b', 4),
+        recentEnvelope('c', 1),
+      ];
+      recent.append(batch.map((envelope) => encodeEnvelope(envelope)));
+      await recent.settled();
+      // b keeps its newest three; c's room pushes out the least recently appended room, a.
+      expect(await buffered(recent, 'a')).toEqual([]);
+      expect(await buffered(recent, 'b')).toEqual([2, 3, 4]);
+      expect(await buffered(recent, 'c')).toEqual([1]);
     });
 
     it('never buffers an ephemeral envelope', async () => {

@@ -26,7 +26,7 @@ describe('RedisRecentHistory', () => {
       recentBounds({ totalMaxBytes: 2_000, ttlMs: 5_000 }),
       (err) => errors.push(err),
     );
-    for (let i = 0; i < 6; i++) recent.append(encodeEnvelope(recentEnvelope(`k${i}`, 'x'.repeat(500))));
+    for (let i = 0; i < 6; i++) recent.append([encodeEnvelope(recentEnvelope(`k${i}`, 'x'.repeat(500)))]);
     await recent.settled();
     expect(Number(await redis.hget(keys.recentBytes(), '#total'))).toBeLessThanOrEqual(2_000);
     for (const key of [keys.recent('k5'), keys.recentRooms(), keys.recentBytes()]) {

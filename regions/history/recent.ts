@@ -24,10 +24,11 @@ export interface RecentBounds {
  */
 export interface RecentHistory {
   /**
-   * Adds a delivered envelope to its room's buffer, called before the delivery's emit: the append is
-   * under way before any other node can hand the envelope out. Never waits on or fails the delivery.
+   * Adds delivered envelopes, in delivery order, to their rooms' buffers (each as if appended alone),
+   * called before the deliveries' emit: the append is under way before any other node can hand the
+   * envelopes out. Never waits on or fails the delivery.
    */
-  append(delivered: EncodedEnvelope): void;
+  append(delivered: readonly EncodedEnvelope[]): void;
   /** Resolves once every append queued so far is written (or has failed and been reported). */
   settled(): Promise<void>;
   /**

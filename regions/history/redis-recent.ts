@@ -5,19 +5,17 @@ import type { RecentBounds, RecentHistory } from './recent';
 import { bufferReadEnough, type BufferedEnvelope } from './recovery-order';
 import { storedEnvelope, type StoredEnvelope } from './stored';
 
-// KEYS: the room's stream, the rooms zset (score: last append), the bytes hash (room -> bytes, plus
-// the total). ARGV: id, envelope JSON, room, now, the bounds, then origin and ts. An entry is `i` id,
-// `e` JSON, `o` origin, `t` ts: recovery orders entries by the last two without parsing the JSON,
-// which stays the 4th field, whose length the bounds count. Keeps every bound exactly: the
-// room's own entries by count and bytes, then the rooms whose buffer expired, then the least recently
-// appended rooms while the total is over its bytes or rooms bound.
+// KEYS: the rooms zset (score: last append), the bytes hash (room -> bytes, plus the total), then
+// each envelope's room stream. ARGV: now, the bounds, then id, envelope JSON, room, origin and ts of
+// each envelope, in delivery order. An entry is `i` id, `e` JSON, `o` origin, `t` ts: recovery
+// orders entries by the last two without parsing the JSON, which stays the 4th field, whose length
+// the bounds count. Each envelope is appended exactly as a call of its own would append it: its
+// room's own entries bounded by count and bytes, then the rooms whose buffer expired, then the least
+// recently appended rooms while the total is over its bytes or rooms bound.
 const APPEND_SCRIPT = `
-local stream, rooms, sizes = KEYS[1], KEYS[2], KEYS[3]
-local id, json, room, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local maxLen, roomMax, totalMax, maxRooms, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]),
-  tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local origin, ts = ARGV[10], ARGV[11]
-local prefix = string.sub(stream, 1, #stream - #room)
+local rooms, sizes = KEYS[1], KEYS[2]
+local now, maxLen, roomMax, totalMax, maxRooms, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]),
+  tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local function held(name) return tonumber(redis.call('HGET', sizes, name) or '0') end
 local function add(name, n)
   if n == 0 then return held(name) end
@@ -28,46 +26,45 @@ local function forget(name)
   redis.call('HDEL', sizes, name)
   return total
 end
--- a buffer that expired by itself: forget what it held
-if not redis.call('ZSCORE', rooms, room) then forget(room) redis.call('DEL', stream) end
-redis.call('XADD', stream, '*', 'i', id, 'e', json, 'o', origin, 't', ts)
-local bytes = add(room, #json)
-local total = add('#total', #json)
-while redis.call('XLEN', stream) > maxLen or bytes > roomMax do
-  local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
-  if not oldest then total = forget(room) bytes = 0 break end
-  redis.call('XDEL', stream, oldest[1])
-  bytes = add(room, -#oldest[2][4])
-  total = add('#total', -#oldest[2][4])
-end
-redis.call('PEXPIRE', stream, ttl)
-redis.call('ZADD', rooms, now, room)
-local function drop(name)
-  total = forget(name)
-  redis.call('ZREM', rooms, name)
-  redis.call('DEL', prefix .. name)
-end
-for _, name in ipairs(redis.call('ZRANGEBYSCORE', rooms, '-inf', now - ttl)) do drop(name) end
-while total > totalMax or redis.call('ZCARD', rooms) > maxRooms do
-  local name = redis.call('ZRANGE', rooms, 0, 0)[1]
-  if not name or name == room then break end
-  drop(name)
+local total = 0
+for k = 3, #KEYS do
+  local a = 7 + (k - 3) * 5
+  local stream, id, json, room, origin, ts = KEYS[k], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local prefix = string.sub(stream, 1, #stream - #room)
+  -- a buffer that expired by itself: forget what it held
+  if not redis.call('ZSCORE', rooms, room) then forget(room) redis.call('DEL', stream) end
+  redis.call('XADD', stream, '*', 'i', id, 'e', json, 'o', origin, 't', ts)
+  local bytes = add(room, #json)
+  total = add('#total', #json)
+  while redis.call('XLEN', stream) > maxLen or bytes > roomMax do
+    local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
+    if not oldest then total = forget(room) bytes = 0 break end
+    redis.call('XDEL', stream, oldest[1])
+    bytes = add(room, -#oldest[2][4])
+    total = add('#total', -#oldest[2][4])
+  end
+  redis.call('PEXPIRE', stream, ttl)
+  redis.call('ZADD', rooms, now, room)
+  local function drop(name)
+    total = forget(name)
+    redis.call('ZREM', rooms, name)
+    redis.call('DEL', prefix .. name)
+  end
+  if k == 3 then
+    for _, name in ipairs(redis.call('ZRANGEBYSCORE', rooms, '-inf', now - ttl)) do drop(name) end
+  end
+  while total > totalMax or redis.call('ZCARD', rooms) > maxRooms do
+    local name = redis.call('ZRANGE', rooms, 0, 0)[1]
+    if not name or name == room then break end
+    drop(name)
+  end
 end
 redis.call('PEXPIRE', rooms, ttl)
 redis.call('PEXPIRE', sizes, ttl)
 return total`;
 
 interface AppendCommand {
-  rtRecentAppend(
-    stream: string,
-    rooms: string,
-    sizes: string,
-    id: string,
-    json: string,
-    room: string,
-    now: number,
-    ...boundsOriginTs: (number | string)[]
-  ): Promise<number>;
+  rtRecentAppend(numberOfKeys: number, ...keysThenArgs: (number | string)[]): Promise<number>;
 }
 
 /** Entries read per XREVRANGE while looking for `since`. */
@@ -78,6 +75,9 @@ const APPEND_RETRY_MS = 200;
 const APPEND_GIVE_UP_MS = 15_000;
 /** Envelopes waiting to be appended at most; beyond it the oldest are given up. */
 const APPEND_QUEUE_MAX = 10_000;
+/** Envelopes, and bytes of their JSON, one script call appends at most (a longer batch is split). */
+const CALL_MAX_ENVELOPES = 100;
+const CALL_MAX_BYTES = 1024 * 1024;
 
 interface QueuedAppend {
   delivered: EncodedEnvelope;
@@ -87,13 +87,15 @@ interface QueuedAppend {
 
 /**
  * The recent-history buffer in the regional Redis: per room, a stream of the envelopes this region
- * delivered, each bound kept exactly by one script per append. An append is written to Redis at once,
- * before the delivery's emit (`RoomDelivery.observe`): its command is on the wire before the adapter's
- * publish to the other nodes, so no node hands an envelope to a room before the buffer has it, and a
- * join that missed it live reads it back. One connection per node keeps that node's delivery order;
- * an append never waits on or fails a delivery. A failed append (its master died, Redis restarts) is
- * tried again before anything appended after it, every APPEND_RETRY_MS for up to APPEND_GIVE_UP_MS,
- * and reported to `onError` with the rooms it concerns each time.
+ * delivered, each bound kept exactly by one script per batch of deliveries. An append is written to
+ * Redis at once, before the delivery's emit (`RoomDelivery.observe`): its command is on the wire
+ * before the adapter's publish to the other nodes, so no node hands an envelope to a room before the
+ * buffer has it, and a join that missed it live reads it back. The deliveries of one turn of the
+ * event loop come as one batch, appended by one script call (one round trip and one script run for
+ * the lot, whatever their rooms). One connection per node keeps that node's delivery order; an
+ * append never waits on or fails a delivery. A failed append (its master died, Redis restarts) is
+ * tried again before anything appended after it, every APPEND_RETRY_MS for up to
+ * APPEND_GIVE_UP_MS, and reported to `onError` with the rooms it concerns each time.
  */
 export class RedisRecentHistory implements RecentHistory {
   private readonly redis: RedisClient & AppendCommand;
@@ -110,18 +112,21 @@ export class RedisRecentHistory implements RecentHistory {
     private readonly bounds: RecentBounds,
     private readonly onError: (err: Error, rooms: string[]) => void,
   ) {
-    redis.defineCommand('rtRecentAppend', { numberOfKeys: 3, lua: APPEND_SCRIPT });
+    redis.defineCommand('rtRecentAppend', { lua: APPEND_SCRIPT });
     this.redis = redis as RedisClient & AppendCommand;
   }
 
-  /** Writes a delivered envelope to its room's buffer now, or behind the appends waiting for a retry. */
-  append(delivered: EncodedEnvelope): void {
-    if (delivered.envelope.ephemeral) return;
+  /** Writes delivered envelopes to their rooms' buffers now, or behind the appends waiting for a retry. */
+  append(delivered: readonly EncodedEnvelope[]): void {
+    const appends = delivered
+      .filter((d) => !d.envelope.ephemeral)
+      .map((d): QueuedAppend => ({ delivered: d }));
+    if (appends.length === 0) return;
     if (this.failed.length === 0) {
-      this.write({ delivered });
+      this.write(appends);
       return;
     }
-    this.behind.push({ delivered });
+    this.behind.push(...appends);
     if (this.behind.length > APPEND_QUEUE_MAX) {
       const dropped = this.behind.splice(0, this.behind.length - APPEND_QUEUE_MAX);
       this.onError(new Error('recent-history appends given up: too many waiting'), roomsOf(dropped));
@@ -133,34 +138,41 @@ export class RedisRecentHistory implements RecentHistory {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  /** Sends one append (the command is written before this returns); a failure queues it for a retry. */
-  private write(append: QueuedAppend): void {
+  /** Sends the appends in order, in as few calls as their bounds allow (written before this returns). */
+  private write(appends: readonly QueuedAppend[]): void {
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < appends.length; i++) {
+      bytes += appends[i]!.delivered.json.length;
+      const full = i + 1 - start >= CALL_MAX_ENVELOPES || bytes >= CALL_MAX_BYTES;
+      if (full || i === appends.length - 1) {
+        this.call(appends.slice(start, i + 1));
+        start = i + 1;
+        bytes = 0;
+      }
+    }
+  }
+
+  /** One script call for `appends`; a failure queues them for a retry. */
+  private call(appends: QueuedAppend[]): void {
     const { length, roomMaxBytes, totalMaxBytes, maxRooms, ttlMs } = this.bounds;
-    const { envelope, json } = append.delivered;
+    const streams: string[] = [];
+    const args: (string | number)[] = [Date.now(), length, roomMaxBytes, totalMaxBytes, maxRooms, ttlMs];
+    for (const { delivered } of appends) {
+      const { envelope, json } = delivered;
+      streams.push(keys.recent(envelope.room));
+      args.push(envelope.id, json, envelope.room, envelope.origin, envelope.ts);
+    }
     this.inFlight++;
     this.redis
-      .rtRecentAppend(
-        keys.recent(envelope.room),
-        keys.recentRooms(),
-        keys.recentBytes(),
-        envelope.id,
-        json,
-        envelope.room,
-        Date.now(),
-        length,
-        roomMaxBytes,
-        totalMaxBytes,
-        maxRooms,
-        ttlMs,
-        envelope.origin,
-        envelope.ts,
-      )
+      .rtRecentAppend(2 + streams.length, keys.recentRooms(), keys.recentBytes(), ...streams, ...args)
       .then(
         () => undefined,
         (err: Error) => {
-          this.onError(err, [envelope.room]);
-          append.failedAt ??= Date.now();
-          this.failed.push(append);
+          this.onError(err, roomsOf(appends));
+          const now = Date.now();
+          for (const append of appends) append.failedAt ??= now;
+          this.failed.push(...appends);
           this.retryTimer ??= setTimeout(() => this.retry(), APPEND_RETRY_MS);
         },
       )
@@ -177,11 +189,13 @@ export class RedisRecentHistory implements RecentHistory {
     const waiting = [...this.failed, ...this.behind];
     this.failed = [];
     this.behind = [];
-    const given = waiting.filter((q) => q.failedAt !== undefined && now - q.failedAt >= APPEND_GIVE_UP_MS);
+    const expired = (q: QueuedAppend) => q.failedAt !== undefined && now - q.failedAt >= APPEND_GIVE_UP_MS;
+    const given = waiting.filter(expired);
     if (given.length > 0) {
       this.onError(new Error('recent-history appends given up after retrying'), roomsOf(given));
     }
-    for (const append of waiting) if (!given.includes(append)) this.write(append);
+    const again = waiting.filter((q) => !expired(q));
+    if (again.length > 0) this.write(again);
     this.settle();
   }
 

@@ -1,7 +1,7 @@
 import type { EnvelopeText } from '../../shared';
 import { FailureStreak } from '../failure-streak';
 import type { Logger } from '../log';
-import { OutboxReader } from '../outbox';
+import { OUTBOX_STREAM, OutboxReader } from '../outbox';
 import { isReady, type RedisClient } from '../redis';
 import type { GroupEntry, GroupStream } from '../streams/group-stream';
 import { StreamWorker, type BatchPolicy } from '../streams/worker';
@@ -60,6 +60,12 @@ export class HistoryPolicy implements BatchPolicy<EnvelopeText> {
 export interface HistoryWriterOptions {
   /** A connection of its own: blocking reads would hold up every other command on a shared one. */
   redis: RedisClient;
+  /**
+   * The outbox streams besides the default one, each with its own connection (a Redis Cluster's
+   * publish groups, each in its own slot, so one blocking read cannot wait on two). Default: the
+   * region's one stream on `redis`.
+   */
+  streams?: readonly { stream: string; redis: RedisClient }[];
   /** The primary, behind its deadline. */
   primary: PgClient;
   /** This node's consumer name in the group. */
@@ -85,33 +91,41 @@ export interface HistoryWriterOptions {
  * attempt is counted in `rt_history_write_failures_total`. Nothing here blocks live delivery.
  */
 export class HistoryWriter {
-  private readonly worker: StreamWorker<EnvelopeText>;
+  /** One worker per outbox stream, each on its stream's connection. */
+  private readonly workers: { worker: StreamWorker<EnvelopeText>; redis: RedisClient }[];
   private stopped = false;
 
-  constructor(private readonly options: HistoryWriterOptions) {
+  constructor(options: HistoryWriterOptions) {
     const { metrics, log } = options;
-    this.worker = historyWorker({
-      stream: new OutboxReader(options.redis, options.redis, HISTORY_GROUP, options.consumer),
-      rows: new RowWriter(options),
-      batchSize: options.batchSize,
-      claimIdleMs: options.claimIdleMs,
-      statementDeadlineMs: options.primary.deadlineMs,
-      failures: new FailureStreak('history-writer', { inc: () => metrics.writeFailures.inc() }, log),
-      log,
-    });
+    const failures = new FailureStreak('history-writer', { inc: () => metrics.writeFailures.inc() }, log);
+    const streams = options.streams ?? [{ stream: OUTBOX_STREAM, redis: options.redis }];
+    this.workers = streams.map(({ stream, redis }) => ({
+      redis,
+      worker: historyWorker({
+        stream: new OutboxReader(redis, redis, HISTORY_GROUP, options.consumer, stream),
+        // Each worker retries its own batch: a RowWriter per worker.
+        rows: new RowWriter({ ...options, redis }),
+        batchSize: options.batchSize,
+        claimIdleMs: options.claimIdleMs,
+        statementDeadlineMs: options.primary.deadlineMs,
+        failures,
+        log,
+      }),
+    }));
   }
 
   /** Starts once its connection is ready (a node may start while the regional Redis is down). */
   start(): void {
-    const { redis } = this.options;
-    if (isReady(redis)) this.worker.start();
-    else redis.once('ready', () => this.stopped || this.worker.start());
+    for (const { worker, redis } of this.workers) {
+      if (isReady(redis)) worker.start();
+      else redis.once('ready', () => this.stopped || worker.start());
+    }
   }
 
   /** Finishes the batch in hand (or gives up on it while the primary is down) and stops. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.worker.stop();
+    await Promise.all(this.workers.map(({ worker }) => worker.stop()));
   }
 }
 

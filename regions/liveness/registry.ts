@@ -25,18 +25,22 @@ const NODES_KEY = keys.nodes();
 
 /** The registry in the regional Redis: `rt:nodes` (node -> lease expiry), `rt:reaping:{node}` claims. */
 export class RedisNodeRegistry implements NodeRegistry {
-  constructor(private readonly redis: RedisClient) {}
+  /** `now` is the clock leases are judged by (tests move it by hand). */
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async renew(node: string, leaseMs: number): Promise<void> {
-    await this.redis.zadd(NODES_KEY, Date.now() + leaseMs, node);
+    await this.redis.zadd(NODES_KEY, this.now() + leaseMs, node);
   }
 
   liveCount(): Promise<number> {
-    return this.redis.zcount(NODES_KEY, Date.now(), '+inf');
+    return this.redis.zcount(NODES_KEY, this.now(), '+inf');
   }
 
   async claimDead(claimer: string, claimMs: number): Promise<string[]> {
-    const dead = await this.redis.zrangebyscore(NODES_KEY, '-inf', Date.now());
+    const dead = await this.redis.zrangebyscore(NODES_KEY, '-inf', this.now());
     const claimed: string[] = [];
     for (const node of dead) {
       if (node === claimer) continue;
@@ -56,17 +60,20 @@ export class MemoryNodeRegistry implements NodeRegistry {
   private readonly leases = new Map<string, number>();
   private readonly claims = new Map<string, number>();
 
+  /** `now` is the clock leases and claims are judged by (tests move it by hand). */
+  constructor(private readonly now: () => number = Date.now) {}
+
   async renew(node: string, leaseMs: number): Promise<void> {
-    this.leases.set(node, Date.now() + leaseMs);
+    this.leases.set(node, this.now() + leaseMs);
   }
 
   async liveCount(): Promise<number> {
-    const now = Date.now();
+    const now = this.now();
     return [...this.leases.values()].filter((expiry) => expiry >= now).length;
   }
 
   async claimDead(claimer: string, claimMs: number): Promise<string[]> {
-    const now = Date.now();
+    const now = this.now();
     const claimed: string[] = [];
     for (const [node, expiry] of this.leases) {
       if (node === claimer || expiry >= now || (this.claims.get(node) ?? 0) > now) continue;

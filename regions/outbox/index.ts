@@ -5,6 +5,7 @@ export {
   RegionalOutbox,
   compareIds,
   decodeEnvelope,
+  outboxStreams,
   type OutboxEntry,
   type OutboxGroup,
 } from './outbox';

@@ -2,9 +2,19 @@ import type { RedisClient } from '../redis';
 import { decodeEntry, decodeEntryText, type EnvelopeText, type Envelope } from '../../shared';
 import type { GroupEntry, GroupStream, ReadNewOptions } from '../streams/group-stream';
 import { keys } from '../keyspace';
+import { parseRedisTarget } from '../redis';
 
-/** The region's durable queue: a Redis stream in the regional Redis. */
+/** The region's durable queue on one Redis server: one stream. */
 export const OUTBOX_STREAM = keys.outbox();
+
+/**
+ * The outbox streams of a region: on one server the one stream; on a Redis Cluster one per publish
+ * group (`BUS_SHARDS` of them, a room's group being its bus shard), which spread over the masters.
+ */
+export function outboxStreams(config: { redisUrl: string; bus: { shards: number } }): string[] {
+  if (parseRedisTarget(config.redisUrl).kind !== 'cluster') return [OUTBOX_STREAM];
+  return Array.from({ length: config.bus.shards }, (_, group) => keys.groupOutbox(group));
+}
 
 /**
  * Consumer groups that always read the outbox; the node adds one per peer region the bus forwards
@@ -29,32 +39,41 @@ export type OutboxEntry = [streamId: string, fields: string[]];
  */
 export class RegionalOutbox {
   private readonly groups: readonly OutboxGroup[];
+  /** The outbox streams (`outboxStreams`): each has every group, each is trimmed on its own. */
+  readonly streams: readonly string[];
 
   constructor(
     private readonly redis: RedisClient,
     groups: readonly OutboxGroup[] = OUTBOX_GROUPS,
+    streams: readonly string[] = [OUTBOX_STREAM],
   ) {
     this.groups = [...groups];
+    this.streams = [...streams];
     // A restarted Redis may come back empty: re-create the groups.
     redis.on('ready', () => void this.ensureGroups().catch(() => undefined));
   }
 
   /** Creates the stream and every configured group if missing (idempotent). */
   async ensureGroups(): Promise<void> {
-    for (const group of this.groups) await this.createGroup(group);
+    for (const stream of this.streams) for (const group of this.groups) await this.createGroup(stream, group);
   }
 
-  private async createGroup(group: OutboxGroup): Promise<void> {
+  private async createGroup(stream: string, group: OutboxGroup): Promise<void> {
     try {
-      await this.redis.xgroup('CREATE', OUTBOX_STREAM, group, '0', 'MKSTREAM');
+      await this.redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
     } catch (err) {
       if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
     }
   }
 
   /** The read side of `group` for `consumer`; blocking reads go through `connection` (a dedicated one). */
-  reader(group: OutboxGroup, consumer: string, connection: RedisClient = this.redis): OutboxReader {
-    return new OutboxReader(this.redis, connection, group, consumer);
+  reader(
+    group: OutboxGroup,
+    consumer: string,
+    connection: RedisClient = this.redis,
+    stream: string = this.streams[0]!,
+  ): OutboxReader {
+    return new OutboxReader(this.redis, connection, group, consumer, stream);
   }
 
   /**
@@ -64,39 +83,46 @@ export class RegionalOutbox {
    * Returns how many entries were removed.
    */
   async trimAcknowledged(): Promise<number> {
-    const existing = await this.groupInfo();
+    let removed = 0;
+    for (const stream of this.streams) removed += await this.trimStream(stream);
+    return removed;
+  }
+
+  private async trimStream(stream: string): Promise<number> {
+    const existing = await this.groupInfo(stream);
     let floor: string | undefined;
     for (const group of this.groups) {
       const info = existing.find((g) => g.name === group);
       if (!info) return 0;
-      const pending = (await this.redis.xpending(OUTBOX_STREAM, group)) as [
-        number,
-        string | null,
-        ...unknown[],
-      ];
+      const pending = (await this.redis.xpending(stream, group)) as [number, string | null, ...unknown[]];
       // Entries up to last-delivered-id were handed out; those still pending stay.
       const candidate = pending[0] > 0 && pending[1] ? pending[1] : nextId(String(info['last-delivered-id']));
       if (floor === undefined || compareIds(candidate, floor) < 0) floor = candidate;
     }
     if (!floor || floor === '0-1') return 0;
-    return (await this.redis.xtrim(OUTBOX_STREAM, 'MINID', floor)) as number;
+    return (await this.redis.xtrim(stream, 'MINID', floor)) as number;
   }
 
-  /** Entries not yet delivered to `group` plus those delivered but not acknowledged. */
+  /** Entries not yet delivered to `group` plus those delivered but not acknowledged, over every stream. */
   async depth(group: OutboxGroup): Promise<number> {
-    const info = (await this.groupInfo()).find((g) => g.name === group);
-    if (!info) return 0;
-    return Number(info.lag ?? 0) + Number(info.pending ?? 0);
+    let depth = 0;
+    for (const stream of this.streams) {
+      const info = (await this.groupInfo(stream)).find((g) => g.name === group);
+      if (info) depth += Number(info.lag ?? 0) + Number(info.pending ?? 0);
+    }
+    return depth;
   }
 
-  /** Entries in the stream. */
+  /** Entries in the streams. */
   async length(): Promise<number> {
-    return this.redis.xlen(OUTBOX_STREAM);
+    let length = 0;
+    for (const stream of this.streams) length += await this.redis.xlen(stream);
+    return length;
   }
 
-  private async groupInfo(): Promise<Record<string, unknown>[]> {
+  private async groupInfo(stream: string): Promise<Record<string, unknown>[]> {
     try {
-      const groups = (await this.redis.xinfo('GROUPS', OUTBOX_STREAM)) as unknown[][];
+      const groups = (await this.redis.xinfo('GROUPS', stream)) as unknown[][];
       return groups.map(toRecord);
     } catch (err) {
       if (String((err as Error).message).includes('no such key')) return [];
@@ -117,6 +143,7 @@ export class OutboxReader implements GroupStream<EnvelopeText> {
     private readonly connection: RedisClient,
     readonly group: OutboxGroup,
     readonly consumer: string,
+    readonly stream: string = OUTBOX_STREAM,
   ) {}
 
   /**
@@ -126,7 +153,7 @@ export class OutboxReader implements GroupStream<EnvelopeText> {
   async readNew({ count, blockMs, signal }: ReadNewOptions): Promise<GroupEntry<EnvelopeText>[]> {
     if (signal.aborted) return [];
     const block = blockMs > 0 ? ['BLOCK', blockMs] : [];
-    const read = this.read(this.connection, count, [...block, 'STREAMS', OUTBOX_STREAM, '>']);
+    const read = this.read(this.connection, count, [...block, 'STREAMS', this.stream, '>']);
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<GroupEntry<EnvelopeText>[]>((resolve) => {
       onAbort = () => resolve([]);
@@ -142,13 +169,13 @@ export class OutboxReader implements GroupStream<EnvelopeText> {
 
   /** Entries handed to this consumer and not acknowledged (after a failure or a restart). */
   readPending(count: number): Promise<GroupEntry<EnvelopeText>[]> {
-    return this.read(this.redis, count, ['STREAMS', OUTBOX_STREAM, '0']);
+    return this.read(this.redis, count, ['STREAMS', this.stream, '0']);
   }
 
   /** Takes over entries pending to any consumer of the group for at least `minIdleMs`. */
   async claim(minIdleMs: number, count: number): Promise<GroupEntry<EnvelopeText>[]> {
     const reply = (await this.redis.xautoclaim(
-      OUTBOX_STREAM,
+      this.stream,
       this.group,
       this.consumer,
       minIdleMs,
@@ -160,7 +187,7 @@ export class OutboxReader implements GroupStream<EnvelopeText> {
   }
 
   async ack(ids: readonly string[]): Promise<void> {
-    if (ids.length > 0) await this.redis.xack(OUTBOX_STREAM, this.group, ...ids);
+    if (ids.length > 0) await this.redis.xack(this.stream, this.group, ...ids);
   }
 
   private async read(

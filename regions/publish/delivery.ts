@@ -11,16 +11,32 @@ import { preEncodedBroadcast } from '../socket/pre-encoded';
 
 export type RegionIo = Server<ClientEvents, ServerEvents>;
 
-/** Called after each emit with the envelope and its JSON (encoded once, shared by every observer). */
-export type DeliveryObserver = (delivered: EncodedEnvelope) => void;
+/**
+ * Called with the deliveries of one turn of the event loop, in delivery order, just before their
+ * emits (the envelope and its JSON, encoded once, shared by every observer).
+ */
+export type DeliveryObserver = (delivered: readonly EncodedEnvelope[]) => void;
+
+interface PendingDelivery {
+  encoded: EncodedEnvelope;
+  source: 'local' | 'bus';
+  exceptSocketId: string | undefined;
+}
 
 /**
  * Emits envelopes to a room region-wide through the Redis adapter: every member on every node of this
  * region receives it once. Used for envelopes published here and for envelopes arriving from other
  * regions, so there is exactly one path to clients.
+ *
+ * Deliveries are emitted at the end of the current turn (`process.nextTick`), all of that turn's
+ * together and in the order they were handed in: the publishes whose Redis replies came in one read,
+ * or one batch of the bus. The observers see the batch once (the recent-history buffer appends it
+ * with one script call instead of one per envelope); the wait is the rest of the current callback's
+ * promise work, never another I/O turn.
  */
 export class RoomDelivery {
   private readonly observers: DeliveryObserver[] = [];
+  private pending: PendingDelivery[] = [];
 
   constructor(
     private readonly io: RegionIo,
@@ -28,30 +44,44 @@ export class RoomDelivery {
   ) {}
 
   /**
-   * Calls `observer` for each delivery, in this node's delivery order, just before the emit (feeds
-   * the recent-history buffer). An observer that writes to Redis writes before the emit's own
-   * publish to the other nodes, so a join on any node that no longer gets the envelope live (it
-   * joined the room after the emit reached its node) reads it from the buffer.
+   * Calls `observer` with each turn's deliveries, in this node's delivery order, just before their
+   * emits (feeds the recent-history buffer). An observer that writes to Redis writes before the
+   * emits' own publishes to the other nodes, so a join on any node that no longer gets an envelope
+   * live (it joined the room after the emit reached its node) reads it from the buffer.
    */
   observe(observer: DeliveryObserver): void {
     this.observers.push(observer);
   }
 
-  /** Emits `delivered` (an envelope, or one already encoded by the publish log) to its room. */
+  /**
+   * Emits `delivered` (an envelope, or one already encoded by the publish log) to its room, at the
+   * end of this turn, after what was handed in before it.
+   */
   deliver(delivered: Envelope | EncodedEnvelope, source: 'local' | 'bus', exceptSocketId?: string): void {
     const encoded = 'json' in delivered ? delivered : encodeEnvelope(delivered);
-    const { envelope } = encoded;
+    if (this.pending.length === 0) process.nextTick(() => this.flush());
+    this.pending.push({ encoded, source, exceptSocketId });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    const encoded = batch.map((d) => d.encoded);
     for (const observer of this.observers) observer(encoded);
-    const target = exceptSocketId
-      ? this.io.to(envelope.room).except(exceptSocketId)
-      : this.io.to(envelope.room);
-    // The JSON made once (by the publish log, or read from the bus entry) is what every member gets
-    // and what the other nodes of the region receive: the packet encoder puts it in as it is.
-    target.emit('message', preEncodedBroadcast(encoded.json) as unknown as Envelope);
-    this.metrics.messagesOut.inc({ source });
-    this.metrics.deliveryLatency.observe(
-      { origin: envelope.origin },
-      Math.max(0, Date.now() - envelope.ts) / 1000,
-    );
+    const now = Date.now();
+    for (const { encoded, source, exceptSocketId } of batch) {
+      const { envelope } = encoded;
+      const target = exceptSocketId
+        ? this.io.to(envelope.room).except(exceptSocketId)
+        : this.io.to(envelope.room);
+      // The JSON made once (by the publish log, or read from the bus entry) is what every member gets
+      // and what the other nodes of the region receive: the packet encoder puts it in as it is.
+      target.emit('message', preEncodedBroadcast(encoded.json) as unknown as Envelope);
+      this.metrics.messagesOut.inc({ source });
+      this.metrics.deliveryLatency.observe(
+        { origin: envelope.origin },
+        Math.max(0, now - envelope.ts) / 1000,
+      );
+    }
   }
 }

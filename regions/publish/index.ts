@@ -10,5 +10,6 @@ export {
   type PublishLogRules,
 } from './log';
 export { MemoryPublishLog } from './memory-log';
-export { RedisPublishLog } from './redis-log';
+export { ClusterAcceptStore } from './cluster-accept';
+export { RedisPublishLog, ServerAcceptStore, type AcceptStore } from './redis-log';
 export { Publisher, type PublishRequest } from './publisher';

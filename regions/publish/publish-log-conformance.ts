@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, newEnvelopeId, type Envelope, type EnvelopeId } from '../../shared';
+import { shardOfRoom } from '../bus/bus';
 import type { PublishLog, PublishLogRules } from './log';
 
 /** A fresh, empty publish log with `rules`, what the bus would do, and what the outbox holds. */
@@ -8,8 +9,17 @@ export interface PublishLogFixture {
   log: PublishLog;
   /** Marks `id` as delivered here from another region (what the bus consumer sets). */
   markSeen(id: EnvelopeId): Promise<void>;
-  /** The envelopes appended to the outbox, in order. */
+  /**
+   * The envelopes appended to the outbox: in acceptance order for the rooms of one outbox stream
+   * (on a Redis Cluster one stream per publish group; several are merged by stream id).
+   */
   appended(): Promise<Envelope[]>;
+  /**
+   * What an accept of `envelope` leaves behind when its node dies in the middle: nothing for a
+   * backend that accepts in one atomic step; on a Redis Cluster the first step (the id claim and the
+   * rate count) without the second (the group's record and append).
+   */
+  acceptInterrupted(envelope: Envelope): Promise<void>;
 }
 
 export type PublishLogFactory = (rules: PublishLogRules) => Promise<PublishLogFixture>;
@@ -48,6 +58,14 @@ async function refusal(attempt: Promise<unknown>): Promise<string> {
     throw err;
   }
   return 'accepted';
+}
+
+/** A room whose bus shard (its publish group on a Redis Cluster, of the default 8) differs from `room`'s. */
+export function roomInAnotherGroup(room: string): string {
+  for (let n = 0; ; n++) {
+    const other = `${room}-other-${n}`;
+    if (shardOfRoom(other, 8) !== shardOfRoom(room, 8)) return other;
+  }
 }
 
 /** Waits for the start of a second with room for a few publishes, so a rate window is not split. */
@@ -89,6 +107,42 @@ export function publishLogConformance(name: string, open: PublishLogFactory): vo
       expect(await refusal(log.accept({ ...original, room: 'b', data: 'forged' }))).toBe('invalid');
       expect(await log.accept({ ...original })).toMatchObject({ fresh: false });
       expect(await appended()).toEqual([original]);
+    });
+
+    it('refuses an id reused by another user in a room of another publish group, leaving the original alone', async () => {
+      const { log, appended } = await open(CONFORMANCE_RULES);
+      const original = envelopeFor({ user: 'alice', room: 'a' });
+      await log.accept(original);
+      const elsewhere = roomInAnotherGroup('a');
+      expect(
+        await refusal(log.accept({ ...original, user: 'mallory', room: elsewhere, data: 'forged' })),
+      ).toBe('invalid');
+      // The other way round too: the id first accepted in the other group, reused in the first.
+      const second = envelopeFor({ user: 'bob', room: elsewhere });
+      await log.accept(second);
+      expect(await refusal(log.accept({ ...second, user: 'mallory', room: 'a', data: 'forged' }))).toBe(
+        'invalid',
+      );
+      expect(await log.accept({ ...original })).toEqual({
+        fresh: false,
+        firstAck: { id: original.id, ts: original.ts },
+      });
+      // Two publish groups on a Redis Cluster: no order between them.
+      const stored = await appended();
+      expect(stored).toHaveLength(2);
+      expect(stored).toEqual(expect.arrayContaining([original, second]));
+    });
+
+    it('appends a publish interrupted by a crash exactly once when it is retried', async () => {
+      const { log, appended, acceptInterrupted } = await open(CONFORMANCE_RULES);
+      const envelope = envelopeFor({ room: 'crash' });
+      await acceptInterrupted(envelope);
+      expect(await log.accept(envelope)).toMatchObject({ fresh: true });
+      expect(await log.accept({ ...envelope })).toEqual({
+        fresh: false,
+        firstAck: { id: envelope.id, ts: envelope.ts },
+      });
+      expect(await appended()).toEqual([envelope]);
     });
 
     it('refuses an id that already arrived here from another region', async () => {

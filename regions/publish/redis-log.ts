@@ -32,7 +32,14 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {1, redis.call('XADD', KEYS[4], '*', unpack(ARGV, 4))}`;
 
-type ScriptReply = [0, string] | [1, string] | [2] | [3];
+/** How an accept ended in Redis: {0, first ack}, {1, stream id}, {2} from another region, {3} over the rate. */
+export type AcceptReply = [0, string] | [1, string] | [2] | [3];
+
+/** One accept's work in the regional Redis: rate, claim and append, as `ACCEPT_SCRIPT` answers. */
+export interface AcceptStore {
+  /** `limit` 0: the rate is not checked. */
+  accept(encoded: EncodedEnvelope, record: AckRecord, now: number, limit: number): Promise<AcceptReply>;
+}
 
 interface AcceptCommand {
   rtAccept(
@@ -44,7 +51,37 @@ interface AcceptCommand {
     ttlMs: number,
     limit: number,
     ...fields: string[]
-  ): Promise<ScriptReply>;
+  ): Promise<AcceptReply>;
+}
+
+/** One server: one script over the `{publish}` keys, one round trip. */
+export class ServerAcceptStore implements AcceptStore {
+  private readonly redis: RedisClient & AcceptCommand;
+
+  constructor(
+    redis: RedisClient,
+    private readonly rules: PublishLogRules,
+  ) {
+    redis.defineCommand('rtAccept', { numberOfKeys: 4, lua: ACCEPT_SCRIPT });
+    this.redis = redis as RedisClient & AcceptCommand;
+  }
+
+  accept(encoded: EncodedEnvelope, record: AckRecord, now: number, limit: number): Promise<AcceptReply> {
+    const { envelope } = encoded;
+    const second = Math.floor(now / 1000);
+    return this.redis.rtAccept(
+      keys.ack(envelope.id),
+      keys.seen(envelope.id),
+      envelope.ephemeral === true
+        ? keys.ephemeralRate(envelope.user, second)
+        : keys.rate(envelope.user, second),
+      keys.outbox(),
+      encodeAckRecord(record),
+      claimTtlMs(envelope.id, now, this.rules),
+      limit,
+      ...entryFields(encoded),
+    );
+  }
 }
 
 /** Envelopes the node answers retries for from memory (also while Redis is down). */
@@ -57,7 +94,8 @@ interface HeldEnvelope {
 }
 
 /**
- * The publish log in the regional Redis: one Lua script per publish (rate, claim, append).
+ * The publish log in the regional Redis: on one server one Lua script per publish (rate, claim,
+ * append); on a Redis Cluster the two steps of `ClusterAcceptStore`.
  *
  * While the regional Redis is unreachable (or does not answer within the client's command
  * deadline), accepted envelopes are held in memory, up to `holdMaxBytes` of envelope JSON, and
@@ -69,7 +107,7 @@ interface HeldEnvelope {
  * other regions and to history (docs/delivery.md).
  */
 export class RedisPublishLog implements PublishLog {
-  private readonly redis: RedisClient & AcceptCommand;
+  private readonly store: AcceptStore;
   private readonly held: HeldEnvelope[] = [];
   private heldBytesTotal = 0;
   private readonly localAcks = new Map<string, AckRecord>();
@@ -80,9 +118,10 @@ export class RedisPublishLog implements PublishLog {
     redis: RedisClient,
     private readonly rules: PublishLogRules,
     private readonly deps: { log: Logger; metrics: RegionMetrics; holdMaxBytes: number },
+    /** Default: one server's script; on a Redis Cluster, `ClusterAcceptStore`. */
+    store?: AcceptStore,
   ) {
-    redis.defineCommand('rtAccept', { numberOfKeys: 4, lua: ACCEPT_SCRIPT });
-    this.redis = redis as RedisClient & AcceptCommand;
+    this.store = store ?? new ServerAcceptStore(redis, rules);
     // A restarted or unfrozen Redis: append what was held.
     redis.on('ready', () => void this.flush());
   }
@@ -104,7 +143,7 @@ export class RedisPublishLog implements PublishLog {
     const encoded = encodeEnvelope(envelope, options.dataJson);
     const record = ackRecordOf(envelope);
     if (this.held.length === 0) {
-      let reply: ScriptReply;
+      let reply: AcceptReply;
       try {
         reply = await this.run(encoded, record, now, options.rateLimited !== false);
       } catch (err) {
@@ -129,7 +168,7 @@ export class RedisPublishLog implements PublishLog {
   private async appendHeld(): Promise<void> {
     while (this.held.length > 0) {
       const next = this.held[0]!;
-      let reply: ScriptReply;
+      let reply: AcceptReply;
       try {
         reply = await this.run(next.encoded, next.record, Date.now(), false);
       } catch (err) {
@@ -147,23 +186,12 @@ export class RedisPublishLog implements PublishLog {
   }
 
   private run(encoded: EncodedEnvelope, record: AckRecord, now: number, limited: boolean) {
-    const { envelope } = encoded;
-    const second = Math.floor(now / 1000);
-    const ephemeral = envelope.ephemeral === true;
+    const ephemeral = encoded.envelope.ephemeral === true;
     const limit = !limited ? 0 : ephemeral ? this.rules.ephemeralRatePerUser : this.rules.publishRatePerUser;
-    return this.redis.rtAccept(
-      keys.ack(envelope.id),
-      keys.seen(envelope.id),
-      ephemeral ? keys.ephemeralRate(envelope.user, second) : keys.rate(envelope.user, second),
-      keys.outbox(),
-      encodeAckRecord(record),
-      claimTtlMs(envelope.id, now, this.rules),
-      limit,
-      ...entryFields(encoded),
-    );
+    return this.store.accept(encoded, record, now, limit);
   }
 
-  private answer(reply: ScriptReply, encoded: EncodedEnvelope, record: AckRecord): AcceptResult {
+  private answer(reply: AcceptReply, encoded: EncodedEnvelope, record: AckRecord): AcceptResult {
     switch (reply[0]) {
       case 1:
         this.remember(record);

@@ -4,7 +4,7 @@ import type { Component } from '../lifecycle';
 import type { Logger } from '../log';
 import type { RegionMetrics } from '../metrics';
 import type { RegionIo } from '../publish';
-import type { RegionSocket } from '../socket/handlers';
+import type { RegionSocket } from '../socket/region-socket';
 
 /** Global Redis pub/sub channel every node of every region listens on for user disconnects. */
 export const USER_CONTROL_CHANNEL = keys.userControl();

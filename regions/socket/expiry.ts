@@ -1,4 +1,4 @@
-import type { RegionSocket } from './handlers';
+import type { RegionSocket } from './region-socket';
 
 /** How often the node looks for sockets whose token has expired. */
 const SWEEP_INTERVAL_MS = 500;

@@ -13,7 +13,8 @@ import type { RegionIo } from '../publish';
 import type { Revocations } from '../server-api/user-control';
 import type { RegionServices } from '../services';
 import { SessionExpiry } from './expiry';
-import { socketHandlers, type RegionSocket } from './handlers';
+import { socketHandlers } from './handlers';
+import type { RegionSocket } from './region-socket';
 import { admitHandshake } from './handshake';
 
 /** After clients left, how long in-flight HTTP requests get to finish before their connections are cut. */

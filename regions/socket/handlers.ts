@@ -1,4 +1,3 @@
-import type { Socket } from 'socket.io';
 import { z } from 'zod';
 import {
   ProtocolError,
@@ -13,31 +12,15 @@ import {
   roomAllowed,
   type ClientEvents,
   type JsonValue,
-  type ServerEvents,
   type TokenPrincipal,
   type TokenVerifier,
 } from '../../shared';
 import { answerBytes, jsonArray } from '../history/stored';
-import type { TokenBucket } from '../limits';
 import type { RegionServices } from '../services';
 import type { SessionExpiry } from './expiry';
 import { PreEncodedJson } from './pre-encoded';
 import { DataText } from './publish-decoder';
-
-export interface SocketData {
-  principal: TokenPrincipal;
-  publishBucket: TokenBucket;
-  /** One bucket for join, leave, history, presence and auth together. */
-  requestBucket: TokenBucket;
-  /** Bytes of join and history answers: what stored envelopes cost to read back and send. */
-  answerBucket: TokenBucket;
-  /** History and recovery reads running now. */
-  reads: number;
-  /** The second the expiry sweep holds this socket under. */
-  expiryBucket: number;
-}
-
-export type RegionSocket = Socket<ClientEvents, ServerEvents, Record<string, never>, SocketData>;
+import type { RegionSocket } from './region-socket';
 
 /** What the socket handlers enforce per connection. */
 export interface SocketLimits {

@@ -4,7 +4,7 @@ import type { RegionConfig } from '../config';
 import type { UserLimits } from '../limits';
 import type { RegionMetrics } from '../metrics';
 import type { Revocations } from '../server-api/user-control';
-import type { RegionSocket } from './handlers';
+import type { RegionSocket } from './region-socket';
 import { SocketState, socketRates } from './state';
 
 /**

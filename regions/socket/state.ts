@@ -1,7 +1,7 @@
 import type { TokenPrincipal } from '../../shared';
 import type { RegionConfig } from '../config';
 import { TokenBucket } from '../limits';
-import type { SocketData } from './handlers';
+import type { SocketData } from './region-socket';
 
 /** The per-connection rates, shared by every socket of the node. */
 export interface SocketRates {

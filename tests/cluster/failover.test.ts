@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope, EnvelopeId } from '../../shared';
 import { RealtimeClient } from '../../shared/sdk/index';
+import { shardOfRoom } from '../../regions/bus';
 import { keys } from '../../regions/keyspace';
 import { eventually, sleep } from '../support/clients';
 import { tokenFor } from '../support/tokens';
@@ -24,11 +25,11 @@ async function sdkClient(url: string, user: string): Promise<RealtimeClient> {
   return client;
 }
 
-/** A room whose sharded adapter channel lives on the master that serves `key` too. */
-async function roomOnMasterOf(key: string, prefix: string): Promise<string> {
-  const target = await region.cluster.masterOf(key);
+/** A room whose sharded adapter channel lives on the master that serves its `victimKeyOf(room)` too. */
+async function roomOnMasterOf(victimKeyOf: (room: string) => string, prefix: string): Promise<string> {
   for (let n = 0; ; n++) {
     const room = `${prefix}-${n}`;
+    const target = await region.cluster.masterOf(victimKeyOf(room));
     if ((await region.cluster.masterOf(`rt:sio#/#${room}#`)).port === target.port) return room;
   }
 }
@@ -48,13 +49,17 @@ interface StreamResult {
 }
 
 /**
- * SDK clients on both nodes in a room whose channel lives on the master that serves `victimKey`;
- * one of them publishes 80 messages, 25 ms apart, and that master is SIGKILLed after 15 reached
- * the other node. Resolves once every member has every message, or fails after 20 s.
+ * SDK clients on both nodes in a room whose channel lives on the master that serves
+ * `victimKeyOf(room)`; one of them publishes 80 messages, 25 ms apart, and that master is SIGKILLed
+ * after 15 reached the other node. Resolves once every member has every message, or fails after 20 s.
  */
-async function streamThroughFailover(victimKey: string, name: string): Promise<StreamResult> {
+async function streamThroughFailover(
+  victimKeyOf: (room: string) => string,
+  name: string,
+): Promise<StreamResult> {
   const [nodeA, nodeB] = region.nodes.map((n) => n.url) as [string, string];
-  const room = await roomOnMasterOf(victimKey, `chat:${name}`);
+  const room = await roomOnMasterOf(victimKeyOf, `chat:${name}`);
+  const victimKey = victimKeyOf(room);
   const publisher = await sdkClient(nodeA, `${name}-pub`);
   const onA = await sdkClient(nodeA, `${name}-local`);
   const onB = await sdkClient(nodeB, `${name}-remote`);
@@ -91,7 +96,7 @@ function expectExactlyOnce(envelopes: Envelope[], published: EnvelopeId[]): void
 
 describe('a master of the region Redis Cluster killed mid-stream (its replica takes over)', () => {
   it("loses and doubles nothing for SDK clients when it served the room's channel and the recent buffers", async () => {
-    const { published, received, rejoins } = await streamThroughFailover(keys.recentRooms(), 'recent');
+    const { published, received, rejoins } = await streamThroughFailover(() => keys.recentRooms(), 'recent');
     expectExactlyOnce(received.sameNode, published);
     expectExactlyOnce(received.otherNode, published);
     // The other member's node told it to resync once its subscriptions were back.
@@ -99,7 +104,9 @@ describe('a master of the region Redis Cluster killed mid-stream (its replica ta
   });
 
   it("loses and doubles nothing for SDK clients when it served the room's channel and the publish log", async () => {
-    const { published, received, rejoins } = await streamThroughFailover(keys.outbox(), 'publish');
+    // The room's publish group: its outbox stream and retry records (the default 8 bus shards).
+    const groupOutbox = (room: string) => keys.groupOutbox(shardOfRoom(room, 8));
+    const { published, received, rejoins } = await streamThroughFailover(groupOutbox, 'publish');
     expectExactlyOnce(received.sameNode, published);
     expectExactlyOnce(received.otherNode, published);
     expect(rejoins).toBeGreaterThan(0);

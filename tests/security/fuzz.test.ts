@@ -99,7 +99,9 @@ async function fuzzFor(ms: number): Promise<{ acks: number; codes: Set<string> }
             continue;
           }
           if (!client.isOpen()) break;
-          const ack = (await client.emitRaw(step.event, step.payload, 5_000).catch((err: Error) => {
+          // Every emit must be acked; the deadline is generous because it checks that an ack comes,
+          // not how fast (the machine may be busy with other test files).
+          const ack = (await client.emitRaw(step.event, step.payload, 20_000).catch((err: Error) => {
             // A packet over the buffer limit or malformed closes the connection: no ack then.
             if (!client.isOpen()) return undefined;
             throw err;

@@ -15,7 +15,7 @@ beforeAll(async () => {
     region: 'eu-west',
     nodes: 1,
     env: {
-      HANDSHAKE_RATE_PER_IP: '5',
+      HANDSHAKE_RATE_PER_IP: '1',
       CONNECT_TIMEOUT_MS: '1000',
       // The test process plays the trusted proxy: each test's x-forwarded-for is its own client IP.
       TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
@@ -65,14 +65,16 @@ describe('handshakes', () => {
   });
 
   it('limits handshakes per client IP (from x-forwarded-for of a trusted proxy), not for other IPs', async () => {
-    const statuses = [];
-    for (let i = 0; i < 14; i++) {
+    // HANDSHAKE_RATE_PER_IP=1: a burst of 2, then one a second. Handshakes one after another exhaust
+    // the bucket as long as each takes under a second, however loaded the machine is.
+    const statuses: number[] = [];
+    while (statuses.length < 12 && !statuses.includes(403)) {
       const res = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers: from('203.0.113.7') });
       statuses.push(res.status);
       await res.body?.cancel();
     }
-    expect(statuses.slice(0, 10).every((s) => s === 200)).toBe(true);
-    expect(statuses.slice(10)).toContain(403);
+    expect(statuses.slice(0, 2)).toEqual([200, 200]);
+    expect(statuses).toContain(403);
     expect(await handshakeError(url, { token: await tokenFor('same-ip') }, from('203.0.113.7'))).toMatch(
       /rate_limited|websocket error/,
     );

@@ -69,9 +69,9 @@ export function memoryNode(
   const delivery = new RoomDelivery(io, deps.metrics);
   /** Every envelope delivered to a room, in delivery order. */
   const delivered: Envelope[] = [];
-  delivery.observe((encoded) => {
-    delivered.push(encoded.envelope);
-    recent.append(encoded);
+  delivery.observe((batch) => {
+    for (const encoded of batch) delivered.push(encoded.envelope);
+    recent.append(batch);
   });
   const historyMetrics = new HistoryMetrics(deps.metrics.registry, async () => 0);
   const services: RegionServices = {

@@ -1,0 +1,52 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import { io as connect } from 'socket.io-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EncodedEnvelope, Envelope } from '../../shared';
+import { RegionMetrics } from '../metrics';
+import { envelopeFor } from './publish-log-conformance';
+import { RoomDelivery, type RegionIo } from './delivery';
+import { preEncodedParser } from '../socket/pre-encoded';
+
+const stops: (() => void)[] = [];
+afterEach(() => stops.splice(0).forEach((stop) => stop()));
+
+/** A real Socket.IO server on a free port with one connected client in `room`. */
+async function serverWithMember(room: string) {
+  const httpServer = createServer();
+  const io = new Server(httpServer, { parser: preEncodedParser }) as unknown as RegionIo;
+  io.on('connection', (socket) => void socket.join(room));
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  const { port } = httpServer.address() as AddressInfo;
+  const client = connect(`http://127.0.0.1:${port}`, { transports: ['websocket'], forceNew: true });
+  stops.push(() => {
+    client.close();
+    void io.close();
+  });
+  const received: Envelope[] = [];
+  client.on('message', (envelope: Envelope) => received.push(envelope));
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  while (io.of('/').adapter.rooms.get(room)?.size !== 1) await new Promise((r) => setTimeout(r, 5));
+  return { io, received };
+}
+
+describe('RoomDelivery', () => {
+  it('hands the deliveries of one turn to its observers once, in order, and emits them in that order', async () => {
+    const { io, received } = await serverWithMember('r');
+    const delivery = new RoomDelivery(io, new RegionMetrics({ region: 'eu-west', node: 'n1' }));
+    const batches: string[][] = [];
+    delivery.observe((batch: readonly EncodedEnvelope[]) => batches.push(batch.map((d) => d.envelope.id)));
+    const envelopes = [1, 2, 3].map((n) => envelopeFor({ room: 'r', data: n }));
+    for (const envelope of envelopes) delivery.deliver(envelope, 'local');
+    // Nothing is observed before the end of the turn; then the three together.
+    expect(batches).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(batches).toEqual([envelopes.map((e) => e.id)]);
+    const later = envelopeFor({ room: 'r', data: 4 });
+    delivery.deliver(later, 'bus');
+    while (received.length < 4) await new Promise((r) => setTimeout(r, 5));
+    expect(batches).toEqual([envelopes.map((e) => e.id), [later.id]]);
+    expect(received.map((e) => e.data)).toEqual([1, 2, 3, 4]);
+  });
+});
