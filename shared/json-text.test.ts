@@ -23,6 +23,8 @@ const jsonish = fc.constantFrom(
   'é',
   '"a"',
   '"1"',
+  '"0"',
+  '"01"',
   '\\u0000',
   '\\u001f',
   '\\u001F',
@@ -134,6 +136,9 @@ describe('scanJsonText', () => {
       '"\\uD800"',
       '{"a":1,"a":2}',
       '{"b":1,"1":2}',
+      '{"1":0,"0":1}',
+      '{"01":1,"0":2}',
+      '{"4294967295":1,"0":1}',
       '[01]',
       '[1,]',
       '{"a"}',
@@ -155,6 +160,10 @@ describe('scanJsonText', () => {
     const keys = Array.from({ length: 50 }, (_, i) => `"k${i}":${i}`);
     expect(scanJsonText(`{${keys.join(',')}}`, 0)?.problem).toBeUndefined();
     expect(scanJsonText(`{${keys.join(',')},"k3":0}`, 0)).toBeUndefined();
+    // Array indexes first and in order, as JSON.stringify writes them; digits that are none are keys.
+    expect(
+      scanJsonText('{"0":1,"7":2,"4294967294":0,"b":3,"01":4,"4294967295":5}', 0)?.problem,
+    ).toBeUndefined();
     // The same key in two different objects is no repeat.
     expect(scanJsonText('[{"a":1,"b":2},{"a":1,"b":2}]', 0)?.problem).toBeUndefined();
   });

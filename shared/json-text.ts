@@ -10,10 +10,10 @@ export interface JsonTextScan {
  * Reads the JSON value that starts at `text[start]` in one pass over its characters, without
  * building it, when the text is exactly what `JSON.stringify` writes for the value it holds; answers
  * undefined for anything else (not JSON, or JSON in another form: whitespace, `1.0`, `\u0041`, `\/`,
- * a key repeated in one object, or an integer-like key, whose place JSON.parse changes). When it
- * answers, `slice = text.slice(start, end)` is JSON, `problem` is set exactly when
- * `jsonValueProblem(JSON.parse(slice))` is (of several problems in one value, the one named may
- * differ), and without a problem `JSON.stringify(JSON.parse(slice)) === slice`. Like
+ * a key repeated in one object, array-index keys after other keys or out of order, which JSON.parse
+ * puts first and in order). When it answers, `slice = text.slice(start, end)` is JSON, `problem` is
+ * set exactly when `jsonValueProblem(JSON.parse(slice))` is (of several problems in one value, the
+ * one named may differ), and without a problem `JSON.stringify(JSON.parse(slice)) === slice`. Like
  * `jsonValueProblem` it never recurses, and its cost is linear in the text whatever its shape. A
  * caller that gets undefined parses the text instead.
  */
@@ -36,9 +36,11 @@ const PLAIN_RUN = /[^"\\\u0000-\u001f\ud800-\udfff]+/y;
 /** One scan: every `read*` method takes the index where its token starts and answers the index after it, or -1. */
 class JsonTextScanner {
   private readonly kinds: number[] = [];
-  // Per open object: its first key, and its other keys once it has more than one.
+  // Per open object: its first key, its other keys once it has more than one, and the last array
+  // index among its keys (-1: none yet; -2: a key that is not one came, so none may follow).
   private readonly firstKeys: (string | undefined)[] = [];
   private readonly moreKeys: (string[] | Set<string> | undefined)[] = [];
+  private readonly lastIndexes: number[] = [];
   private problem: string | undefined;
 
   constructor(
@@ -92,6 +94,7 @@ class JsonTextScanner {
       this.kinds.push(OBJECT);
       this.firstKeys.push(undefined);
       this.moreKeys.push(undefined);
+      this.lastIndexes.push(-1);
       return this.readKey(at + 1);
     }
     if (c === 0x22 /* " */) return this.readString(at, '');
@@ -106,6 +109,7 @@ class JsonTextScanner {
     if (kind === OBJECT) {
       this.firstKeys.pop();
       this.moreKeys.pop();
+      this.lastIndexes.pop();
     }
   }
 
@@ -116,10 +120,19 @@ class JsonTextScanner {
     const end = this.readString(at, 'key: ');
     if (end < 0 || text.charCodeAt(end) !== 0x3a /* : */) return -1;
     const key = text.slice(at + 1, end - 1);
-    // JSON.parse puts integer-like keys first. Keys are compared as written, which in this form is
-    // the same as comparing them decoded (every character has one spelling).
-    if (isDigit(key.charCodeAt(0)) && /^[0-9]+$/.test(key)) return -1;
     const level = this.firstKeys.length - 1;
+    // An object's array-index keys come first, in ascending order, in what JSON.parse builds and so
+    // in what JSON.stringify writes; the text must have them so.
+    const index = isDigit(key.charCodeAt(0)) ? arrayIndex(key) : -1;
+    const lastIndex = this.lastIndexes[level]!;
+    if (index >= 0) {
+      if (lastIndex === -2 || index <= lastIndex) return -1;
+      this.lastIndexes[level] = index;
+      return end + 1;
+    }
+    this.lastIndexes[level] = -2;
+    // Other keys are compared as written, which in this form is the same as comparing them decoded
+    // (every character has one spelling).
     const first = this.firstKeys[level];
     if (first === undefined) {
       this.firstKeys[level] = key;
@@ -269,6 +282,13 @@ function isShortEscape(e: number): boolean {
 
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
+}
+
+/** The array index `key` names (a canonical integer below 2^32 - 1), or -1. */
+function arrayIndex(key: string): number {
+  if (key.length > 10 || !/^(0|[1-9][0-9]*)$/.test(key)) return -1;
+  const index = Number(key);
+  return index <= 4294967294 ? index : -1;
 }
 
 function skipDigits(text: string, at: number): number {
