@@ -152,6 +152,15 @@ export const keys = {
 
 export type KeyFamilyName = keyof typeof keys;
 
+/** The variables that bound a room's recent-history buffer and all of them together. */
+const RECENT_BUFFER_CONFIG = [
+  'RECENT_HISTORY_LENGTH',
+  'RECENT_HISTORY_ROOM_BYTES',
+  'RECENT_HISTORY_BYTES',
+  'RECENT_HISTORY_ROOMS',
+  'RECENT_HISTORY_TTL_S',
+];
+
 /** The keyspace table: every family with its type, store, bound and owner. */
 export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
   ack: {
@@ -276,13 +285,7 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     store: 'regional',
     bound:
       'per room RECENT_HISTORY_LENGTH entries and RECENT_HISTORY_ROOM_BYTES; all rooms together RECENT_HISTORY_BYTES and RECENT_HISTORY_ROOMS; TTL RECENT_HISTORY_TTL_S',
-    config: [
-      'RECENT_HISTORY_LENGTH',
-      'RECENT_HISTORY_ROOM_BYTES',
-      'RECENT_HISTORY_BYTES',
-      'RECENT_HISTORY_ROOMS',
-      'RECENT_HISTORY_TTL_S',
-    ],
+    config: RECENT_BUFFER_CONFIG,
     owner: 'recent history',
     slot: 'recent',
   },
@@ -310,14 +313,7 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     store: 'regional',
     bound:
       'Redis Cluster only; per room as on one server; the rooms of one group (BUS_SHARDS groups) together RECENT_HISTORY_BYTES / BUS_SHARDS and RECENT_HISTORY_ROOMS / BUS_SHARDS; TTL RECENT_HISTORY_TTL_S',
-    config: [
-      'RECENT_HISTORY_LENGTH',
-      'RECENT_HISTORY_ROOM_BYTES',
-      'RECENT_HISTORY_BYTES',
-      'RECENT_HISTORY_ROOMS',
-      'RECENT_HISTORY_TTL_S',
-      'BUS_SHARDS',
-    ],
+    config: [...RECENT_BUFFER_CONFIG, 'BUS_SHARDS'],
     owner: 'recent history',
     slot: 'recent group',
   },

@@ -1,6 +1,4 @@
-import type { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisCluster, type LocalRedisCluster } from '../../harness/processes/redis-cluster';
+import { describe, expect, it } from 'vitest';
 import { shardOfRoom } from '../../regions/bus';
 import { RedisRecentHistory } from '../../regions/history';
 import {
@@ -9,39 +7,20 @@ import {
   recentHistoryConformance,
 } from '../../regions/history/recent-conformance';
 import { keys } from '../../regions/keyspace';
-import { createRedisClient, parseRedisTarget } from '../../regions/redis';
 import { encodeEnvelope, newEnvelopeId, type EnvelopeId } from '../../shared';
+import { clusterForFile } from './cluster-for-file';
 
 /** The default `BUS_SHARDS`: a room's recent-history group is its bus shard. */
 const GROUPS = 8;
 
-let cluster: LocalRedisCluster;
-let client: Cluster;
+const file = clusterForFile();
 const errors: Error[] = [];
-
-beforeAll(async () => {
-  cluster = await startRedisCluster();
-  client = createRedisClient(parseRedisTarget(cluster.url), 'test', {
-    enableOfflineQueue: true,
-    commandTimeout: 3_000,
-  }) as Cluster;
-  // The slot map known: `nodes('master')` lists the masters.
-  if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
-}, 60_000);
-afterAll(async () => {
-  client?.disconnect();
-  await cluster?.stop();
-});
-
-async function flushMasters(): Promise<void> {
-  await Promise.all(client.nodes('master').map((node) => node.flushall()));
-}
 
 recentHistoryConformance(
   'Redis Cluster (3 masters, 3 replicas)',
   async (bounds) => {
-    await flushMasters();
-    return new RedisRecentHistory(client, bounds, (err) => errors.push(err), GROUPS);
+    await file.flushMasters();
+    return new RedisRecentHistory(file.client, bounds, (err) => errors.push(err), GROUPS);
   },
   { groups: GROUPS },
 );
@@ -58,8 +37,8 @@ function oneRoomPerGroup(): string[] {
 
 describe('the recent-history buffers on a Redis Cluster', () => {
   it("spreads the rooms' buffers and their bounds over the masters, and reads each back from its group", async () => {
-    await flushMasters();
-    const recent = new RedisRecentHistory(client, recentBounds(), (err) => errors.push(err), GROUPS);
+    await file.flushMasters();
+    const recent = new RedisRecentHistory(file.client, recentBounds(), (err) => errors.push(err), GROUPS);
     const rooms = oneRoomPerGroup();
     // One batch over every group, as a turn of deliveries to several rooms appends it.
     const envelopes = rooms.flatMap((room) => [recentEnvelope(room, 1), recentEnvelope(room, 2)]);
@@ -68,7 +47,7 @@ describe('the recent-history buffers on a Redis Cluster', () => {
     expect(errors).toEqual([]);
 
     const holding = await Promise.all(
-      client.nodes('master').map(async (node) => {
+      file.client.nodes('master').map(async (node) => {
         const [, found] = await node.scan('0', 'MATCH', 'rt:*recent*', 'COUNT', 10_000);
         return found;
       }),
@@ -90,12 +69,12 @@ describe('the recent-history buffers on a Redis Cluster', () => {
   });
 
   it('holds at most the total over the groups in each group', async () => {
-    await flushMasters();
+    await file.flushMasters();
     const rooms = Array.from({ length: 40 }, (_, n) => `chat:bound-${String(n).padStart(2, '0')}`);
     const one = JSON.stringify(recentEnvelope(rooms[0]!, 'x'.repeat(500))).length;
     // Room for 16 envelopes in the region: two per group.
     const recent = new RedisRecentHistory(
-      client,
+      file.client,
       recentBounds({ totalMaxBytes: 16 * one + 8 * 10 }),
       (err) => errors.push(err),
       GROUPS,
@@ -104,7 +83,7 @@ describe('the recent-history buffers on a Redis Cluster', () => {
     await recent.settled();
     const groups = new Set(rooms.map((room) => shardOfRoom(room, GROUPS)));
     for (const group of groups) {
-      const total = Number(await client.hget(keys.groupRecentBytes(group), '#total'));
+      const total = Number(await file.client.hget(keys.groupRecentBytes(group), '#total'));
       // Each group keeps its newest rooms up to its share: two envelopes.
       expect(total).toBe(2 * one);
     }
