@@ -8,4 +8,5 @@ export * from './server-api';
 export * from './server-keys';
 export * from './session';
 export * from './json-value';
+export * from './json-text';
 export * from './wire';

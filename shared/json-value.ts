@@ -11,9 +11,16 @@ export const MAX_JSON_DEPTH = 32;
 // A lone surrogate survives JSON.stringify as `\udXXX`, which Postgres' jsonb refuses.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/** What the value check and the text scan (json-text.ts) say about a value they refuse. */
+export const VALUE_PROBLEMS = {
+  nul: 'strings must not contain U+0000',
+  loneSurrogate: 'strings must be well-formed UTF-16 (no lone surrogates)',
+  tooDeep: (maxDepth: number) => `nested deeper than ${maxDepth} levels`,
+};
+
 function stringProblem(s: string): string | undefined {
-  if (s.includes('\u0000')) return 'strings must not contain U+0000';
-  if (LONE_SURROGATE.test(s)) return 'strings must be well-formed UTF-16 (no lone surrogates)';
+  if (s.includes('\u0000')) return VALUE_PROBLEMS.nul;
+  if (LONE_SURROGATE.test(s)) return VALUE_PROBLEMS.loneSurrogate;
   return undefined;
 }
 
@@ -41,7 +48,7 @@ export function jsonValueProblem(value: unknown, maxDepth = MAX_JSON_DEPTH): str
       continue;
     }
     if (typeof item !== 'object') return `${typeof item} is not a JSON value`;
-    if (depth >= maxDepth) return `nested deeper than ${maxDepth} levels`;
+    if (depth >= maxDepth) return VALUE_PROBLEMS.tooDeep(maxDepth);
     if (Array.isArray(item)) {
       for (const element of item) {
         stack.push(element);

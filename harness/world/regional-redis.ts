@@ -60,3 +60,18 @@ export function clusterBusPeers(region: string, regional: ReadonlyMap<string, { 
     .map(([id, redis]) => `${id}=${redis.url}`)
     .join(',');
 }
+
+/**
+ * `BUS_PEERS` of a region on one server: each peer through its WAN link (`linkPort`), except a peer on
+ * a cluster, which is reached directly for the same reason as in `clusterBusPeers`.
+ */
+export function linkedBusPeers(
+  region: string,
+  regional: ReadonlyMap<string, RegionalRedis>,
+  linkPort: (to: string) => number,
+): string {
+  return [...regional]
+    .filter(([id]) => id !== region)
+    .map(([id, redis]) => (redis.cluster ? `${id}=${redis.url}` : `${id}=redis://127.0.0.1:${linkPort(id)}`))
+    .join(',');
+}

@@ -4,7 +4,7 @@ import { startRedis, type LocalRedis } from '../processes/redis';
 import { startPeerLinks, type PeerLinks } from './bus-peers';
 import type { WorldContext } from './context';
 import type { NodeStores } from './node';
-import { clusterBusPeers, startRegionalRedis, type RegionalRedis } from './regional-redis';
+import { clusterBusPeers, linkedBusPeers, startRegionalRedis, type RegionalRedis } from './regional-redis';
 import type { RegionSpec } from './world';
 
 /** The stores of a world: a global Redis, each region's Redis, Postgres, and the bus links. */
@@ -113,7 +113,7 @@ export async function nodeStoresOf(
       ? {
           busPeers: spec.redisCluster
             ? clusterBusPeers(spec.id, stores.regional)
-            : stores.links!.busPeers(spec.id),
+            : linkedBusPeers(spec.id, stores.regional, (to) => stores.links!.link(spec.id, to).port),
         }
       : {}),
   };

@@ -2,7 +2,8 @@ import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, it } from 'vitest';
 import type { Envelope, EnvelopeId } from '../../shared';
 import type { HistoryStore } from './history-store';
-import { cursorFromId, type StoredRead } from './store';
+import type { StoredRead } from './history-store';
+import { cursorFromId } from './store';
 
 /** A fresh, empty store. */
 export type HistoryStoreFactory = () => Promise<HistoryStore>;

@@ -1,5 +1,17 @@
 import type { EnvelopeId } from '../../shared';
-import type { HistoryCursor, StoredRead } from './store';
+import type { StoredEnvelope } from './stored';
+
+/** A keyset position in a room's history: `(ts, id)`. */
+export interface HistoryCursor {
+  ts: number;
+  id: EnvelopeId;
+}
+
+/** What a read answers: envelopes oldest first, and whether the byte budget cut older ones off. */
+export interface StoredRead {
+  envelopes: StoredEnvelope[];
+  cut: boolean;
+}
 
 /**
  * A room's stored history: envelopes kept by id (an id is written once however often it is sent),

@@ -1,7 +1,8 @@
 import type { Envelope, EnvelopeId } from '../../shared';
 import type { HistoryReads, HistoryStore } from './history-store';
 import { AnswerBudget, storedEnvelope, type StoredEnvelope } from './stored';
-import { uuidV7Time, type HistoryCursor, type StoredRead } from './store';
+import type { HistoryCursor, StoredRead } from './history-store';
+import { uuidV7Time } from './store';
 
 /** Newest first on `(ts, id)`, as the store's reads go. */
 function compareNewestFirst(

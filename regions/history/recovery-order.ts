@@ -1,6 +1,6 @@
 import type { EnvelopeId } from '../../shared';
 import type { EnvelopeOrder, StoredEnvelope } from './stored';
-import type { HistoryCursor } from './store';
+import type { HistoryCursor } from './history-store';
 
 /**
  * How far before `since` recovery also looks. Order is kept per (origin node, room) only: every node

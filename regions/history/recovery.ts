@@ -13,7 +13,8 @@ import {
   type BufferedEnvelope,
 } from './recovery-order';
 import { newestWithin, type StoredEnvelope } from './stored';
-import { cursorFromId, type HistoryCursor, type StoredRead } from './store';
+import type { HistoryCursor, StoredRead } from './history-store';
+import { cursorFromId } from './store';
 
 /**
  * Answers `join { room, since }`. Fast path: `since` is in the room's regional buffer, and the answer

@@ -1,16 +1,10 @@
 import postgres from 'postgres';
 import { envelopeJson, type EnvelopeId } from '../../shared';
-import type { HistoryStore } from './history-store';
+import type { HistoryCursor, HistoryStore, StoredRead } from './history-store';
 import { AnswerBudget, storedEnvelope, type StoredEnvelope } from './stored';
 
 /** A postgres.js client (primary or replica). */
 export type Sql = postgres.Sql;
-
-/** A keyset position in a room's history: `(ts, id)`. */
-export interface HistoryCursor {
-  ts: number;
-  id: EnvelopeId;
-}
 
 /** A row as reads select it: `data` as JSON text (`data::text`), which is never parsed here. */
 interface MessageRow {
@@ -25,12 +19,6 @@ interface MessageRow {
 function toStored(row: MessageRow): StoredEnvelope {
   const head = { id: row.id, room: row.room, user: row.user, origin: row.origin, ts: Number(row.ts) };
   return storedEnvelope(head, envelopeJson(head, row.data));
-}
-
-/** What a read answers: envelopes oldest first, and whether the byte budget cut older ones off. */
-export interface StoredRead {
-  envelopes: StoredEnvelope[];
-  cut: boolean;
 }
 
 /** Rows fetched per round trip while a read fills its byte budget. */

@@ -12,12 +12,9 @@ import type { RegionMetrics } from '../metrics';
 import type { RoomDelivery } from './delivery';
 import type { PublishAck, PublishLog } from './log';
 
-export interface PublishRequest {
+interface PublishFields {
   principal: Principal;
   room: string;
-  data: JsonValue;
-  /** `data` as JSON text, when the front end already encoded it to measure it (used as it is). */
-  dataJson?: string | undefined;
   id?: EnvelopeId | undefined;
   transport: 'socket' | 'http' | 'server';
   /** A server API call (with a key): no room grant and no per-user rate apply. */
@@ -27,6 +24,13 @@ export interface PublishRequest {
   /** The publishing connection, which does not receive its own envelope. */
   exceptSocketId?: string | undefined;
 }
+
+/**
+ * A publish: its `data` as a value, as JSON text (`dataJson`: what JSON.stringify writes for the
+ * value, used as it is), or both when the front end already encoded the value to measure it.
+ */
+export type PublishRequest = PublishFields &
+  ({ data: JsonValue; dataJson?: string | undefined } | { data?: undefined; dataJson: string });
 
 /**
  * The publish path shared by the socket event and the HTTP API: authorize and check the size here,
@@ -60,14 +64,12 @@ export class Publisher {
         `data is ${size} bytes; the limit is ${this.deps.maxPayloadBytes}`,
       );
     }
-    const envelope: Envelope = {
-      id: req.id ?? newEnvelopeId(),
-      room,
-      data: req.data,
-      user: principal.user,
-      origin: this.deps.region,
-      ts: Date.now(),
-    };
+    const id = req.id ?? newEnvelopeId();
+    const [user, origin, ts] = [principal.user, this.deps.region, Date.now()];
+    const envelope: Envelope =
+      req.data !== undefined
+        ? { id, room, data: req.data, user, origin, ts }
+        : withDataFrom({ id, room, user, origin, ts }, dataJson);
     if (req.ephemeral) envelope.ephemeral = true;
     let accepted;
     try {
@@ -84,4 +86,27 @@ export class Publisher {
     this.deps.metrics.messagesIn.inc({ transport: req.transport });
     return { id: envelope.id, ts: envelope.ts };
   }
+}
+
+/**
+ * The envelope of `head` whose `data` is the value of `dataJson`, decoded only if something reads
+ * it: the publish path passes the text on (publish log, delivery) and never does, so a publish that
+ * came in as text (a socket publish, regions/socket/publish-decoder.ts) is never built as a value.
+ */
+function withDataFrom(head: Omit<Envelope, 'data'>, dataJson: string): Envelope {
+  let decoded: { value: JsonValue } | undefined;
+  // Built in an envelope's key order (data after room), so JSON.stringify writes it the same.
+  const envelope = {
+    id: head.id,
+    room: head.room,
+    data: null,
+    user: head.user,
+    origin: head.origin,
+    ts: head.ts,
+  };
+  return Object.defineProperty(envelope, 'data', {
+    enumerable: true,
+    get: () => (decoded ??= { value: JSON.parse(dataJson) as JsonValue }).value,
+    set: (value: JsonValue) => void (decoded = { value }),
+  }) as Envelope;
 }

@@ -168,6 +168,7 @@ const RELEASED_HANDSHAKE = Object.freeze({
  * its reference to the first HTTP request, and the Socket.IO socket its copy of the handshake.
  * Engine.IO also keeps a WebSocket upgrade's response object, which holds that request, alive for
  * the whole session (a `close` listener on the TCP socket), so the request is let go of there too.
+ * (Engine.IO's WebSocket listeners are replaced by shared ones: lean-transport.ts.)
  */
 function releaseHandshakeRequests(io: RegionIo): void {
   const upgradeResponses = new WeakMap<object, { req?: unknown }>();
@@ -182,7 +183,6 @@ function releaseHandshakeRequests(io: RegionIo): void {
     if (upgrade && !('statusCode' in upgrade)) upgrade.req = null;
     conn.request = null;
     (socket as unknown as { handshake: unknown }).handshake = RELEASED_HANDSHAKE;
-    forgetUpgradeErrorListener(socket.conn as unknown as EngineConnection);
   });
 }
 
@@ -202,23 +202,4 @@ function forgetUpgradeResponse(res: UpgradeResponse): void {
   const closeListeners = res.socket?.rawListeners('close') ?? [];
   const own = closeListeners[closeListeners.length - 1];
   if (own) res.socket?.removeListener('close', own as never);
-}
-
-interface EngineConnection {
-  transport?: {
-    socket?: { rawListeners(event: 'error'): unknown[]; removeListener(event: 'error', fn: never): void };
-  };
-}
-
-/**
- * Engine.IO listens for errors on a new WebSocket until its transport takes over; for a session
- * opened straight over WebSocket (no upgrade) it never removes that no-op listener. The transport
- * has its own error listener by now, so this one can go.
- */
-function forgetUpgradeErrorListener(conn: EngineConnection): void {
-  const ws = conn.transport?.socket;
-  const placeholder = ws
-    ?.rawListeners('error')
-    .find((fn) => (fn as { name?: string }).name === 'onUpgradeError');
-  if (placeholder) ws?.removeListener('error', placeholder as never);
 }

@@ -1,7 +1,8 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
   ProtocolError,
   authPayload,
+  jsonValueProblem,
   historyPayload,
   joinPayload,
   leavePayload,
@@ -10,6 +11,7 @@ import {
   publishPayload,
   roomAllowed,
   type ClientEvents,
+  type JsonValue,
   type TokenPrincipal,
   type TokenVerifier,
 } from '../../shared';
@@ -17,6 +19,7 @@ import { answerBytes, jsonArray } from '../history/stored';
 import type { RegionServices } from '../services';
 import type { SessionExpiry } from './expiry';
 import { PreEncodedJson } from './pre-encoded';
+import { DataText } from './publish-decoder';
 import type { RegionSocket } from './region-socket';
 
 /** What the socket handlers enforce per connection. */
@@ -82,7 +85,7 @@ export function socketHandlers(deps: {
   const listeners: [string, Listener][] = [
     ['join', listener('join', joinPayload, join)],
     ['leave', listener('leave', leavePayload, leave)],
-    ['publish', listener('publish', publishPayload, publish, publishPrecheck)],
+    ['publish', listener('publish', socketPublishPayload, publish, publishPrecheck)],
     ['history', listener('history', historyPayload, history)],
     ['presence', listener('presence', presencePayload, presence)],
     ['auth', listener('auth', authPayload, refreshToken)],
@@ -136,20 +139,15 @@ export function socketHandlers(deps: {
 
   function publish(
     s: RegionSocket,
-    { room, data, id, ephemeral }: z.infer<typeof publishPayload>,
+    { room, data, id, ephemeral }: z.infer<typeof socketPublishPayload>,
     dataJson: string | undefined,
   ) {
     const { principal } = s.data;
-    return services.publisher.publish({
-      principal,
-      room,
-      data,
-      dataJson,
-      id,
-      ephemeral,
-      transport: 'socket',
-      exceptSocketId: s.id,
-    });
+    const request = { principal, room, id, ephemeral, transport: 'socket', exceptSocketId: s.id } as const;
+    // Data that came in as checked text (PublishDecoder) goes on as that text, never decoded.
+    return services.publisher.publish(
+      data instanceof DataText ? { ...request, dataJson: data.json } : { ...request, data, dataJson },
+    );
   }
 
   function publishPrecheck(s: RegionSocket, payload: unknown): string | undefined {
@@ -235,15 +233,27 @@ function takeRequest(s: RegionSocket): undefined {
 }
 
 /**
- * Refuses a `data` over the size limit before it is validated. The packet itself is bounded by
- * Socket.IO's `maxHttpBufferSize` (the limit plus a small envelope), so this stringify is too.
+ * A socket publish: `data` is a value, or the text PublishDecoder scanned (checked by that scan).
+ * Refused the same way either way, with the same messages.
  */
-/** Refuses `data` over `maxBytes`; returns its JSON text, which the publisher then uses as it is. */
+const socketPublishPayload = publishPayload.extend({
+  data: z.custom<JsonValue | DataText>().superRefine((value, ctx) => {
+    const problem = value instanceof DataText ? value.problem : jsonValueProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+});
+
+/**
+ * Refuses a `data` over the size limit before it is validated; returns its JSON text, which the
+ * publisher then uses as it is. The packet itself is bounded by Socket.IO's `maxHttpBufferSize`
+ * (the limit plus a small envelope), so this stringify is too; data the decoder scanned is measured
+ * as the text it came in.
+ */
 function checkDataSize(payload: unknown, maxBytes: number): string | undefined {
   if (typeof payload !== 'object' || payload === null || !('data' in payload)) return undefined;
   let json: string | undefined;
   try {
-    json = JSON.stringify(payload.data);
+    json = payload.data instanceof DataText ? payload.data.json : JSON.stringify(payload.data);
   } catch {
     throw new ProtocolError('invalid', 'data: not a JSON value');
   }

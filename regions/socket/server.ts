@@ -9,7 +9,9 @@ import type { RegionMetrics } from '../metrics';
 import type { RegionIo } from '../publish';
 import type { RegionRedis } from '../redis';
 import { HandshakeAdmission } from './admission';
+import { useLeanWebSocketTransport } from './lean-transport';
 import { preEncodedParser } from './pre-encoded';
+import { PublishDecoder } from './publish-decoder';
 
 /** Bytes a publish packet may carry beyond its `data`: event name, room, id, flags, ack id. */
 const PACKET_ENVELOPE_BYTES = 4 * 1024;
@@ -34,8 +36,9 @@ export function createSocketServer(
   const io: RegionIo = new Server(httpServer, {
     adapter: socketAdapter(redis),
     // join and history answers are sent as the stored JSON they were read as (PreEncodedJson), and
-    // room deliveries as the envelope JSON encoded once at publish (preEncodedBroadcast).
-    parser: preEncodedParser,
+    // room deliveries as the envelope JSON encoded once at publish (preEncodedBroadcast); a publish's
+    // data is scanned as the text it came in, not built as a value (PublishDecoder).
+    parser: { Encoder: preEncodedParser.Encoder, Decoder: PublishDecoder },
     // Called for new Engine.IO sessions only (no `sid`): before any session state exists.
     allowRequest: (req, callback) => {
       const refusal = admission.judge(req);
@@ -57,6 +60,7 @@ export function createSocketServer(
   // balancer can send every long-polling request of a session to the node that holds it.
   io.engine.generateId = () =>
     formatSessionId(config.region, config.nodeId, randomBytes(12).toString('base64url'));
+  useLeanWebSocketTransport(io.engine);
   return { io, httpServer };
 }
 
