@@ -18,6 +18,12 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], 2000) end
 return n`;
 
+// KEYS: a user's counter of one second. Takes back one count, if the counter still exists (a DECR
+// of an expired counter would leave a key without expiry).
+const UNCOUNT_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0`;
+
 // KEYS: the id's first ack in its room's group, the group's outbox. ARGV: ack record, TTL ms,
 // refusal (0 none, 3 over the rate), entry fields. Answers {0, first ack} for an id appended before
 // (a retry is answered even when over the rate now), the refusal, or {1, stream id} once recorded
@@ -32,6 +38,7 @@ return {1, redis.call('XADD', KEYS[2], '*', unpack(ARGV, 4))}`;
 
 interface ClusterCommands {
   rtCountPublish(rate: string): Promise<number>;
+  rtUncountPublish(rate: string): Promise<number>;
   rtGroupAppend(
     ack: string,
     outbox: string,
@@ -75,6 +82,7 @@ export class ClusterAcceptStore implements AcceptStore {
     private readonly groups: number,
   ) {
     redis.defineCommand('rtCountPublish', { numberOfKeys: 1, lua: COUNT_SCRIPT });
+    redis.defineCommand('rtUncountPublish', { numberOfKeys: 1, lua: UNCOUNT_SCRIPT });
     redis.defineCommand('rtGroupAppend', { numberOfKeys: 2, lua: APPEND_SCRIPT });
     this.redis = redis as RedisClient & ClusterCommands;
   }
@@ -87,8 +95,18 @@ export class ClusterAcceptStore implements AcceptStore {
   ): Promise<AcceptReply> {
     const { envelope } = encoded;
     const first = await this.firstStep(encoded, record, now, limit);
-    if (first.claimant === REMOTE_ID_CLAIM) return [2];
-    if (first.claimant !== null && !sameClaimant(first.claimant, record)) return [0, first.claimant];
+    // As on one server, a publish refused for its id, or a retry, does not count toward the rate.
+    const uncount = () => {
+      if (limit > 0) void this.redis.rtUncountPublish(this.rateKey(encoded, now)).catch(() => undefined);
+    };
+    if (first.claimant === REMOTE_ID_CLAIM) {
+      uncount();
+      return [2];
+    }
+    if (first.claimant !== null && !sameClaimant(first.claimant, record)) {
+      uncount();
+      return [0, first.claimant];
+    }
     const refusal = limit > 0 && first.count > limit ? 3 : 0;
     // Freshly claimed: nothing of this id can be in the group yet.
     if (first.claimant === null && refusal !== 0) return [3];
@@ -101,8 +119,7 @@ export class ClusterAcceptStore implements AcceptStore {
       refusal,
       ...entryFields(encoded),
     );
-    // A retry answered with its first ack does not count toward the user's rate.
-    if (reply[0] === 0 && limit > 0) void this.redis.decr(this.rateKey(encoded, now)).catch(() => undefined);
+    if (reply[0] === 0) uncount();
     return reply;
   }
 

@@ -87,6 +87,26 @@ publishLogConformance('Redis Cluster (3 masters, 3 replicas)', async (rules) => 
 });
 
 describe('the publish log on a Redis Cluster', () => {
+  it('counts neither retries nor publishes refused for their id toward the rate, as one server does', async () => {
+    await flushMasters();
+    const { log } = clusterLog({ ...CONFORMANCE_RULES, publishRatePerUser: 2 });
+    const taken = envelopeFor({ user: 'bob', room: 'chat:taken' });
+    await log.accept(taken);
+    // Room for the whole sequence in one rate second.
+    if (Date.now() % 1000 > 300)
+      await new Promise((resolve) => setTimeout(resolve, 1005 - (Date.now() % 1000)));
+    const first = envelopeFor({ user: 'alice' });
+    expect(await log.accept(first)).toMatchObject({ fresh: true });
+    // Through another node, which has not answered these ids before (a node answers its own from memory).
+    const other = clusterLog({ ...CONFORMANCE_RULES, publishRatePerUser: 2 }).log;
+    for (let i = 0; i < 3; i++) expect(await other.accept({ ...first })).toMatchObject({ fresh: false });
+    await expect(other.accept({ ...taken, user: 'alice', data: 'forged' })).rejects.toMatchObject({
+      code: 'invalid',
+    });
+    expect(await log.accept(envelopeFor({ user: 'alice' }))).toMatchObject({ fresh: true });
+    await expect(log.accept(envelopeFor({ user: 'alice' }))).rejects.toMatchObject({ code: 'rate_limited' });
+  });
+
   it('keeps an id claimed by a publish interrupted between its steps for its claimant alone', async () => {
     await flushMasters();
     const { log, store } = clusterLog(CONFORMANCE_RULES);
