@@ -38,6 +38,8 @@ describe('keyspace', () => {
       idClaim: keys.idClaim('x'),
       groupAck: keys.groupAck(3, 'x'),
       groupOutbox: keys.groupOutbox(3),
+      groupSeen: keys.groupSeen(3, 'x'),
+      groupShardLease: keys.groupShardLease(3),
       userRate: keys.userRate('u', 1),
       userEphemeralRate: keys.userEphemeralRate('u', 1),
       recent: keys.recent('room'),

@@ -69,12 +69,19 @@ export const keys = {
   rate: (user: string, second: number) => taggedKey('publish', 'rate', user, second),
   /** Per-user ephemeral publish counter of one second. */
   ephemeralRate: (user: string, second: number) => taggedKey('publish', 'erate', user, second),
-  /** Cluster: a publish id's claimant in the region, in the id's own slot (any group's rooms). */
+  /**
+   * Cluster: a publish id's claimant in the region, in the id's own slot (any group's rooms), or the
+   * mark that the id arrived from another region.
+   */
   idClaim: (id: string) => familyKey('id', `{${id}}`),
   /** Cluster: a publish id's first ack, in its room's publish group (answers retries). */
   groupAck: (group: number, id: string) => groupKey(group, 'ack', id),
   /** Cluster: one publish group's queue of accepted envelopes (the rooms of bus shard `group`). */
   groupOutbox: (group: number) => groupKey(group, 'outbox'),
+  /** Cluster: a remote envelope's dedup mark, in its room's publish group (the inbound shard's). */
+  groupSeen: (group: number, id: string) => groupKey(group, 'seen', id),
+  /** Cluster: which node of the region consumes inbound shard `group` (beside its dedup marks). */
+  groupShardLease: (group: number) => groupKey(group, 'bus', 'lease'),
   /** Cluster: per-user publish counter of one second, in the user's own slot. */
   userRate: (user: string, second: number) => familyKey('rate', `{${user}}`, second),
   /** Cluster: per-user ephemeral publish counter of one second, in the user's own slot. */
@@ -175,9 +182,10 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     pattern: 'rt:id:{id}',
     type: 'string',
     store: 'regional',
-    bound: 'Redis Cluster only; TTL: until the id leaves the idempotency window',
-    config: ['IDEMPOTENCY_WINDOW_S', 'ENVELOPE_ID_FUTURE_S'],
-    owner: 'publish log',
+    bound:
+      "Redis Cluster only; a local claim until the id leaves the idempotency window, a remote envelope's for the bus dedup window",
+    config: ['IDEMPOTENCY_WINDOW_S', 'ENVELOPE_ID_FUTURE_S', 'BUS_DEDUP_WINDOW_S'],
+    owner: 'publish log, bus consumer',
   },
   groupAck: {
     pattern: 'rt:{p<group>}:ack:{id}',
@@ -196,6 +204,24 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
       'Redis Cluster only, one per bus shard; each trimmed below what every configured consumer group acknowledged',
     config: ['BUS_SHARDS', 'OUTBOX_TRIM_INTERVAL_MS'],
     owner: 'publish log (append), outbox (trim)',
+    slot: 'publish group',
+  },
+  groupSeen: {
+    pattern: 'rt:{p<group>}:seen:{id}',
+    type: 'string',
+    store: 'regional',
+    bound: 'Redis Cluster only; TTL: the bus dedup window',
+    config: ['BUS_DEDUP_WINDOW_S'],
+    owner: 'bus consumer',
+    slot: 'publish group',
+  },
+  groupShardLease: {
+    pattern: 'rt:{p<group>}:bus:lease',
+    type: 'string',
+    store: 'regional',
+    bound: 'Redis Cluster only; one per inbound shard; TTL BUS_LEASE_MS',
+    config: ['BUS_SHARDS', 'BUS_LEASE_MS'],
+    owner: 'bus',
     slot: 'publish group',
   },
   userRate: {

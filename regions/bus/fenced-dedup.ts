@@ -34,9 +34,11 @@ export async function markNewUnderLease(
   lease: Pick<RegionLease, 'key' | 'holder' | 'ttlMs'>,
   ids: readonly string[],
   windowS: number,
+  /** The dedup mark of an id: on a Redis Cluster in the lease's publish group (`keys.groupSeen`). */
+  seenKey: (id: string) => string = busKeys.seen,
 ): Promise<boolean[]> {
   if (ids.length === 0) return [];
-  const keys = [lease.key, ...ids.map(busKeys.seen)];
+  const keys = [lease.key, ...ids.map((id) => seenKey(id))];
   const reply = (await redis.eval(
     MARK_SCRIPT,
     keys.length,

@@ -5,7 +5,9 @@ import type { RegionMetrics } from '../metrics';
 import { outboxStreams } from '../outbox';
 import { GlobalPresence, type PresenceService } from '../presence';
 import type { RegionIo, RoomDelivery } from '../publish';
-import { connectRedis, isReady, type RedisClient } from '../redis';
+import { connectRedis, isReady, parseRedisTarget, type RedisClient } from '../redis';
+import { keys } from '../keyspace';
+import { claimRemoteIds } from './remote-ids';
 import { FailureStreak } from '../failure-streak';
 import { markNewUnderLease } from './fenced-dedup';
 import { Forwarder } from './forwarder';
@@ -205,6 +207,36 @@ function createPeerForwarder(
   };
 }
 
+function isClusterRegion(config: RegionConfig): boolean {
+  return parseRedisTarget(config.redisUrl).kind === 'cluster';
+}
+
+/**
+ * The dedup marks of a batch, under the shard's lease. On a Redis Cluster the marks live in the
+ * shard's publish group (`{p<shard>}`, beside its lease: one script, one slot), and the ids are also
+ * marked in the region's id claims, in parallel, so the publish log refuses them in every group.
+ */
+function dedupMarks(ctx: BusContext, log: Logger) {
+  const { config, redis } = ctx.deps;
+  const windowS = config.bus.dedupWindowS;
+  if (!isClusterRegion(config))
+    return (_shard: number, lease: RegionLease, ids: readonly string[]) =>
+      markNewUnderLease(redis, lease, ids, windowS);
+  const failures = ctx.streak('bus:remote-ids', log);
+  return async (shard: number, lease: RegionLease, ids: readonly string[]) => {
+    const claims = claimRemoteIds(redis, ids, windowS);
+    const fresh = await markNewUnderLease(redis, lease, ids, windowS, (id) => keys.groupSeen(shard, id));
+    const failed = await claims;
+    if (failed > 0)
+      failures.failed(
+        new Error(`${failed} of ${ids.length} remote id claims failed`),
+        'remote ids not claimed',
+      );
+    else failures.succeeded();
+    return fresh;
+  };
+}
+
 /**
  * This region's inbound shards split among its live nodes: each shard this node holds the lease of
  * gets a consumer that dedups by envelope id under that lease and delivers region-wide.
@@ -214,11 +246,13 @@ function createShardAssignment(ctx: BusContext, inbound: RedisStreamsBus): Shard
   const { region, nodeId } = config;
   const timing = config.bus;
   const consumerLog = ctx.log.child({ role: 'consumer' });
+  const markNew = dedupMarks(ctx, consumerLog);
   return new ShardAssignment({
     nodeId,
     redis,
     liveNodes: ctx.deps.liveNodes,
     shardCount: timing.shards,
+    ...(isClusterRegion(config) ? { leaseKey: keys.groupShardLease } : {}),
     leaseMs: timing.leaseMs,
     metrics: ctx.metrics,
     log: ctx.log,
@@ -228,7 +262,7 @@ function createShardAssignment(ctx: BusContext, inbound: RedisStreamsBus): Shard
         region,
         nodeId,
         bus: inbound,
-        markNew: (ids) => markNewUnderLease(redis, lease, ids, timing.dedupWindowS),
+        markNew: (ids) => markNew(shard, lease, ids),
         delivery: ctx.deps.delivery,
         metrics: ctx.metrics,
         log: consumerLog,

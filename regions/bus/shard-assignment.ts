@@ -13,6 +13,8 @@ export interface ShardAssignmentDeps {
   /** How many nodes of the region are alive (the node registry), to split the shards among. */
   liveNodes(): Promise<number>;
   shardCount: number;
+  /** The lease key of a shard (default `busKeys.shardLease`; on a Redis Cluster its publish group's). */
+  leaseKey?(shard: number): string;
   leaseMs: number;
   metrics: BusMetrics;
   log: Logger;
@@ -91,7 +93,7 @@ export class ShardAssignment {
       if (this.owned.has(shard)) continue;
       const lease = new RegionLease(
         this.deps.redis,
-        busKeys.shardLease(shard),
+        this.deps.leaseKey?.(shard) ?? busKeys.shardLease(shard),
         this.deps.nodeId,
         this.deps.leaseMs,
       );

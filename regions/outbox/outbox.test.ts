@@ -87,4 +87,25 @@ describe('RegionalOutbox', () => {
     expect(await outbox.trimAcknowledged()).toBe(2);
     expect(await outbox.length()).toBe(0);
   });
+
+  it("keeps every stream (a Redis Cluster's publish groups) apart: groups, reads, depth and trims per stream", async () => {
+    const streams = [keys.groupOutbox(0), keys.groupOutbox(1)];
+    const outbox = new RegionalOutbox(redis, ['history', 'forward:us-east'], streams);
+    await outbox.ensureGroups();
+    for (const [i, stream] of streams.entries())
+      for (let n = 0; n <= i; n++) await redis.xadd(stream, '*', 'e', JSON.stringify(envelopeFor()));
+    expect(await outbox.depth('history')).toBe(3);
+    // Both groups read and ack stream 1; nobody reads stream 0.
+    const history = outbox.reader('history', 'h', reader, streams[1]);
+    const read = await history.readNew({ count: 10, blockMs: 0, signal });
+    expect(read).toHaveLength(2);
+    await history.ack(read.map((e) => e.id));
+    const forward = outbox.reader('forward:us-east', 'f', reader, streams[1]);
+    await forward.ack((await forward.readNew({ count: 10, blockMs: 0, signal })).map((e) => e.id));
+    expect(await outbox.depth('history')).toBe(1);
+    // Stream 1 is acknowledged by both groups and trimmed; stream 0 waits for both.
+    expect(await outbox.trimAcknowledged()).toBe(2);
+    expect(await redis.xlen(streams[0]!)).toBe(1);
+    expect(await outbox.length()).toBe(1);
+  });
 });

@@ -6,6 +6,7 @@ import {
   type EncodedEnvelope,
 } from '../../shared';
 import { shardOfRoom } from '../bus/bus';
+import { REMOTE_ID_CLAIM } from '../bus/remote-ids';
 import { keys } from '../keyspace';
 import type { RedisClient } from '../redis';
 import { claimTtlMs, type PublishLogRules } from './log';
@@ -17,10 +18,16 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], 2000) end
 return n`;
 
+// KEYS: a user's counter of one second. Takes back one count, if the counter still exists (a DECR
+// of an expired counter would leave a key without expiry).
+const UNCOUNT_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0`;
+
 // KEYS: the id's first ack in its room's group, the group's outbox. ARGV: ack record, TTL ms,
-// refusal (0 none, 2 from another region, 3 over the rate), entry fields. Answers {0, first ack} for
-// an id appended before (a retry is answered even when refused now), the refusal, or {1, stream id}
-// once recorded and appended: the record and the append are one step in one slot.
+// refusal (0 none, 3 over the rate), entry fields. Answers {0, first ack} for an id appended before
+// (a retry is answered even when over the rate now), the refusal, or {1, stream id} once recorded
+// and appended: the record and the append are one step in one slot.
 const APPEND_SCRIPT = `
 local first = redis.call('GET', KEYS[1])
 if first then return {0, first} end
@@ -31,6 +38,7 @@ return {1, redis.call('XADD', KEYS[2], '*', unpack(ARGV, 4))}`;
 
 interface ClusterCommands {
   rtCountPublish(rate: string): Promise<number>;
+  rtUncountPublish(rate: string): Promise<number>;
   rtGroupAppend(
     ack: string,
     outbox: string,
@@ -41,25 +49,28 @@ interface ClusterCommands {
   ): Promise<AcceptReply>;
 }
 
-/** What the first step found: who claims the id, the user's count this second, whether it came from another region. */
+/** What the first step found: who claims the id, and the user's count this second. */
 export interface FirstStep {
-  /** The claimant before this attempt (an encoded ack record), or null when this attempt claimed the id. */
+  /**
+   * The claimant before this attempt (an encoded ack record, or `REMOTE_ID_CLAIM` for an id that
+   * arrived from another region), or null when this attempt claimed the id.
+   */
   claimant: string | null;
   count: number;
-  foreign: boolean;
 }
 
 /**
  * The publish log's accept on a Redis Cluster, in two round trips, so that no slot carries a region's
  * whole publish traffic:
  * 1. in parallel: the id's claim in the id's own slot (`rt:id:{id}`, set if absent, else its
- *    claimant: another user or room is refused `invalid`, whichever group its room is in), the
- *    user's counter of the second in the user's slot, and the id's remote dedup mark;
+ *    claimant: another user or room, or another region (the bus consumer marks remote ids there,
+ *    `claimRemoteIds`), is refused `invalid`, whichever group its room is in), and the user's
+ *    counter of the second in the user's slot;
  * 2. in the room's publish group (`{p<g>}`, g = the room's bus shard): the first ack of a retry, or
  *    the ack record and the append to the group's outbox, in one script.
  * A crash between the steps leaves the id claimed by the same user and room with nothing appended:
- * that claimant's retry passes step 1 and appends in step 2. A refusal after a fresh claim (over the
- * rate, or an id from another region) keeps the claim: only the same claimant can use the id later.
+ * that claimant's retry passes step 1 and appends in step 2. A refusal over the rate after a fresh
+ * claim keeps the claim: only the same claimant can use the id later (within its rate).
  */
 export class ClusterAcceptStore implements AcceptStore {
   private readonly redis: RedisClient & ClusterCommands;
@@ -71,6 +82,7 @@ export class ClusterAcceptStore implements AcceptStore {
     private readonly groups: number,
   ) {
     redis.defineCommand('rtCountPublish', { numberOfKeys: 1, lua: COUNT_SCRIPT });
+    redis.defineCommand('rtUncountPublish', { numberOfKeys: 1, lua: UNCOUNT_SCRIPT });
     redis.defineCommand('rtGroupAppend', { numberOfKeys: 2, lua: APPEND_SCRIPT });
     this.redis = redis as RedisClient & ClusterCommands;
   }
@@ -83,10 +95,21 @@ export class ClusterAcceptStore implements AcceptStore {
   ): Promise<AcceptReply> {
     const { envelope } = encoded;
     const first = await this.firstStep(encoded, record, now, limit);
-    if (first.claimant !== null && !sameClaimant(first.claimant, record)) return [0, first.claimant];
-    const refusal = first.foreign ? 2 : limit > 0 && first.count > limit ? 3 : 0;
+    // As on one server, a publish refused for its id, or a retry, does not count toward the rate.
+    const uncount = () => {
+      if (limit > 0) void this.redis.rtUncountPublish(this.rateKey(encoded, now)).catch(() => undefined);
+    };
+    if (first.claimant === REMOTE_ID_CLAIM) {
+      uncount();
+      return [2];
+    }
+    if (first.claimant !== null && !sameClaimant(first.claimant, record)) {
+      uncount();
+      return [0, first.claimant];
+    }
+    const refusal = limit > 0 && first.count > limit ? 3 : 0;
     // Freshly claimed: nothing of this id can be in the group yet.
-    if (first.claimant === null && refusal !== 0) return [refusal as 2 | 3];
+    if (first.claimant === null && refusal !== 0) return [3];
     const group = shardOfRoom(envelope.room, this.groups);
     const reply = await this.redis.rtGroupAppend(
       keys.groupAck(group, envelope.id),
@@ -96,8 +119,7 @@ export class ClusterAcceptStore implements AcceptStore {
       refusal,
       ...entryFields(encoded),
     );
-    // A retry answered with its first ack does not count toward the user's rate.
-    if (reply[0] === 0 && limit > 0) void this.redis.decr(this.rateKey(encoded, now)).catch(() => undefined);
+    if (reply[0] === 0) uncount();
     return reply;
   }
 
@@ -110,14 +132,13 @@ export class ClusterAcceptStore implements AcceptStore {
   ): Promise<FirstStep> {
     const { id } = encoded.envelope;
     const ttlMs = claimTtlMs(id, now, this.rules);
-    const [claimant, count, seen] = await Promise.all([
+    const [claimant, count] = await Promise.all([
       this.redis.call('SET', keys.idClaim(id), encodeAckRecord(record), 'PX', ttlMs, 'NX', 'GET') as Promise<
         string | null
       >,
       limit > 0 ? this.redis.rtCountPublish(this.rateKey(encoded, now)) : Promise.resolve(0),
-      this.redis.exists(keys.seen(id)),
     ]);
-    return { claimant, count, foreign: seen === 1 };
+    return { claimant, count };
   }
 
   private rateKey({ envelope }: EncodedEnvelope, now: number): string {

@@ -150,6 +150,15 @@ export function publishLogConformance(name: string, open: PublishLogFactory): vo
       const remote = envelopeFor({ user: 'alice', origin: 'us-east' });
       await markSeen(remote.id);
       expect(await refusal(log.accept({ ...remote, user: 'mallory', origin: 'eu-west' }))).toBe('invalid');
+      const elsewhere = {
+        ...remote,
+        user: 'mallory',
+        origin: 'eu-west',
+        room: roomInAnotherGroup(remote.room),
+      };
+      expect(await refusal(log.accept(elsewhere))).toBe('invalid');
+      // Not even its own user can publish it here as new.
+      expect(await refusal(log.accept({ ...remote, origin: 'eu-west' }))).toBe('invalid');
       expect(await appended()).toEqual([]);
     });
 

@@ -99,3 +99,23 @@ describe('preEncodedParser', () => {
     expect(encoder.encode(packet)).toEqual(new Encoder().encode(packet));
   });
 });
+
+describe('preEncodedParser.Decoder', () => {
+  it('decodes what clients send as Socket.IO does, binary attachments included, and stops when its listener goes', () => {
+    const decoder = new preEncodedParser.Decoder();
+    const decoded: Packet[] = [];
+    const listener = (packet: Packet) => decoded.push(packet);
+    decoder.on('decoded', listener);
+    decoder.add('2["publish",{"room":"r","data":{"a":[1,"é"]}}]');
+    decoder.add('51-3["bytes",{"_placeholder":true,"num":0}]');
+    decoder.add(Buffer.from([1, 2, 3]));
+    expect(decoded).toEqual([
+      { type: PacketType.EVENT, nsp: '/', data: ['publish', { room: 'r', data: { a: [1, 'é'] } }] },
+      { type: PacketType.EVENT, nsp: '/', id: 3, data: ['bytes', Buffer.from([1, 2, 3])] },
+    ]);
+    decoder.destroy();
+    decoder.removeListener('decoded', listener);
+    decoder.add('2["after"]');
+    expect(decoded).toHaveLength(2);
+  });
+});

@@ -69,5 +69,29 @@ class PreEncodedEncoder extends Encoder {
   }
 }
 
+/** Socket.IO's decoder options, the defaults: one object for every connection's decoder. */
+const DECODER_OPTIONS = Object.freeze({ reviver: undefined, maxAttachments: 10 });
+
+type DecodedListener = (packet: Packet) => void;
+
+/**
+ * Socket.IO's decoder (one per connection), holding less: the default options shared instead of a
+ * copy each, and its one `decoded` listener (the Socket.IO client's) in a one-element list, where
+ * the emitter would grow a list of 16 for it (memory per idle connection, docs/benchmarks.md).
+ */
+export class LeanDecoder extends Decoder {
+  constructor() {
+    super();
+    (this as unknown as { opts: object }).opts = DECODER_OPTIONS;
+  }
+
+  override on(event: 'decoded', listener: DecodedListener): this {
+    const emitter = this as unknown as { _callbacks?: Record<string, DecodedListener[]> };
+    if (emitter._callbacks !== undefined) return super.on(event, listener);
+    emitter._callbacks = { $decoded: [listener] };
+    return this;
+  }
+}
+
 /** The parser for `new Server(..., { parser })`: Socket.IO's own, with `PreEncodedJson` passed through. */
-export const preEncodedParser = { Encoder: PreEncodedEncoder, Decoder };
+export const preEncodedParser = { Encoder: PreEncodedEncoder, Decoder: LeanDecoder };

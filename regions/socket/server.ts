@@ -9,6 +9,7 @@ import type { RegionMetrics } from '../metrics';
 import type { RegionIo } from '../publish';
 import type { RegionRedis } from '../redis';
 import { HandshakeAdmission } from './admission';
+import { useLeanWebSocketTransport } from './lean-transport';
 import { preEncodedParser } from './pre-encoded';
 import { PublishDecoder } from './publish-decoder';
 
@@ -59,6 +60,7 @@ export function createSocketServer(
   // balancer can send every long-polling request of a session to the node that holds it.
   io.engine.generateId = () =>
     formatSessionId(config.region, config.nodeId, randomBytes(12).toString('base64url'));
+  useLeanWebSocketTransport(io.engine);
   return { io, httpServer };
 }
 

@@ -2,6 +2,9 @@ import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisCluster, type LocalRedisCluster } from '../../harness/processes/redis-cluster';
 import { shardOfRoom } from '../../regions/bus';
+import { LeaseLostError, markNewUnderLease } from '../../regions/bus/fenced-dedup';
+import { RegionLease } from '../../regions/bus/lease';
+import { claimRemoteIds } from '../../regions/bus/remote-ids';
 import { keys } from '../../regions/keyspace';
 import { createLogger } from '../../regions/log';
 import { RegionMetrics } from '../../regions/metrics';
@@ -69,7 +72,8 @@ publishLogConformance('Redis Cluster (3 masters, 3 replicas)', async (rules) => 
   const { log, store } = clusterLog(rules);
   return {
     log,
-    markSeen: async (id) => void (await client.set(keys.seen(id), '1', 'EX', 60)),
+    // What the bus consumer does on a cluster besides its dedup mark: marks the id remote.
+    markSeen: async (id) => void (await claimRemoteIds(client, [id], 60)),
     appended,
     // Step 1 (the id claim and the rate count) ran; the node died before step 2.
     acceptInterrupted: async (envelope) =>
@@ -83,6 +87,26 @@ publishLogConformance('Redis Cluster (3 masters, 3 replicas)', async (rules) => 
 });
 
 describe('the publish log on a Redis Cluster', () => {
+  it('counts neither retries nor publishes refused for their id toward the rate, as one server does', async () => {
+    await flushMasters();
+    const { log } = clusterLog({ ...CONFORMANCE_RULES, publishRatePerUser: 2 });
+    const taken = envelopeFor({ user: 'bob', room: 'chat:taken' });
+    await log.accept(taken);
+    // Room for the whole sequence in one rate second.
+    if (Date.now() % 1000 > 300)
+      await new Promise((resolve) => setTimeout(resolve, 1005 - (Date.now() % 1000)));
+    const first = envelopeFor({ user: 'alice' });
+    expect(await log.accept(first)).toMatchObject({ fresh: true });
+    // Through another node, which has not answered these ids before (a node answers its own from memory).
+    const other = clusterLog({ ...CONFORMANCE_RULES, publishRatePerUser: 2 }).log;
+    for (let i = 0; i < 3; i++) expect(await other.accept({ ...first })).toMatchObject({ fresh: false });
+    await expect(other.accept({ ...taken, user: 'alice', data: 'forged' })).rejects.toMatchObject({
+      code: 'invalid',
+    });
+    expect(await log.accept(envelopeFor({ user: 'alice' }))).toMatchObject({ fresh: true });
+    await expect(log.accept(envelopeFor({ user: 'alice' }))).rejects.toMatchObject({ code: 'rate_limited' });
+  });
+
   it('keeps an id claimed by a publish interrupted between its steps for its claimant alone', async () => {
     await flushMasters();
     const { log, store } = clusterLog(CONFORMANCE_RULES);
@@ -110,5 +134,40 @@ describe('the publish log on a Redis Cluster', () => {
     const groups = [...new Set(rooms.map((room) => shardOfRoom(room, GROUPS)))];
     const owners = await Promise.all(groups.map((g) => cluster.masterOf(keys.groupOutbox(g))));
     expect(new Set(owners.map((m) => m.port)).size).toBeGreaterThan(1);
+  });
+});
+
+describe("the bus's dedup marks on a Redis Cluster: in the shard's publish group, fenced by its lease", () => {
+  it('marks new ids and repeats in one script on the lease slot, and nothing for a stalled holder', async () => {
+    await flushMasters();
+    const shard = 5;
+    const seen = (id: string) => keys.groupSeen(shard, id);
+    const lease = new RegionLease(client, keys.groupShardLease(shard), 'node-a', 3_000);
+    expect(await lease.acquire()).toBe(true);
+    expect(await markNewUnderLease(client, lease, ['a', 'b'], 60, seen)).toEqual([true, true]);
+    expect(await markNewUnderLease(client, lease, ['b', 'c'], 60, seen)).toEqual([false, true]);
+
+    const stalled = new RegionLease(client, keys.groupShardLease(6), 'node-a', 200);
+    expect(await stalled.acquire()).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // node-a stalls past its lease
+    const successor = new RegionLease(client, keys.groupShardLease(6), 'node-b', 3_000);
+    expect(await successor.acquire()).toBe(true);
+    const seenIn6 = (id: string) => keys.groupSeen(6, id);
+    await expect(markNewUnderLease(client, stalled, ['x'], 60, seenIn6)).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
+    expect(await client.exists(seenIn6('x'))).toBe(0);
+    expect(await markNewUnderLease(client, successor, ['x'], 60, seenIn6)).toEqual([true]);
+  });
+
+  it('marks remote ids in the id claims, leaving a local claim made first alone', async () => {
+    await flushMasters();
+    const { log } = clusterLog(CONFORMANCE_RULES);
+    const local = envelopeFor({ room: 'chat:first' });
+    await log.accept(local);
+    const remote = envelopeFor({ room: 'chat:remote', origin: 'us-east' });
+    expect(await claimRemoteIds(client, [local.id, remote.id], 60)).toBe(0);
+    expect(await log.accept({ ...local })).toMatchObject({ fresh: false });
+    await expect(log.accept({ ...remote, origin: 'eu-west' })).rejects.toMatchObject({ code: 'invalid' });
   });
 });
