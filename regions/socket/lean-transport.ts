@@ -83,6 +83,14 @@ export class LeanWebSocketTransport extends Transport {
     }
   }
 
+  /**
+   * Engine.IO listens for `headers` on each new transport (a closure per session) to pass a polling
+   * response's headers on; a WebSocket transport never emits it, so that listener is not kept.
+   */
+  override on(event: string | symbol, listener: Parameters<Transport['on']>[1]): this {
+    return event === 'headers' ? this : super.on(event, listener);
+  }
+
   doClose(fn?: () => void): void {
     this.socket.close();
     fn?.();
