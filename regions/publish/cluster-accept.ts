@@ -10,7 +10,7 @@ import { REMOTE_ID_CLAIM } from '../bus/remote-ids';
 import { keys } from '../keyspace';
 import type { RedisClient } from '../redis';
 import { claimTtlMs, type PublishLogRules } from './log';
-import type { AcceptReply, AcceptStore } from './redis-log';
+import type { AcceptReply, AcceptStore } from './accept-store';
 
 // KEYS: a user's counter of one second. Answers the count with this publish.
 const COUNT_SCRIPT = `

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Server } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Server, type ServerOptions } from 'socket.io';
 import { io as connect } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EncodedEnvelope, Envelope } from '../../shared';
@@ -8,14 +9,17 @@ import { RegionMetrics } from '../metrics';
 import { envelopeFor } from './publish-log-conformance';
 import { RoomDelivery, type RegionIo } from './delivery';
 import { preEncodedParser } from '../socket/pre-encoded';
+import { redisForFile } from '../../tests/support/redis-for-file';
+
+const redis = redisForFile();
 
 const stops: (() => void)[] = [];
 afterEach(() => stops.splice(0).forEach((stop) => stop()));
 
 /** A real Socket.IO server on a free port with one connected client in `room`. */
-async function serverWithMember(room: string) {
+async function serverWithMember(room: string, options: Partial<ServerOptions> = {}) {
   const httpServer = createServer();
-  const io = new Server(httpServer, { parser: preEncodedParser }) as unknown as RegionIo;
+  const io = new Server(httpServer, { parser: preEncodedParser, ...options }) as unknown as RegionIo;
   io.on('connection', (socket) => void socket.join(room));
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
   const { port } = httpServer.address() as AddressInfo;
@@ -32,21 +36,40 @@ async function serverWithMember(room: string) {
 }
 
 describe('RoomDelivery', () => {
-  it('hands the deliveries of one turn to its observers once, in order, and emits them in that order', async () => {
+  it('hands deliveries handed in together to its observers once, in order, before what awaits them, and emits them in that order', async () => {
     const { io, received } = await serverWithMember('r');
     const delivery = new RoomDelivery(io, new RegionMetrics({ region: 'eu-west', node: 'n1' }));
     const batches: string[][] = [];
     delivery.observe((batch: readonly EncodedEnvelope[]) => batches.push(batch.map((d) => d.envelope.id)));
     const envelopes = [1, 2, 3].map((n) => envelopeFor({ room: 'r', data: n }));
     for (const envelope of envelopes) delivery.deliver(envelope, 'local');
-    // Nothing is observed before the end of the turn; then the three together.
+    // Nothing is observed while the caller runs; then the three together, before the caller's next
+    // step (the bus acknowledges a batch only after its emit).
     expect(batches).toEqual([]);
-    await new Promise((resolve) => setImmediate(resolve));
+    await Promise.resolve();
     expect(batches).toEqual([envelopes.map((e) => e.id)]);
     const later = envelopeFor({ room: 'r', data: 4 });
     delivery.deliver(later, 'bus');
     while (received.length < 4) await new Promise((r) => setTimeout(r, 5));
     expect(batches).toEqual([envelopes.map((e) => e.id), [later.id]]);
     expect(received.map((e) => e.data)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('sends a batch to the members on the other nodes too, in order, through the Redis adapter', async () => {
+    const adapter = async () => {
+      const [pub, sub] = [await redis.connect(), await redis.connect()];
+      return createAdapter(pub, sub, { key: 'delivery-test' });
+    };
+    const here = await serverWithMember('elsewhere', { adapter: await adapter() });
+    const there = await serverWithMember('r', { adapter: await adapter() });
+    // Both adapters subscribed (each to the request channel, after its pattern over the rooms).
+    const subscribers = async () =>
+      Number(((await redis.client.pubsub('NUMSUB', 'delivery-test-request#/#')) as unknown[])[1]);
+    while ((await subscribers()) < 2) await new Promise((r) => setTimeout(r, 5));
+    const delivery = new RoomDelivery(here.io, new RegionMetrics({ region: 'eu-west', node: 'n1' }));
+    const envelopes = [1, 2, 3].map((n) => envelopeFor({ room: 'r', data: n }));
+    for (const envelope of envelopes) delivery.deliver(envelope, 'local');
+    while (there.received.length < 3) await new Promise((r) => setTimeout(r, 5));
+    expect(there.received.map((e) => e.data)).toEqual([1, 2, 3]);
   });
 });

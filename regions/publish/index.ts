@@ -11,5 +11,6 @@ export {
 } from './log';
 export { MemoryPublishLog } from './memory-log';
 export { ClusterAcceptStore } from './cluster-accept';
-export { RedisPublishLog, ServerAcceptStore, type AcceptStore } from './redis-log';
+export { RedisPublishLog } from './redis-log';
+export { ServerAcceptStore, type AcceptStore } from './accept-store';
 export { Publisher, type PublishRequest } from './publisher';

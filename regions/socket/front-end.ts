@@ -16,6 +16,7 @@ import { SessionExpiry } from './expiry';
 import { socketHandlers } from './handlers';
 import type { RegionSocket } from './region-socket';
 import { admitHandshake } from './handshake';
+import { fitListenerLists, releaseHandshakeRequests } from './idle-memory';
 
 /** After clients left, how long in-flight HTTP requests get to finish before their connections are cut. */
 const HTTP_CLOSE_GRACE_MS = 2_000;
@@ -78,6 +79,7 @@ export class FrontEnd implements Component {
       socket.emit('session', { region: config.region, node: config.nodeId });
       attachHandlers(socket);
       socket.on('disconnect', closeUserConnection);
+      fitListenerLists(socket);
     });
     // Socket.IO answers its own path; every other request goes to the Hono app.
     const handleHttp = getRequestListener(createHttpApp(options.http).fetch);
@@ -143,63 +145,4 @@ export class FrontEnd implements Component {
     httpServer.closeAllConnections();
     log.info({ remaining }, 'clients gone');
   }
-}
-
-/**
- * What `socket.handshake` is once the connect is admitted: the middleware has read the token, and
- * nothing later reads the handshake, so no connection keeps its request's headers, URL, query or
- * token (about 1 KiB each).
- */
-const RELEASED_HANDSHAKE = Object.freeze({
-  headers: Object.freeze({}),
-  time: '',
-  address: '',
-  xdomain: false,
-  secure: false,
-  issued: 0,
-  url: '',
-  query: Object.freeze({}),
-  auth: Object.freeze({}),
-});
-
-/**
- * Memory per idle connection (https://socket.io/docs/v4/memory-usage/): once the Socket.IO connect is
- * admitted (the middleware has read what it needs from the handshake), the Engine.IO session drops
- * its reference to the first HTTP request, and the Socket.IO socket its copy of the handshake.
- * Engine.IO also keeps a WebSocket upgrade's response object, which holds that request, alive for
- * the whole session (a `close` listener on the TCP socket), so the request is let go of there too.
- * (Engine.IO's WebSocket listeners are replaced by shared ones: lean-transport.ts.)
- */
-function releaseHandshakeRequests(io: RegionIo): void {
-  const upgradeResponses = new WeakMap<object, { req?: unknown }>();
-  io.engine.use((req: object, res: UpgradeResponse, next: () => void) => {
-    upgradeResponses.set(req, res);
-    if (!('statusCode' in res)) forgetUpgradeResponse(res);
-    next();
-  });
-  io.on('connection', (socket: RegionSocket) => {
-    const conn = socket.conn as unknown as { request: object | null };
-    const upgrade = conn.request && upgradeResponses.get(conn.request);
-    if (upgrade && !('statusCode' in upgrade)) upgrade.req = null;
-    conn.request = null;
-    (socket as unknown as { handshake: unknown }).handshake = RELEASED_HANDSHAKE;
-  });
-}
-
-/** Engine.IO's stand-in response for a WebSocket upgrade (or the real one for a polling request). */
-interface UpgradeResponse {
-  req?: unknown;
-  socket?: { rawListeners(event: 'close'): unknown[]; removeListener(event: 'close', fn: never): void };
-}
-
-/**
- * Engine.IO's upgrade response re-emits its TCP socket's `close` (for logging middlewares, none
- * here) through a listener it adds in its constructor, just before the middlewares run: the last
- * `close` listener then. Removing it lets the response go once the upgrade is done, instead of
- * keeping it (and its emitter) for the whole session.
- */
-function forgetUpgradeResponse(res: UpgradeResponse): void {
-  const closeListeners = res.socket?.rawListeners('close') ?? [];
-  const own = closeListeners[closeListeners.length - 1];
-  if (own) res.socket?.removeListener('close', own as never);
 }

@@ -79,7 +79,7 @@ type DecodedListener = (packet: Packet) => void;
  * copy each, and its one `decoded` listener (the Socket.IO client's) in a one-element list, where
  * the emitter would grow a list of 16 for it (memory per idle connection, docs/benchmarks.md).
  */
-class LeanDecoder extends Decoder {
+export class LeanDecoder extends Decoder {
   constructor() {
     super();
     (this as unknown as { opts: object }).opts = DECODER_OPTIONS;
