@@ -40,7 +40,7 @@ describe('the recent-history buffers on a Redis Cluster', () => {
     await file.flushMasters();
     const recent = new RedisRecentHistory(file.client, recentBounds(), (err) => errors.push(err), GROUPS);
     const rooms = oneRoomPerGroup();
-    // One batch over every group, as a turn of deliveries to several rooms appends it.
+    // One batch over every group, as a node appends a batch of deliveries to several rooms.
     const envelopes = rooms.flatMap((room) => [recentEnvelope(room, 1), recentEnvelope(room, 2)]);
     recent.append(envelopes.map((envelope) => encodeEnvelope(envelope)));
     await recent.settled();
