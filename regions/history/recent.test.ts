@@ -52,4 +52,26 @@ describe('RedisRecentHistory', () => {
       bytes: Buffer.byteLength(json),
     });
   });
+
+  it('appends a batch that failed once Redis is back, in order, before what came after it', async () => {
+    const redis = await file.connect({
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => 50,
+    });
+    const failed: string[][] = [];
+    const recent = new RedisRecentHistory(redis, recentBounds(), (_err, rooms) => failed.push(rooms));
+    await file.server.stop();
+    while (redis.status === 'ready') await new Promise((r) => setTimeout(r, 10));
+    const [a1, b1, a2] = [recentEnvelope('a', 1), recentEnvelope('b', 1), recentEnvelope('a', 2)];
+    recent.append([a1, b1].map((e) => encodeEnvelope(e)));
+    recent.append([encodeEnvelope(a2)]);
+    await file.server.restart();
+    await recent.settled();
+    expect(failed[0]).toEqual(['a', 'b']);
+    const read = async (room: string) =>
+      (await recent.readBack(room, a1.id)).map((b) => b.envelope.id).reverse();
+    expect(await read('a')).toEqual([a1.id, a2.id]);
+    expect(await read('b')).toEqual([b1.id]);
+  });
 });

@@ -90,8 +90,8 @@ interface QueuedAppend {
  * delivered, each bound kept exactly by one script per batch of deliveries. An append is written to
  * Redis at once, before the delivery's emit (`RoomDelivery.observe`): its command is on the wire
  * before the adapter's publish to the other nodes, so no node hands an envelope to a room before the
- * buffer has it, and a join that missed it live reads it back. The deliveries of one turn of the
- * event loop come as one batch, appended by one script call (one round trip and one script run for
+ * buffer has it, and a join that missed it live reads it back. The deliveries `RoomDelivery` emits
+ * together come as one batch, appended by one script call (one round trip and one script run for
  * the lot, whatever their rooms). One connection per node keeps that node's delivery order; an
  * append never waits on or fails a delivery. A failed append (its master died, Redis restarts) is
  * tried again before anything appended after it, every APPEND_RETRY_MS for up to

@@ -40,7 +40,7 @@ describe('the HTTP app on memory backends', () => {
       headers: { 'x-api-key': SERVER_KEY },
     });
     expect(server.status).toBe(202);
-    // Deliveries go out at the end of the turn, after the in-process answer.
+    // A delivery goes out a microtask after the publish; the in-process answer can come first.
     await new Promise((resolve) => setImmediate(resolve));
     expect(node.delivered[1]).toMatchObject({ room: 'news', user: 'server' });
   });

@@ -12,8 +12,8 @@ import { preEncodedBroadcast } from '../socket/pre-encoded';
 export type RegionIo = Server<ClientEvents, ServerEvents>;
 
 /**
- * Called with the deliveries of one turn of the event loop, in delivery order, just before their
- * emits (the envelope and its JSON, encoded once, shared by every observer).
+ * Called with each batch of deliveries (those handed in together, see `RoomDelivery`), in delivery
+ * order, just before their emits (the envelope and its JSON, encoded once, shared by every observer).
  */
 export type DeliveryObserver = (delivered: readonly EncodedEnvelope[]) => void;
 
@@ -28,11 +28,12 @@ interface PendingDelivery {
  * region receives it once. Used for envelopes published here and for envelopes arriving from other
  * regions, so there is exactly one path to clients.
  *
- * Deliveries are emitted at the end of the current turn (`process.nextTick`), all of that turn's
- * together and in the order they were handed in: the publishes whose Redis replies came in one read,
- * or one batch of the bus. The observers see the batch once (the recent-history buffer appends it
- * with one script call instead of one per envelope); the wait is the rest of the current callback's
- * promise work, never another I/O turn.
+ * Deliveries are emitted in batches, in the order they were handed in: a delivery queues, and a
+ * microtask emits everything queued by then. So the publishes whose Redis replies came in one read
+ * (their promises settle together) and the fresh envelopes of one bus batch go out together, and
+ * before anything that awaits the handing-in code (the bus acknowledges its batch after the emit).
+ * The observers see the batch once (the recent-history buffer appends it with one script call
+ * instead of one per envelope); the wait is never another turn of the event loop.
  */
 export class RoomDelivery {
   private readonly observers: DeliveryObserver[] = [];
@@ -44,7 +45,7 @@ export class RoomDelivery {
   ) {}
 
   /**
-   * Calls `observer` with each turn's deliveries, in this node's delivery order, just before their
+   * Calls `observer` with each batch of deliveries, in this node's delivery order, just before their
    * emits (feeds the recent-history buffer). An observer that writes to Redis writes before the
    * emits' own publishes to the other nodes, so a join on any node that no longer gets an envelope
    * live (it joined the room after the emit reached its node) reads it from the buffer.
@@ -54,12 +55,12 @@ export class RoomDelivery {
   }
 
   /**
-   * Emits `delivered` (an envelope, or one already encoded by the publish log) to its room, at the
-   * end of this turn, after what was handed in before it.
+   * Emits `delivered` (an envelope, or one already encoded by the publish log) to its room, in a
+   * microtask, after what was handed in before it.
    */
   deliver(delivered: Envelope | EncodedEnvelope, source: 'local' | 'bus', exceptSocketId?: string): void {
     const encoded = 'json' in delivered ? delivered : encodeEnvelope(delivered);
-    if (this.pending.length === 0) process.nextTick(() => this.flush());
+    if (this.pending.length === 0) queueMicrotask(() => this.flush());
     this.pending.push({ encoded, source, exceptSocketId });
   }
 

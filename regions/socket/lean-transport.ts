@@ -20,7 +20,7 @@ interface WsSocket {
   close(): void;
   /** `ws` internals: the frame sender (pre-encoded broadcast frames) and the frame receiver. */
   _sender?: { sendFrame?(frame: unknown, cb: WriteCallback): void };
-  _receiver?: { _mask?: unknown };
+  _receiver?: { _mask?: unknown; _buffers?: unknown[] };
 }
 
 /**
@@ -126,7 +126,13 @@ function onSocketMessage(this: WsSocket, data: Buffer, isBinary: boolean): void 
   // `ws` keeps the last frame's masking key as a view into the TCP chunk it came in, so an idle
   // connection would hold that whole chunk (its CONNECT frame, token and all) until the next frame.
   // The key is read only while the frame is unmasked, before this event; each frame sets its own.
-  if (this._receiver) this._receiver._mask = undefined;
+  // Its list of unread TCP chunks, empty once a chunk's last frame is read, still has the room for 16
+  // it took at the first chunk; an empty one of its own takes none (the next chunk grows it again).
+  const receiver = this._receiver;
+  if (receiver) {
+    receiver._mask = undefined;
+    if (receiver._buffers?.length === 0) receiver._buffers = [];
+  }
   this[TRANSPORT].received(data, isBinary);
 }
 

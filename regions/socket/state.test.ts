@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SocketState } from './state';
 
 const principal = { user: 'u1', rooms: ['*'], exp: 2_000_000_000 };
@@ -10,6 +10,10 @@ const rates = {
 };
 
 describe('SocketState', () => {
+  // The buckets refill on the clock: a frozen clock keeps a slow run from refilling them mid-test.
+  beforeEach(() => void vi.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => void vi.useRealTimers());
+
   it('gives each connection full buckets at its rates, one per kind, kept across uses', () => {
     const state = new SocketState(principal, rates);
     // Burst is twice the rate: 4 publishes, then refused; requests are counted apart (6).
@@ -18,6 +22,9 @@ describe('SocketState', () => {
     expect(state.publishBucket).toBe(state.publishBucket);
     state.answerBucket.spend(5_000);
     expect(state.answerBucket.hasAny()).toBe(false);
+    vi.advanceTimersByTime(500);
+    expect(state.publishBucket.take()).toBe(true);
+    expect(state.answerBucket.hasAny()).toBe(true);
   });
 
   it('does not share buckets between connections', () => {
