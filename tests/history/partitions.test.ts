@@ -116,7 +116,8 @@ describe('partitioned history', () => {
   it('the migration of data to json keeps every row, as jsonb rendered it; new rows keep their text', async () => {
     // Rows written while data was jsonb: stored as jsonb's rendering of the published value.
     const published = '{"zebra":1,"apple":[1e21,0.1,"\\u00e9"],"__proto__":{"x":null}}';
-    const written = envelopeAt('p:values', now, 0);
+    // Each a millisecond apart: ids made for the same millisecond are in no particular order.
+    const written = envelopeAt('p:values', now - 2, 0);
     const envelopeText = (e: Envelope) =>
       JSON.stringify({ ...e, data: 0 }).replace('"data":0', `"data":${published}`);
     expect(await insertEnvelopes(sql, [envelopeText(written)])).toBe(1);
@@ -138,7 +139,7 @@ describe('partitioned history', () => {
     expect(await partitions()).toContain(partitionOf(now + 20 * DAY_MS));
     expect(await dataTypes()).toEqual(['json']);
     // A row written now keeps the published text, byte for byte, in an old and a new partition.
-    const fresh = [envelopeAt('p:values', now, 1), envelopeAt('p:values', now + 20 * DAY_MS, 2)];
+    const fresh = [envelopeAt('p:values', now - 1, 1), envelopeAt('p:values', now + 20 * DAY_MS, 2)];
     expect(await insertEnvelopes(sql, fresh.map(envelopeText))).toBe(2);
     const stored = await sql<{ text: string }[]>`
       SELECT data::text AS text FROM messages WHERE id IN ${sql(fresh.map((e) => e.id))}`;
