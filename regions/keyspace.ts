@@ -12,8 +12,13 @@
  * (`rt:inbound:{3}` with its trim mark), so the shards spread over a cluster's masters. A single
  * server ignores the tags. On a Redis Cluster the publish log uses its own families instead of the
  * `{publish}` ones (`idClaim`, `groupAck`, `groupOutbox`, `userRate`, `userEphemeralRate`), spread
- * over the masters by id, by user and by publish group. docs/scaling.md says what this spreads and
- * what it does not.
+ * over the masters by id, by user and by publish group, and the recent-history buffers use
+ * `groupRecent`, `groupRecentRooms` and `groupRecentBytes` instead of the `{recent}` ones: each group
+ * (`{r<group>}`, a room's bus shard) holds its rooms' buffers and its share of the region's bounds.
+ * docs/scaling.md says what this spreads and what it does not.
+ *
+ * `docs/architecture.md`'s keyspace table is `keyspaceTable()`: regenerate it with
+ * `node --import tsx -e "import('./regions/keyspace.ts').then((m) => console.log(m.keyspaceTable()))"`.
  */
 
 export type KeyStore = 'regional' | 'global';
@@ -50,13 +55,14 @@ function taggedKey(group: keyof typeof SLOT_TAGS, family: string, ...parts: (str
 }
 
 /**
- * A key of `family` in publish group `group` of a Redis Cluster: `rt:{p<group>}:family:parts`. A
- * group is a room's bus shard (`shardOfRoom`), so one room's envelopes, their retry records, the
- * inbound shard of the same number and its dedup marks stay in one slot, and the groups spread over
- * the masters.
+ * A key of `family` in group `group` of a Redis Cluster: `rt:{p<group>}:family:parts` for the
+ * publish log, `rt:{r<group>}:family:parts` for the recent-history buffers. A group is a room's bus
+ * shard (`shardOfRoom`), so one room's envelopes, their retry records, the inbound shard of the same
+ * number and its dedup marks stay in one slot, the room's buffer and its group's bounds in another,
+ * and the groups spread over the masters.
  */
-function groupKey(group: number, family: string, ...parts: (string | number)[]): string {
-  return [PREFIX, `{p${group}}`, family, ...parts].join(':');
+function groupKey(kind: 'p' | 'r', group: number, family: string, ...parts: (string | number)[]): string {
+  return [PREFIX, `{${kind}${group}}`, family, ...parts].join(':');
 }
 
 /** Key builders, by family. */
@@ -75,13 +81,13 @@ export const keys = {
    */
   idClaim: (id: string) => familyKey('id', `{${id}}`),
   /** Cluster: a publish id's first ack, in its room's publish group (answers retries). */
-  groupAck: (group: number, id: string) => groupKey(group, 'ack', id),
+  groupAck: (group: number, id: string) => groupKey('p', group, 'ack', id),
   /** Cluster: one publish group's queue of accepted envelopes (the rooms of bus shard `group`). */
-  groupOutbox: (group: number) => groupKey(group, 'outbox'),
+  groupOutbox: (group: number) => groupKey('p', group, 'outbox'),
   /** Cluster: a remote envelope's dedup mark, in its room's publish group (the inbound shard's). */
-  groupSeen: (group: number, id: string) => groupKey(group, 'seen', id),
+  groupSeen: (group: number, id: string) => groupKey('p', group, 'seen', id),
   /** Cluster: which node of the region consumes inbound shard `group` (beside its dedup marks). */
-  groupShardLease: (group: number) => groupKey(group, 'bus', 'lease'),
+  groupShardLease: (group: number) => groupKey('p', group, 'bus', 'lease'),
   /** Cluster: per-user publish counter of one second, in the user's own slot. */
   userRate: (user: string, second: number) => familyKey('rate', `{${user}}`, second),
   /** Cluster: per-user ephemeral publish counter of one second, in the user's own slot. */
@@ -96,6 +102,12 @@ export const keys = {
   recentRooms: () => taggedKey('recent', 'recent-rooms'),
   /** Bytes held by each room's recent-history buffer, and their total. */
   recentBytes: () => taggedKey('recent', 'recent-bytes'),
+  /** Cluster: a room's recent-history buffer, in the room's group (`{r<group>}`). */
+  groupRecent: (group: number, room: string) => groupKey('r', group, 'recent', room),
+  /** Cluster: the rooms of one group that have a buffer, scored by last append (its share of the bound). */
+  groupRecentRooms: (group: number) => groupKey('r', group, 'recent-rooms'),
+  /** Cluster: bytes held by each buffer of one group, and the group's total. */
+  groupRecentBytes: (group: number) => groupKey('r', group, 'recent-bytes'),
   /** Live nodes of the region, scored by lease expiry. */
   nodes: () => familyKey('nodes'),
   /** Members of a room in this region, by first join (a hash tag: a room's keys share a slot). */
@@ -139,6 +151,15 @@ export const keys = {
 } as const;
 
 export type KeyFamilyName = keyof typeof keys;
+
+/** The variables that bound a room's recent-history buffer and all of them together. */
+const RECENT_BUFFER_CONFIG = [
+  'RECENT_HISTORY_LENGTH',
+  'RECENT_HISTORY_ROOM_BYTES',
+  'RECENT_HISTORY_BYTES',
+  'RECENT_HISTORY_ROOMS',
+  'RECENT_HISTORY_TTL_S',
+];
 
 /** The keyspace table: every family with its type, store, bound and owner. */
 export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
@@ -264,13 +285,7 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     store: 'regional',
     bound:
       'per room RECENT_HISTORY_LENGTH entries and RECENT_HISTORY_ROOM_BYTES; all rooms together RECENT_HISTORY_BYTES and RECENT_HISTORY_ROOMS; TTL RECENT_HISTORY_TTL_S',
-    config: [
-      'RECENT_HISTORY_LENGTH',
-      'RECENT_HISTORY_ROOM_BYTES',
-      'RECENT_HISTORY_BYTES',
-      'RECENT_HISTORY_ROOMS',
-      'RECENT_HISTORY_TTL_S',
-    ],
+    config: RECENT_BUFFER_CONFIG,
     owner: 'recent history',
     slot: 'recent',
   },
@@ -291,6 +306,35 @@ export const keyFamilies: Record<KeyFamilyName, KeyFamily> = {
     config: ['RECENT_HISTORY_ROOMS'],
     owner: 'recent history',
     slot: 'recent',
+  },
+  groupRecent: {
+    pattern: 'rt:{r<group>}:recent:{room}',
+    type: 'stream',
+    store: 'regional',
+    bound:
+      'Redis Cluster only; per room as on one server; the rooms of one group (BUS_SHARDS groups) together RECENT_HISTORY_BYTES / BUS_SHARDS and RECENT_HISTORY_ROOMS / BUS_SHARDS; TTL RECENT_HISTORY_TTL_S',
+    config: [...RECENT_BUFFER_CONFIG, 'BUS_SHARDS'],
+    owner: 'recent history',
+    slot: 'recent group',
+  },
+  groupRecentRooms: {
+    pattern: 'rt:{r<group>}:recent-rooms',
+    type: 'zset',
+    store: 'regional',
+    bound:
+      'Redis Cluster only, one per bus shard; at most RECENT_HISTORY_ROOMS / BUS_SHARDS members (the least recently appended room of the group is dropped)',
+    config: ['RECENT_HISTORY_ROOMS', 'BUS_SHARDS'],
+    owner: 'recent history',
+    slot: 'recent group',
+  },
+  groupRecentBytes: {
+    pattern: 'rt:{r<group>}:recent-bytes',
+    type: 'hash',
+    store: 'regional',
+    bound: "Redis Cluster only; one field per room in its group's recent-rooms, plus the group's total",
+    config: ['RECENT_HISTORY_ROOMS', 'BUS_SHARDS'],
+    owner: 'recent history',
+    slot: 'recent group',
   },
   nodes: {
     pattern: 'rt:nodes',

@@ -6,7 +6,7 @@ import type { Component, ReadinessCheck } from '../lifecycle';
 import type { RegionMetrics } from '../metrics';
 import { outboxStreams } from '../outbox';
 import type { RoomDelivery } from '../publish';
-import { connectRedis, type RedisClient } from '../redis';
+import { connectRedis, parseRedisTarget, type RedisClient } from '../redis';
 import type { HistoryReader, MissedMessages } from './reads';
 import { HistoryMetrics } from './metrics';
 import { HistoryMaintenance } from './maintenance';
@@ -163,7 +163,10 @@ function connectPostgres(config: RegionConfig, deps: { metrics: HistoryMetrics; 
 /** The regional recent-history buffer; append failures are counted, and logged at most every 10 s. */
 function recentHistory(deps: HistoryDeps, log: Logger): RecentHistory {
   let appendErrorLoggedAt = 0;
-  return new RedisRecentHistory(deps.redis, deps.config.history.recent, (err, rooms) => {
+  const { config } = deps;
+  // On a Redis Cluster the buffers spread over the publish groups (a room's group: its bus shard).
+  const groups = parseRedisTarget(config.redisUrl).kind === 'cluster' ? config.bus.shards : undefined;
+  const onError = (err: Error, rooms: string[]) => {
     deps.metrics.internalErrors.inc({ component: 'recent-history' });
     // Members on other nodes who lost these rooms' fan-out meanwhile read the buffer to catch up.
     for (const room of rooms) deps.resync?.roomAtRisk(room);
@@ -173,5 +176,6 @@ function recentHistory(deps: HistoryDeps, log: Logger): RecentHistory {
       { err: err.message },
       'recent-history append failed (reconnect recovery falls back to Postgres)',
     );
-  });
+  };
+  return new RedisRecentHistory(deps.redis, config.history.recent, onError, groups);
 }

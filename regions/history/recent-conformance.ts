@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeEnvelope, newEnvelopeId, type Envelope, type EnvelopeId } from '../../shared';
+import { shardOfRoom } from '../bus/bus';
 import { envelopeFor } from '../publish/publish-log-conformance';
 import type { RecentBounds, RecentHistory } from './recent';
 
@@ -39,11 +40,51 @@ async function buffered(recent: RecentHistory, room: string): Promise<unknown[]>
 }
 
 /**
- * The behaviour every `RecentHistory` backend must show (memory and Redis): delivery order, each
- * bound (per room by count and bytes, over rooms by bytes and count, least recently appended rooms
- * dropped first), no ephemeral envelope, expiry, and reads back to `since`.
+ * `count` rooms of one group of `groups` (a room's group: its bus shard), named in append order: the
+ * bounds over rooms hold per group on a cluster. Numbers are padded, so that rooms of the same
+ * millisecond are ordered by name as they are by append.
  */
-export function recentHistoryConformance(name: string, open: RecentHistoryFactory): void {
+function roomsOfOneGroup(prefix: string, count: number, groups: number): string[] {
+  const rooms: string[] = [];
+  for (let n = 0; rooms.length < count; n++) {
+    const room = `${prefix}${String(n).padStart(3, '0')}`;
+    if (shardOfRoom(room, groups) === shardOfRoom(`${prefix}000`, groups)) rooms.push(room);
+  }
+  return rooms;
+}
+
+/** `count` rooms, as many of them in different groups of `groups` as there are groups. */
+function roomsOfDistinctGroups(prefix: string, count: number, groups: number): string[] {
+  const rooms: string[] = [];
+  const seen = new Set<number>();
+  for (let n = 0; rooms.length < count; n++) {
+    const room = `${prefix}${n}`;
+    const group = shardOfRoom(room, groups);
+    if (seen.has(group) && seen.size < groups) continue;
+    seen.add(group);
+    rooms.push(room);
+  }
+  return rooms;
+}
+
+/** How a backend splits the region's bounds: over `groups` groups, each with total/groups (1: none). */
+export interface RecentLayout {
+  groups: number;
+}
+
+/**
+ * The behaviour every `RecentHistory` backend must show (memory, one Redis, a Redis Cluster):
+ * delivery order, each bound (per room by count and bytes, over rooms by bytes and count, least
+ * recently appended rooms dropped first), no ephemeral envelope, expiry, and reads back to `since`.
+ * With `layout.groups` above 1 the bounds over rooms are checked on rooms of one group, with totals
+ * `groups` times the group's: each group holds at most total/groups.
+ */
+export function recentHistoryConformance(
+  name: string,
+  open: RecentHistoryFactory,
+  layout: RecentLayout = { groups: 1 },
+): void {
+  const { groups } = layout;
   describe(`RecentHistory conformance: ${name}`, () => {
     it('keeps the newest envelopes of a room in delivery order, bounded by count and by bytes', async () => {
       const one = JSON.stringify(recentEnvelope('a', '8'.repeat(100))).length;
@@ -61,45 +102,56 @@ export function recentHistoryConformance(name: string, open: RecentHistoryFactor
     });
 
     it('bounds all rooms together by bytes, dropping the least recently appended rooms', async () => {
-      const one = JSON.stringify(recentEnvelope('r0', 'x'.repeat(500))).length;
-      const recent = await open(recentBounds({ totalMaxBytes: 3 * one + 10 }));
-      for (const room of ['r0', 'r1', 'r2', 'r3'])
-        await appendAll(recent, [recentEnvelope(room, 'x'.repeat(500))]);
-      await appendAll(recent, [recentEnvelope('r1', 'y'.repeat(500))]);
+      const [r0, r1, r2, r3] = roomsOfOneGroup('r', 4, groups) as [string, string, string, string];
+      const one = JSON.stringify(recentEnvelope(r0, 'x'.repeat(500))).length;
+      const recent = await open(recentBounds({ totalMaxBytes: (3 * one + 10) * groups }));
+      for (const room of [r0, r1, r2, r3]) await appendAll(recent, [recentEnvelope(room, 'x'.repeat(500))]);
+      await appendAll(recent, [recentEnvelope(r1, 'y'.repeat(500))]);
       // Over the total, the least recently appended rooms go: r0 for r3's entry, then r2 for r1's.
-      expect(await buffered(recent, 'r0')).toEqual([]);
-      expect(await buffered(recent, 'r2')).toEqual([]);
-      expect(await buffered(recent, 'r3')).toEqual(['x'.repeat(500)]);
-      expect(await buffered(recent, 'r1')).toEqual(['x'.repeat(500), 'y'.repeat(500)]);
+      expect(await buffered(recent, r0)).toEqual([]);
+      expect(await buffered(recent, r2)).toEqual([]);
+      expect(await buffered(recent, r3)).toEqual(['x'.repeat(500)]);
+      expect(await buffered(recent, r1)).toEqual(['x'.repeat(500), 'y'.repeat(500)]);
     });
 
     it('bounds the number of rooms, dropping the least recently appended', async () => {
-      const recent = await open(recentBounds({ maxRooms: 2 }));
-      await appendAll(recent, [recentEnvelope('s1', 1), recentEnvelope('s2', 2)]);
-      await appendAll(recent, [recentEnvelope('s1', 11)]);
-      await appendAll(recent, [recentEnvelope('s3', 3)]);
-      expect(await buffered(recent, 's2')).toEqual([]);
-      expect(await buffered(recent, 's1')).toEqual([1, 11]);
-      expect(await buffered(recent, 's3')).toEqual([3]);
+      const [s1, s2, s3] = roomsOfOneGroup('s', 3, groups) as [string, string, string];
+      const recent = await open(recentBounds({ maxRooms: 2 * groups }));
+      await appendAll(recent, [recentEnvelope(s1, 1), recentEnvelope(s2, 2)]);
+      await appendAll(recent, [recentEnvelope(s1, 11)]);
+      await appendAll(recent, [recentEnvelope(s3, 3)]);
+      expect(await buffered(recent, s2)).toEqual([]);
+      expect(await buffered(recent, s1)).toEqual([1, 11]);
+      expect(await buffered(recent, s3)).toEqual([3]);
     });
 
     it('appends a batch in one call as if each envelope came alone', async () => {
-      const recent = await open(recentBounds({ length: 3, maxRooms: 2 }));
+      const [a, b, c] = roomsOfOneGroup('batch', 3, groups) as [string, string, string];
+      const recent = await open(recentBounds({ length: 3, maxRooms: 2 * groups }));
       const batch = [
-        recentEnvelope('a', 1),
-        recentEnvelope('b', 1),
-        recentEnvelope('b', 2),
-        recentEnvelope('b', 'typing', { ephemeral: true }),
-        recentEnvelope('b', 3),
-        recentEnvelope('b', 4),
-        recentEnvelope('c', 1),
+        recentEnvelope(a, 1),
+        recentEnvelope(b, 1),
+        recentEnvelope(b, 2),
+        recentEnvelope(b, 'typing', { ephemeral: true }),
+        recentEnvelope(b, 3),
+        recentEnvelope(b, 4),
+        recentEnvelope(c, 1),
       ];
       recent.append(batch.map((envelope) => encodeEnvelope(envelope)));
       await recent.settled();
       // b keeps its newest three; c's room pushes out the least recently appended room, a.
-      expect(await buffered(recent, 'a')).toEqual([]);
-      expect(await buffered(recent, 'b')).toEqual([2, 3, 4]);
-      expect(await buffered(recent, 'c')).toEqual([1]);
+      expect(await buffered(recent, a)).toEqual([]);
+      expect(await buffered(recent, b)).toEqual([2, 3, 4]);
+      expect(await buffered(recent, c)).toEqual([1]);
+    });
+
+    it('appends a batch over rooms of different groups, each room in its order', async () => {
+      const rooms = roomsOfDistinctGroups('mixed', 4, groups);
+      const recent = await open(recentBounds());
+      const batch = [1, 2, 3].flatMap((n) => rooms.map((room) => recentEnvelope(room, n)));
+      recent.append(batch.map((envelope) => encodeEnvelope(envelope)));
+      await recent.settled();
+      for (const room of rooms) expect(await buffered(recent, room)).toEqual([1, 2, 3]);
     });
 
     it('never buffers an ephemeral envelope', async () => {

@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis';
 import { decodeEntry, isEnvelopeId, type EncodedEnvelope, type EnvelopeId } from '../../shared';
+import { shardOfRoom } from '../bus/bus';
 import { keys } from '../keyspace';
 import type { RecentBounds, RecentHistory } from './recent';
 import { bufferReadEnough, type BufferedEnvelope } from './recovery-order';
@@ -96,6 +97,13 @@ interface QueuedAppend {
  * append never waits on or fails a delivery. A failed append (its master died, Redis restarts) is
  * tried again before anything appended after it, every APPEND_RETRY_MS for up to
  * APPEND_GIVE_UP_MS, and reported to `onError` with the rooms it concerns each time.
+ *
+ * On a Redis Cluster (`clusterGroups`, the bus's shard count) the buffers are spread over groups: a
+ * room's buffer is in its group's slot (`{r<g>}`, g = the room's bus shard), beside that group's
+ * rooms zset and bytes hash, and each group keeps 1/groups of the region's total bounds
+ * (`groupBounds`), so one script per group keeps its bounds exactly. A batch is split per group (a
+ * script's keys must be one slot), in order within each group. One server keeps the `{recent}` keys
+ * and the bounds as configured.
  */
 export class RedisRecentHistory implements RecentHistory {
   private readonly redis: RedisClient & AppendCommand;
@@ -111,6 +119,8 @@ export class RedisRecentHistory implements RecentHistory {
     redis: RedisClient,
     private readonly bounds: RecentBounds,
     private readonly onError: (err: Error, rooms: string[]) => void,
+    /** On a Redis Cluster: the groups (`BUS_SHARDS`) the buffers are spread over; one server: none. */
+    private readonly clusterGroups?: number,
   ) {
     redis.defineCommand('rtRecentAppend', { lua: APPEND_SCRIPT });
     this.redis = redis as RedisClient & AppendCommand;
@@ -138,34 +148,56 @@ export class RedisRecentHistory implements RecentHistory {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  /** Sends the appends in order, in as few calls as their bounds allow (written before this returns). */
+  /**
+   * Sends the appends in order, in as few calls as their bounds allow (written before this returns):
+   * on a cluster one run of calls per group, each group's appends in their order.
+   */
   private write(appends: readonly QueuedAppend[]): void {
+    if (this.clusterGroups === undefined) {
+      this.writeGroup(undefined, appends);
+      return;
+    }
+    const byGroup = new Map<number, QueuedAppend[]>();
+    for (const append of appends) {
+      const group = shardOfRoom(append.delivered.envelope.room, this.clusterGroups);
+      const list = byGroup.get(group);
+      if (list) list.push(append);
+      else byGroup.set(group, [append]);
+    }
+    for (const [group, list] of byGroup) this.writeGroup(group, list);
+  }
+
+  /** The appends of one group (undefined: one server's keys) in calls of bounded size. */
+  private writeGroup(group: number | undefined, appends: readonly QueuedAppend[]): void {
     let start = 0;
     let bytes = 0;
     for (let i = 0; i < appends.length; i++) {
       bytes += appends[i]!.delivered.json.length;
       const full = i + 1 - start >= CALL_MAX_ENVELOPES || bytes >= CALL_MAX_BYTES;
       if (full || i === appends.length - 1) {
-        this.call(appends.slice(start, i + 1));
+        this.call(group, appends.slice(start, i + 1));
         start = i + 1;
         bytes = 0;
       }
     }
   }
 
-  /** One script call for `appends`; a failure queues them for a retry. */
-  private call(appends: QueuedAppend[]): void {
-    const { length, roomMaxBytes, totalMaxBytes, maxRooms, ttlMs } = this.bounds;
+  /** One script call for `appends`, all of `group`; a failure queues them for a retry. */
+  private call(group: number | undefined, appends: QueuedAppend[]): void {
+    const { length, roomMaxBytes, totalMaxBytes, maxRooms, ttlMs } =
+      this.clusterGroups === undefined ? this.bounds : groupBounds(this.bounds, this.clusterGroups);
     const streams: string[] = [];
     const args: (string | number)[] = [Date.now(), length, roomMaxBytes, totalMaxBytes, maxRooms, ttlMs];
     for (const { delivered } of appends) {
       const { envelope, json } = delivered;
-      streams.push(keys.recent(envelope.room));
+      streams.push(this.bufferKey(envelope.room, group));
       args.push(envelope.id, json, envelope.room, envelope.origin, envelope.ts);
     }
+    const rooms = group === undefined ? keys.recentRooms() : keys.groupRecentRooms(group);
+    const sizes = group === undefined ? keys.recentBytes() : keys.groupRecentBytes(group);
     this.inFlight++;
     this.redis
-      .rtRecentAppend(2 + streams.length, keys.recentRooms(), keys.recentBytes(), ...streams, ...args)
+      .rtRecentAppend(2 + streams.length, rooms, sizes, ...streams, ...args)
       .then(
         () => undefined,
         (err: Error) => {
@@ -204,8 +236,14 @@ export class RedisRecentHistory implements RecentHistory {
     for (const resolve of this.idle.splice(0)) resolve();
   }
 
+  /** A room's buffer: in its group on a cluster (`group` when known), else one server's name. */
+  private bufferKey(room: string, group?: number): string {
+    if (this.clusterGroups === undefined) return keys.recent(room);
+    return keys.groupRecent(group ?? shardOfRoom(room, this.clusterGroups), room);
+  }
+
   async readBack(room: string, since: EnvelopeId, windowMs?: number): Promise<BufferedEnvelope[]> {
-    const key = keys.recent(room);
+    const key = this.bufferKey(room);
     const entries: BufferedEnvelope[] = [];
     let end = '+';
     for (;;) {
@@ -244,6 +282,18 @@ function bufferedEnvelope(fields: readonly string[]): StoredEnvelope | undefined
   }
   const decoded = decodeEntry(['e', json])?.envelope;
   return decoded && storedEnvelope(decoded, json);
+}
+
+/**
+ * The bounds of one group of a cluster's buffers: a room's own bounds as configured, the region's
+ * totals split evenly, so each group holds at most total/groups (bytes and rooms, at least one room).
+ */
+export function groupBounds(bounds: RecentBounds, groups: number): RecentBounds {
+  return {
+    ...bounds,
+    totalMaxBytes: Math.floor(bounds.totalMaxBytes / groups),
+    maxRooms: Math.max(1, Math.floor(bounds.maxRooms / groups)),
+  };
 }
 
 function roomsOf(appends: readonly QueuedAppend[]): string[] {

@@ -140,5 +140,9 @@ describe('a region on a Redis Cluster (3 masters, 3 replicas)', () => {
     );
     // ids[0], delivered just before since, comes first too (the reorder window; the SDK drops it).
     expect(await missedIds()).toEqual(ids.filter((id) => id !== ids[1]));
+    // The buffer is in the room's recent group, beside that group's bounds (the default 8 bus shards).
+    const group = shardOfRoom('chat:recover', 8);
+    expect(await region.redis.xlen(keys.groupRecent(group, 'chat:recover'))).toBe(ids.length);
+    expect(await region.redis.zscore(keys.groupRecentRooms(group), 'chat:recover')).not.toBeNull();
   });
 });

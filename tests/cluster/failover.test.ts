@@ -95,8 +95,10 @@ function expectExactlyOnce(envelopes: Envelope[], published: EnvelopeId[]): void
 }
 
 describe('a master of the region Redis Cluster killed mid-stream (its replica takes over)', () => {
-  it("loses and doubles nothing for SDK clients when it served the room's channel and the recent buffers", async () => {
-    const { published, received, rejoins } = await streamThroughFailover(() => keys.recentRooms(), 'recent');
+  it("loses and doubles nothing for SDK clients when it served the room's channel and its recent buffer", async () => {
+    // The room's recent-history group: its buffer and its group's bounds (the default 8 bus shards).
+    const recentGroup = (room: string) => keys.groupRecentRooms(shardOfRoom(room, 8));
+    const { published, received, rejoins } = await streamThroughFailover(recentGroup, 'recent');
     expectExactlyOnce(received.sameNode, published);
     expectExactlyOnce(received.otherNode, published);
     // The other member's node told it to resync once its subscriptions were back.
