@@ -8,7 +8,7 @@ import type { JsonValue } from './envelope';
  */
 export const MAX_JSON_DEPTH = 32;
 
-// A lone surrogate survives JSON.stringify as `\udXXX`, which Postgres' jsonb refuses.
+// A lone surrogate survives JSON.stringify as `\udXXX`, which strict JSON readers (Postgres' jsonb) refuse.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** What the value check and the text scan (json-text.ts) say about a value they refuse. */

@@ -6,7 +6,7 @@ import { AnswerBudget, storedEnvelope, type StoredEnvelope } from './stored';
 /** A postgres.js client (primary or replica). */
 export type Sql = postgres.Sql;
 
-/** A row as reads select it: `data` as JSON text (`data::text`), which is never parsed here. */
+/** A row as reads select it: `data` as its stored JSON text (`data::text`), never parsed here. */
 interface MessageRow {
   id: EnvelopeId;
   room: string;
@@ -60,17 +60,21 @@ export function uuidV7Time(id: string): number {
 /**
  * Inserts envelopes, given as their exact JSON text, in one statement; ids already stored are skipped
  * (`ON CONFLICT (id) DO NOTHING`), so a batch retried after an unknown outcome writes nothing twice.
- * The text goes to Postgres as one JSON array and `data` is taken with `->`, so every JSON value is
- * stored as sent: `null` stays JSON `null` (not SQL NULL), and no JavaScript object is rebuilt on the
- * way (a `__proto__` key stays a key). The parameter is sent as text: typed jsonb, postgres.js
- * would JSON-encode the string a second time. Returns the rows inserted.
+ * The text goes to Postgres as one `json` array: `json_array_elements` and `->` hand each envelope
+ * and its `data` on as slices of that text, and the `json` column keeps them as they are, so a row
+ * holds `data` exactly as it was published (spacing, key order, number spelling, escapes), `null`
+ * stays JSON `null` (not SQL NULL) and no JavaScript object is rebuilt on the way (a `__proto__` key
+ * stays a key). The other fields are read in one pass per envelope (`json_to_record`). The
+ * parameter is sent as text: typed json, postgres.js would JSON-encode the string a second time.
+ * Returns the rows inserted.
  */
 export async function insertEnvelopes(sql: Sql, envelopesJson: readonly string[]): Promise<number> {
   if (envelopesJson.length === 0) return 0;
   const result = await sql`
     INSERT INTO messages (id, room, data, "user", origin, ts)
-    SELECT (e->>'id')::uuid, e->>'room', e->'data', e->>'user', e->>'origin', (e->>'ts')::bigint
-    FROM jsonb_array_elements(${`[${envelopesJson.join(',')}]`}::text::jsonb) AS e
+    SELECT h.id, h.room, e->'data', h."user", h.origin, h.ts
+    FROM json_array_elements(${`[${envelopesJson.join(',')}]`}::text::json) AS e,
+      json_to_record(e) AS h(id uuid, room text, "user" text, origin text, ts bigint)
     ON CONFLICT (id) DO NOTHING`;
   return result.count;
 }

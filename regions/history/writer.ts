@@ -161,7 +161,7 @@ export function historyWorker(deps: {
 
 /**
  * The row of an outbox entry: the envelope's fields and its JSON text exactly as the outbox holds it
- * (`data` is not parsed here; Postgres parses it once, into jsonb).
+ * (`data` is not parsed here; Postgres checks it once and stores the text as it is, as `json`).
  */
 function outboxRow(outboxEntry: string, { head, json }: EnvelopeText): OutboxRow {
   return { outboxEntry, json, id: head.id, room: head.room, ts: head.ts };

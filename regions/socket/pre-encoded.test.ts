@@ -16,7 +16,7 @@ function decode(encoded: unknown[]): Packet {
 
 describe('preEncodedParser', () => {
   it('puts a pre-encoded answer into an ack as the very text it was given', () => {
-    // Postgres renders jsonb with spaces; re-encoding would drop them.
+    // Stored text may have spaces (as published, or jsonb's rendering); re-encoding would drop them.
     const answer = '{"ok":true,"messages":[{"id":"x","data":{"a": 1, "b": [{}, {}]}}]}';
     const [text] = encoder.encode({
       type: PacketType.ACK,

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -64,24 +64,38 @@ const old = [
   envelopeAt('p:other', now - 3 * DAY_MS, 6),
 ];
 
+/** Applies the migrations up to and including `last` (a file name), as a database built back then had. */
+async function migrateUpTo(last: string): Promise<string[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'rt-migrations-'));
+  try {
+    const names = (await readdir(MIGRATIONS_DIR)).filter((name) => name.endsWith('.sql') && name <= last);
+    for (const name of names) await copyFile(join(MIGRATIONS_DIR, name), join(dir, name));
+    return (await migrate(pg.primary.url, { dir })).applied;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The type of `messages.data` in the parent table and in each partition. */
+async function dataTypes(): Promise<string[]> {
+  const rows = await sql<{ type: string }[]>`
+    SELECT DISTINCT format_type(a.atttypid, a.atttypmod) AS type
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    WHERE a.attname = 'data' AND (c.relname = 'messages' OR c.relname ~ '^messages_p[0-9]{8}$')`;
+  return rows.map((row) => row.type);
+}
+
 describe('partitioned history', () => {
   it('the migration from the single table keeps every row, each in its day', async () => {
     // The schema as it was: only 001 applied, rows written into the single table.
-    const dir = await mkdtemp(join(tmpdir(), 'rt-migrations-'));
-    try {
-      await copyFile(join(MIGRATIONS_DIR, '001_messages.sql'), join(dir, '001_messages.sql'));
-      expect((await migrate(pg.primary.url, { dir })).applied).toEqual(['001_messages.sql']);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    expect(await migrateUpTo('001_messages.sql')).toEqual(['001_messages.sql']);
     await insertEnvelopes(
       sql,
       old.map((e) => JSON.stringify(e)),
     );
     const before = await sql`SELECT id, room, data, "user", origin, ts, stored_at FROM messages ORDER BY id`;
 
-    const result = await migrate(pg.primary.url);
-    expect(result.applied).toEqual(['002_partition_messages.sql']);
+    expect(await migrateUpTo('002_partition_messages.sql')).toEqual(['002_partition_messages.sql']);
     const after = await sql`SELECT id, room, data, "user", origin, ts, stored_at FROM messages ORDER BY id`;
     expect(after).toEqual(before);
     const parts = await partitions();
@@ -97,6 +111,45 @@ describe('partitioned history', () => {
     const fresh = envelopeAt('p:room', now, 7);
     expect(await insertEnvelopes(sql, [JSON.stringify(fresh)])).toBe(1);
     expect(await insertEnvelopes(sql, [JSON.stringify(fresh)])).toBe(0);
+  });
+
+  it('the migration of data to json keeps every row, as jsonb rendered it; new rows keep their text', async () => {
+    // Rows written while data was jsonb: stored as jsonb's rendering of the published value.
+    const published = '{"zebra":1,"apple":[1e21,0.1,"\\u00e9"],"__proto__":{"x":null}}';
+    // Each a millisecond apart: ids made for the same millisecond are in no particular order.
+    const written = envelopeAt('p:values', now - 2, 0);
+    const envelopeText = (e: Envelope) =>
+      JSON.stringify({ ...e, data: 0 }).replace('"data":0', `"data":${published}`);
+    expect(await insertEnvelopes(sql, [envelopeText(written)])).toBe(1);
+    expect(await dataTypes()).toEqual(['jsonb']);
+    const select = () => sql`
+      SELECT id, room, data, data::text AS text, "user", origin, ts, stored_at FROM messages ORDER BY id`;
+    const before = await select();
+    const rendered = before.find((row) => row.id === written.id)!.text as string;
+    expect(rendered).toBe(
+      '{"apple": [1000000000000000000000, 0.1, "é"], "zebra": 1, "__proto__": {"x": null}}',
+    );
+
+    expect((await migrate(pg.primary.url)).applied).toEqual(['003_messages_data_json.sql']);
+    // Every row, its value and its text as they were; data is json in every partition.
+    expect(await select()).toEqual(before);
+    expect(await dataTypes()).toEqual(['json']);
+    // A partition created after the migration has the parent's type.
+    await ensurePartitions(sql, utcDay(now + 20 * DAY_MS), utcDay(now + 20 * DAY_MS));
+    expect(await partitions()).toContain(partitionOf(now + 20 * DAY_MS));
+    expect(await dataTypes()).toEqual(['json']);
+    // A row written now keeps the published text, byte for byte, in an old and a new partition.
+    const fresh = [envelopeAt('p:values', now - 1, 1), envelopeAt('p:values', now + 20 * DAY_MS, 2)];
+    expect(await insertEnvelopes(sql, fresh.map(envelopeText))).toBe(2);
+    const stored = await sql<{ text: string }[]>`
+      SELECT data::text AS text FROM messages WHERE id IN ${sql(fresh.map((e) => e.id))}`;
+    expect(stored.map((row) => row.text)).toEqual([published, published]);
+    // A page reads each row's stored text: jsonb's rendering for the old row, the published one after.
+    const page = await pageBefore(sql, 'p:values', undefined, 10);
+    expect(page.envelopes.map((e) => e.json)).toEqual([
+      envelopeText(written).replace(published, rendered),
+      ...fresh.map(envelopeText),
+    ]);
   });
 
   it('pages with keyset cursors across a partition boundary', async () => {

@@ -1,0 +1,14 @@
+-- `messages.data` becomes `json`: Postgres keeps the text it is given (checked to be valid JSON, not
+-- converted), so a history answer read from Postgres carries each envelope's data exactly as it was
+-- published, as the recent buffer's answers do, and neither the insert nor the read spends CPU on
+-- converting between text and jsonb's binary form (for a 64 KiB value, milliseconds each way).
+--
+-- Nothing reads `data` but as text (`data::text`): no jsonb operator, index or equality on it
+-- (json has no `=`), so nothing else changes. Rows written before this migration keep jsonb's
+-- rendering of their value (keys in jsonb's order, `": "` and `", "` spacing, numbers as jsonb
+-- prints them): the same values, not the published text.
+--
+-- On a partitioned `messages` this changes the parent and every partition (each one rewritten, under
+-- an ACCESS EXCLUSIVE lock while it runs: on a large history, run it in a quiet hour; writers retry);
+-- partitions created later by messages_ensure_partitions take the parent's type.
+ALTER TABLE messages ALTER COLUMN data TYPE json USING data::json;
