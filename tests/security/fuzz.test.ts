@@ -131,6 +131,13 @@ async function settledHeapBytes(): Promise<number> {
 }
 
 describe('a node under random hostile input', () => {
+  it('refuses a connect to another namespace, and goes on answering on its own', async () => {
+    const raw = await connectRaw(url, await tokenFor('namespaces'));
+    raws.push(raw);
+    raw.sendPacket("0/mh'T,");
+    expect(await raw.emitRaw('publish', '{"room":"lobby","data":1}', 20_000)).toMatchObject({ ok: true });
+  });
+
   it(
     'answers every ack with ok or a contract code, never crashes, keeps serving, and gives its memory back',
     { timeout: 60_000 },

@@ -44,6 +44,9 @@ export async function connectRaw(
     ws.on('message', (raw) => {
       const text = String(raw);
       if (text === '2') return ws.send('3');
+      // A packet of another namespace (`44/nsp,{...}`: the server refusing a namespace the fuzzer
+      // asked to connect to) is not this session's, whose packets carry no namespace.
+      if (/^4\d(\d+-)?\//.test(text)) return;
       if (text.startsWith('0')) {
         open = true;
         if (options.connect === false) return resolve();
