@@ -64,7 +64,13 @@ export async function npmStart(options: {
     npm.kill('SIGKILL');
     throw err;
   }
-  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as SimState;
+  let state: SimState;
+  try {
+    state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as SimState;
+  } catch (err) {
+    npm.kill('SIGKILL');
+    throw new Error(`npm start was ready, then its state file was gone (${String(err)}):\n${output}`);
+  }
   return { npm, state, dir, output: () => output };
 }
 
