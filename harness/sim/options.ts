@@ -33,7 +33,7 @@ Options:
   --regions LIST         comma-separated region ids (default ${DEFAULT_REGIONS.join(',')});
                          known: ${Object.keys(REGION_CATALOG).join(', ')}
   --nodes N              nodes per region (default 2)
-  --edge-port PORT       edge port (default $EDGE_PORT or 8787)
+  --edge-port PORT       edge port (default $EDGE_PORT or 8787; 0: any free port)
   --base-port PORT       first port for region nodes and balancers (default: free ports)
   --primary REGION       region of the PostgreSQL primary and the global Redis (default us-east,
                          or the first region)

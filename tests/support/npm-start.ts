@@ -4,11 +4,13 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive } from '../../harness/processes/child';
-import { freePort, isListening } from '../../harness/processes/ports';
+import { isListening } from '../../harness/processes/ports';
 import type { SimState } from '../../harness/sim/state';
 import { eventually } from './clients';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+/** The line npm start prints once everything is up (a bare "ready in" also matches "already in use"). */
+const READY = /^\[sim\] ready in \d+\.\d s\. Ctrl-C stops everything\.$/m;
 
 /** `npm start` as a user runs it, in a folder of its own. */
 export interface RunningSim {
@@ -34,7 +36,9 @@ export async function npmStart(options: {
   onOutput?: (chunk: string) => void;
 }): Promise<RunningSim> {
   const dir = await mkdtemp(join(tmpdir(), 'rt-sim-'));
-  const edgePort = await freePort();
+  // Port 0: the edge binds a free port itself and the state file names it, so no other process can
+  // take the port between choosing and binding it.
+  const edgePort = 0;
   const npm = spawn(
     'npm',
     ['start', '--', '--dir', dir, '--edge-port', String(edgePort), ...(options.args ?? [])],
@@ -54,11 +58,11 @@ export async function npmStart(options: {
   npm.stderr!.on('data', collect);
   try {
     await eventually(
-      () => (existsSync(join(dir, 'state.json')) && /ready in/.test(output)) || npm.exitCode !== null,
+      () => (existsSync(join(dir, 'state.json')) && READY.test(output)) || npm.exitCode !== null,
       'npm start to be ready',
       options.readyWithinMs,
     );
-    if (!/ready in/.test(output)) throw new Error(`npm start failed:\n${output}`);
+    if (!READY.test(output)) throw new Error(`npm start failed:\n${output}`);
   } catch (err) {
     // The simulation stops by itself once the npm that started it is gone.
     npm.kill('SIGKILL');
