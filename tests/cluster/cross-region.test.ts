@@ -53,32 +53,40 @@ async function publishAll(client: TestClient, perRoom: number): Promise<Map<stri
   return ids;
 }
 
-function expectInOrderOnce(received: { id: string; room: string }[], sent: Map<string, string[]>): void {
+/**
+ * A member in `to` joins every room, a publisher in `from` sends 5 envelopes to each, and the member
+ * gets each of them once, in publish order per room. Returns the ids sent, by room.
+ */
+async function expectDeliveredAcross(
+  from: { url: string; user: string },
+  to: { url: string; user: string; region: string },
+): Promise<Map<string, string[]>> {
+  const publisher = await connectClient(from.url, await tokenFor(from.user, ['chat:*']));
+  const member = await connectClient(to.url, await tokenFor(to.user, ['chat:*']));
+  await joinAll(member);
+  const sent = await publishAll(publisher, 5);
+  const total = ROOMS.length * 5;
+  await eventually(() => member.received.length >= total, `every envelope in ${to.region}`, 15_000);
+  await sleep(300);
+  expect(member.received).toHaveLength(total);
   for (const [room, ids] of sent)
-    expect(received.filter((e) => e.room === room).map((e) => e.id)).toEqual(ids);
+    expect(member.received.filter((e) => e.room === room).map((e) => e.id)).toEqual(ids);
+  return sent;
 }
 
 describe('a region on a Redis Cluster joined to a region on one server by the bus', () => {
   it("forwards every publish group's outbox: each envelope once, in order per room", async () => {
-    const publisher = await connectClient(euWest, await tokenFor('ana', ['chat:*']));
-    const member = await connectClient(usEast, await tokenFor('ben', ['chat:*']));
-    await joinAll(member);
-    const sent = await publishAll(publisher, 5);
-    await eventually(() => member.received.length >= ROOMS.length * 5, 'every envelope in us-east', 15_000);
-    await sleep(300);
-    expect(member.received).toHaveLength(ROOMS.length * 5);
-    expectInOrderOnce(member.received, sent);
+    await expectDeliveredAcross(
+      { url: euWest, user: 'ana' },
+      { url: usEast, user: 'ben', region: 'us-east' },
+    );
   });
 
   it('delivers what arrives on the cluster once, in order per room, and refuses its ids to local publishers', async () => {
-    const publisher = await connectClient(usEast, await tokenFor('cleo', ['chat:*']));
-    const member = await connectClient(euWest, await tokenFor('dev', ['chat:*']));
-    await joinAll(member);
-    const sent = await publishAll(publisher, 5);
-    await eventually(() => member.received.length >= ROOMS.length * 5, 'every envelope in eu-west', 15_000);
-    await sleep(300);
-    expect(member.received).toHaveLength(ROOMS.length * 5);
-    expectInOrderOnce(member.received, sent);
+    const sent = await expectDeliveredAcross(
+      { url: usEast, user: 'cleo' },
+      { url: euWest, user: 'dev', region: 'eu-west' },
+    );
     // A remote id reused in eu-west, by another user, in a room of another publish group.
     const mallory = await connectClient(euWest, await tokenFor('mallory', ['chat:*']));
     const [firstRoom, otherRoom] = ROOMS as [string, string];
