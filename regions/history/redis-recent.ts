@@ -114,16 +114,19 @@ export class RedisRecentHistory implements RecentHistory {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private inFlight = 0;
   private idle: (() => void)[] = [];
+  /** The bounds each script call enforces: the region's, or on a cluster one group's share. */
+  private readonly scriptBounds: RecentBounds;
 
   constructor(
     redis: RedisClient,
-    private readonly bounds: RecentBounds,
+    bounds: RecentBounds,
     private readonly onError: (err: Error, rooms: string[]) => void,
     /** On a Redis Cluster: the groups (`BUS_SHARDS`) the buffers are spread over; one server: none. */
     private readonly clusterGroups?: number,
   ) {
     redis.defineCommand('rtRecentAppend', { lua: APPEND_SCRIPT });
     this.redis = redis as RedisClient & AppendCommand;
+    this.scriptBounds = clusterGroups === undefined ? bounds : groupBounds(bounds, clusterGroups);
   }
 
   /** Writes delivered envelopes to their rooms' buffers now, or behind the appends waiting for a retry. */
@@ -184,8 +187,7 @@ export class RedisRecentHistory implements RecentHistory {
 
   /** One script call for `appends`, all of `group`; a failure queues them for a retry. */
   private call(group: number | undefined, appends: QueuedAppend[]): void {
-    const { length, roomMaxBytes, totalMaxBytes, maxRooms, ttlMs } =
-      this.clusterGroups === undefined ? this.bounds : groupBounds(this.bounds, this.clusterGroups);
+    const { length, roomMaxBytes, totalMaxBytes, maxRooms, ttlMs } = this.scriptBounds;
     const streams: string[] = [];
     const args: (string | number)[] = [Date.now(), length, roomMaxBytes, totalMaxBytes, maxRooms, ttlMs];
     for (const { delivered } of appends) {
