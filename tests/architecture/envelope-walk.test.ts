@@ -21,6 +21,7 @@ const WALK = [
   'regions/bus/inbound-shards.ts',
   'regions/bus/redis-bus.ts',
   'regions/publish/delivery.ts',
+  'regions/redis/adapter-publish-guard.ts',
   'regions/socket/transport.ts',
 ] as const;
 
@@ -29,7 +30,8 @@ type WalkFile = (typeof WALK)[number];
 /**
  * Who calls whom with the envelope (or its encoded entry) on that walk. Some calls go through an
  * interface or a callback (the publisher calls the publish log it was given; the worker calls the
- * stream and the policy it was built with; Socket.IO calls the node's packet encoder and transport),
+ * stream and the policy it was built with; the Socket.IO Redis adapter calls the guarded publish of
+ * its client and the node's packet encoder and transport),
  * so the caller need not import the callee, but a callee must never import its caller.
  */
 const CALLS: [caller: WalkFile, callee: WalkFile][] = [
@@ -44,6 +46,7 @@ const CALLS: [caller: WalkFile, callee: WalkFile][] = [
   ['regions/bus/redis-bus.ts', 'shared/wire.ts'],
   ['regions/bus/inbound-shards.ts', 'regions/publish/delivery.ts'],
   ['regions/publish/delivery.ts', 'shared/wire.ts'],
+  ['regions/publish/delivery.ts', 'regions/redis/adapter-publish-guard.ts'],
   ['regions/publish/delivery.ts', 'regions/socket/transport.ts'],
 ];
 
