@@ -106,7 +106,12 @@ function withDataFrom(head: Omit<Envelope, 'data'>, dataJson: string): Envelope 
   };
   return Object.defineProperty(envelope, 'data', {
     enumerable: true,
-    get: () => (decoded ??= { value: JSON.parse(dataJson) as JsonValue }).value,
-    set: (value: JsonValue) => void (decoded = { value }),
+    // Methods, not arrows: an arrow bound to a property name is named at run time per envelope.
+    get() {
+      return (decoded ??= { value: JSON.parse(dataJson) as JsonValue }).value;
+    },
+    set(value: JsonValue) {
+      decoded = { value };
+    },
   }) as Envelope;
 }
