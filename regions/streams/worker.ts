@@ -118,6 +118,9 @@ export class StreamWorker<T> {
     await this.running;
     await this.pipeline.drain();
     await Promise.allSettled(this.acks);
+    // Before the lease goes: a next holder then takes over only what was not handled.
+    if (this.options.stream.flush)
+      await this.bounded('ack', this.options.stream.flush()).catch(() => undefined);
     if (this.leaseHeld && this.options.lease) {
       await this.bounded('lease release', this.options.lease.release()).catch(() => undefined);
       this.setLease(false);
