@@ -25,7 +25,7 @@ import { measureSaturation } from './scenarios/saturation';
 import { waitForSteadyBus } from './settle';
 
 export { HELP, parseBenchOptions, UsageError, type BenchOptions } from './options';
-export type { BenchResult } from './report';
+export type { BenchResult } from './result';
 
 /** Where a run's files went. */
 export interface BenchOutput {

@@ -1,46 +1,13 @@
-import type { Machine } from './machine';
-import type { BenchOptions } from './options';
 import { SYSTEMS, type PlatformName } from './platforms';
-import type { ClusterRow } from './scenarios/cluster';
 import type { Compared } from './scenarios/context';
-import type { FanoutRow } from './scenarios/fanout';
 import type { FootprintReport } from './scenarios/footprint';
-import { HANDSHAKE_WAYS, type HandshakeRow } from './scenarios/handshake';
-import type { HostileRow } from './scenarios/hostile';
-import type { LatencyPath, WanOverhead } from './scenarios/latency';
-import type { MemoryRow } from './scenarios/memory';
-import type { PresenceJoinRow } from './scenarios/presence';
-import type { SaturationRow } from './scenarios/saturation';
+import { HANDSHAKE_WAYS } from './scenarios/handshake';
+import type { LatencyPath } from './scenarios/latency';
 import { fmt, formatSpread, type Spread } from './stats';
+import type { BenchResult } from './result';
 import { renderVerdict } from './verdict';
 
-/** Everything one run measured: the JSON written under the results folder. */
-export interface BenchResult {
-  schema: 2;
-  date: string;
-  mode: BenchOptions['mode'];
-  durationS: number;
-  machine: Machine;
-  versions: Record<string, string>;
-  settings: {
-    options: BenchOptions;
-    nodeEnv: Record<string, string>;
-    homeRegion: string;
-    wanOneWayMs: Record<string, number>;
-  };
-  scenarios: {
-    latency: LatencyPath[];
-    fanout: FanoutRow[];
-    saturation: SaturationRow[];
-    hostile: HostileRow[];
-    presence: PresenceJoinRow[];
-    memory: MemoryRow[];
-    handshake: HandshakeRow[];
-    wanOverhead: WanOverhead[];
-    footprint: FootprintReport[];
-    cluster: ClusterRow[];
-  };
-}
+export type { BenchResult } from './result';
 
 const PEERS = SYSTEMS.filter((n) => n !== 'ours');
 

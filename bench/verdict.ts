@@ -1,5 +1,5 @@
 import { SYSTEMS, type PlatformName } from './platforms';
-import type { BenchResult } from './report';
+import type { BenchResult } from './result';
 import type { Compared } from './scenarios/context';
 import { fmt } from './stats';
 

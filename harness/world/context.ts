@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { oneWayDelayMs, startWanRelay } from '../processes/wan-relay';
 import { REGION_CATALOG } from './catalog';
 import type { Teardown } from './teardown';
-import type { WorldOptions } from './world';
+import type { WorldOptions } from './types';
 
 /** What every phase of a world's start shares: its options, its teardown, where things are. */
 export interface WorldContext {

@@ -6,7 +6,7 @@ import type { LocalRedis } from '../processes/redis';
 import { startUpstashRest, type UpstashRestServer } from '../processes/upstash-rest';
 import { REGION_CATALOG } from './catalog';
 import type { WorldContext } from './context';
-import type { WorldRegion } from './world';
+import type { WorldRegion } from './types';
 
 /** A real HAProxy in front of each region's nodes; the region's `url` becomes the balancer's. */
 export async function startBalancers(ctx: WorldContext, regions: WorldRegion[]): Promise<void> {

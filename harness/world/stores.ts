@@ -5,7 +5,7 @@ import { startPeerLinks, type PeerLinks } from './bus-peers';
 import type { WorldContext } from './context';
 import type { NodeStores } from './node';
 import { clusterBusPeers, linkedBusPeers, startRegionalRedis, type RegionalRedis } from './regional-redis';
-import type { RegionSpec } from './world';
+import type { RegionSpec } from './types';
 
 /** The stores of a world: a global Redis, each region's Redis, Postgres, and the bus links. */
 export interface WorldStores {

@@ -4,7 +4,7 @@ import { OutboxReader } from '../outbox';
 import type { RedisClient } from '../redis';
 import { StreamWorker } from '../streams/worker';
 import type { InboundBus } from './bus';
-import { ForwardPolicy } from './forward-policy';
+import { ForwardPolicy } from './inbound-shards';
 import type { FailureStreak } from '../failure-streak';
 import type { RegionLease } from './lease';
 import type { BusMetrics } from './metrics';

@@ -35,7 +35,7 @@ const BATCH_SIZE = 256;
  * Redis with room to spare; beyond it, batches simply grow.
  */
 const FORWARDER_IN_FLIGHT = 16;
-/** Waiting shard reads kept outstanding per shard consumer (see `ReadAhead` in shard-stream.ts). */
+/** Waiting shard reads kept outstanding per shard consumer (see `ReadAhead` in inbound-shards.ts). */
 const READ_AHEAD = 8;
 /**
  * How often each shard consumer trims its shard below what the region acknowledged: a steady stream

@@ -1,8 +1,7 @@
 import { BusGroupMissingError, groupStanding, type InboundBus } from './bus';
 import type { FailureStreak } from '../failure-streak';
 import { inboundGroup } from './keys';
-import { ShardPolicy, type ShardPolicyDeps } from './shard-policy';
-import { shardStream } from './shard-stream';
+import { ShardPolicy, shardStream, type ShardPolicyDeps } from './inbound-shards';
 import { StreamWorker } from '../streams/worker';
 import type { Envelope } from '../../shared';
 

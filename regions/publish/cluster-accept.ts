@@ -9,8 +9,7 @@ import { shardOfRoom } from '../bus/bus';
 import { REMOTE_ID_CLAIM } from '../bus/remote-ids';
 import { keys } from '../keyspace';
 import type { RedisClient } from '../redis';
-import { claimTtlMs, type PublishLogRules } from './log';
-import type { AcceptReply, AcceptStore } from './accept-store';
+import { claimTtlMs, type AcceptReply, type AcceptStore, type PublishLogRules } from './log';
 
 // KEYS: a user's counter of one second. Answers the count with this publish.
 const COUNT_SCRIPT = `

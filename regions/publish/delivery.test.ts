@@ -8,7 +8,7 @@ import type { EncodedEnvelope, Envelope } from '../../shared';
 import { RegionMetrics } from '../metrics';
 import { envelopeFor } from './publish-log-conformance';
 import { RoomDelivery, type RegionIo } from './delivery';
-import { preEncodedParser } from '../socket/pre-encoded';
+import { preEncodedParser } from '../socket/transport';
 import { redisForFile } from '../../tests/support/redis-for-file';
 
 const redis = redisForFile();

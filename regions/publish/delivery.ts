@@ -7,7 +7,7 @@ import {
   type ServerEvents,
 } from '../../shared';
 import type { RegionMetrics } from '../metrics';
-import { preEncodedBroadcast } from '../socket/pre-encoded';
+import { preEncodedBroadcast } from '../socket/transport';
 
 export type RegionIo = Server<ClientEvents, ServerEvents>;
 

@@ -5,12 +5,12 @@ export {
   claimTtlMs,
   type AcceptOptions,
   type AcceptResult,
+  type AcceptStore,
   type PublishAck,
   type PublishLog,
   type PublishLogRules,
 } from './log';
 export { MemoryPublishLog } from './memory-log';
 export { ClusterAcceptStore } from './cluster-accept';
-export { RedisPublishLog } from './redis-log';
-export { ServerAcceptStore, type AcceptStore } from './accept-store';
+export { RedisPublishLog, ServerAcceptStore } from './redis-log';
 export { Publisher, type PublishRequest } from './publisher';

@@ -52,6 +52,15 @@ export interface PublishLogRules {
   idFutureMs: number;
 }
 
+/** How an accept ended in Redis: {0, first ack}, {1, stream id}, {2} from another region, {3} over the rate. */
+export type AcceptReply = [0, string] | [1, string] | [2] | [3];
+
+/** One accept's work in the regional Redis: rate, claim and append, as `ACCEPT_SCRIPT` answers. */
+export interface AcceptStore {
+  /** `limit` 0: the rate is not checked. */
+  accept(encoded: EncodedEnvelope, record: AckRecord, now: number, limit: number): Promise<AcceptReply>;
+}
+
 /** A claim outlives the id's window by this much, for clock granularity between nodes. */
 const CLAIM_MARGIN_MS = 1_000;
 

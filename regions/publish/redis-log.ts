@@ -2,16 +2,25 @@ import type { RedisClient } from '../redis';
 import {
   ProtocolError,
   decodeAckRecord,
+  encodeAckRecord,
   encodeEnvelope,
+  entryFields,
   type AckRecord,
   type EncodedEnvelope,
   type Envelope,
 } from '../../shared';
+import { keys } from '../keyspace';
 import type { Logger } from '../log';
 import type { RegionMetrics } from '../metrics';
-import { ackRecordOf, answerRetry, checkIdWindow, refuseForeignId, refuseOverRate } from './log';
-import { ServerAcceptStore, type AcceptReply, type AcceptStore } from './accept-store';
-import type { AcceptOptions, AcceptResult, PublishLog, PublishLogRules } from './log';
+import { ackRecordOf, answerRetry, checkIdWindow, claimTtlMs, refuseForeignId, refuseOverRate } from './log';
+import type {
+  AcceptOptions,
+  AcceptReply,
+  AcceptResult,
+  AcceptStore,
+  PublishLog,
+  PublishLogRules,
+} from './log';
 
 /** Envelopes the node answers retries for from memory (also while Redis is down). */
 const LOCAL_ACKS = 10_000;
@@ -183,4 +192,64 @@ function sameClaim(stored: string, record: AckRecord): boolean {
   return (
     first !== undefined && first.user === record.user && first.room === record.room && first.ts === record.ts
   );
+}
+
+// KEYS: claim, remote dedup mark, rate counter, outbox. ARGV: ack record, claim TTL ms, rate limit
+// (0: not checked), entry fields. Answers {0, first ack} for a known id, {2} for an id that arrived
+// from another region, {3} over the rate, {1, stream id} once claimed and appended. The claim and the
+// append are one step, so a crash never leaves a claimed id without its envelope or the reverse.
+const ACCEPT_SCRIPT = `
+local first = redis.call('GET', KEYS[1])
+if first then return {0, first} end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {2} end
+local limit = tonumber(ARGV[3])
+if limit > 0 then
+  local n = redis.call('INCR', KEYS[3])
+  if n == 1 then redis.call('PEXPIRE', KEYS[3], 2000) end
+  if n > limit then return {3} end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {1, redis.call('XADD', KEYS[4], '*', unpack(ARGV, 4))}`;
+
+interface AcceptCommand {
+  rtAccept(
+    claim: string,
+    seen: string,
+    rate: string,
+    outbox: string,
+    record: string,
+    ttlMs: number,
+    limit: number,
+    ...fields: string[]
+  ): Promise<AcceptReply>;
+}
+
+/** One server: one script over the `{publish}` keys, one round trip. */
+export class ServerAcceptStore implements AcceptStore {
+  private readonly redis: RedisClient & AcceptCommand;
+
+  constructor(
+    redis: RedisClient,
+    private readonly rules: PublishLogRules,
+  ) {
+    redis.defineCommand('rtAccept', { numberOfKeys: 4, lua: ACCEPT_SCRIPT });
+    this.redis = redis as RedisClient & AcceptCommand;
+  }
+
+  accept(encoded: EncodedEnvelope, record: AckRecord, now: number, limit: number): Promise<AcceptReply> {
+    const { envelope } = encoded;
+    const second = Math.floor(now / 1000);
+    return this.redis.rtAccept(
+      keys.ack(envelope.id),
+      keys.seen(envelope.id),
+      envelope.ephemeral === true
+        ? keys.ephemeralRate(envelope.user, second)
+        : keys.rate(envelope.user, second),
+      keys.outbox(),
+      encodeAckRecord(record),
+      claimTtlMs(envelope.id, now, this.rules),
+      limit,
+      ...entryFields(encoded),
+    );
+  }
 }

@@ -14,7 +14,7 @@ import { MEMORY_REGION, memoryConfig, memoryNode } from '../../tests/support/mem
 import { tokenFor } from '../../tests/support/tokens';
 import type { RegionIo } from '../publish';
 import { FrontEnd } from './front-end';
-import { preEncodedParser } from './pre-encoded';
+import { preEncodedParser } from './transport';
 
 const ACK_TIMEOUT_MS = 5_000;
 const MAX_PAYLOAD_BYTES = 1024;

@@ -18,7 +18,7 @@ import {
 import { answerBytes, jsonArray } from '../history/stored';
 import type { RegionServices } from '../services';
 import type { SessionExpiry } from './expiry';
-import { PreEncodedJson } from './pre-encoded';
+import { PreEncodedJson } from './transport';
 import { DataText } from './publish-decoder';
 import type { RegionSocket } from './region-socket';
 

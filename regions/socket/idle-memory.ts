@@ -29,7 +29,7 @@ const RELEASED_HANDSHAKE = Object.freeze({
  * its reference to the first HTTP request, and the Socket.IO socket its copy of the handshake.
  * Engine.IO also keeps a WebSocket upgrade's response object, which holds that request, alive for
  * the whole session (a `close` listener on the TCP socket), so the request is let go of there too.
- * (Engine.IO's WebSocket listeners are replaced by shared ones: lean-transport.ts.)
+ * (Engine.IO's WebSocket listeners are replaced by shared ones: transport.ts.)
  */
 export function releaseHandshakeRequests(io: RegionIo): void {
   const upgradeResponses = new WeakMap<object, { req?: unknown }>();

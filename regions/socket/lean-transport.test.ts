@@ -3,8 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Server, type Socket as ServerSocket } from 'socket.io';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LeanWebSocketTransport, useLeanWebSocketTransport } from './lean-transport';
-import { preEncodedParser } from './pre-encoded';
+import { LeanWebSocketTransport, preEncodedParser, useLeanWebSocketTransport } from './transport';
 
 interface Started {
   io: Server;

@@ -1,6 +1,6 @@
 import { Decoder, Encoder, PacketType, type Packet } from 'socket.io-parser';
 import { describe, expect, it } from 'vitest';
-import { PreEncodedJson, preEncodedBroadcast, preEncodedParser } from './pre-encoded';
+import { PreEncodedJson, preEncodedBroadcast, preEncodedParser } from './transport';
 
 const encoder = new preEncodedParser.Encoder();
 

@@ -1,6 +1,6 @@
 import { PacketType, type Packet } from 'socket.io-parser';
 import { scanJsonText } from '../../shared';
-import { LeanDecoder } from './pre-encoded';
+import { LeanDecoder } from './transport';
 
 /**
  * A publish's `data` as the JSON text it arrived in, read and checked by one scan of that text

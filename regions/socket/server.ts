@@ -9,8 +9,7 @@ import type { RegionMetrics } from '../metrics';
 import type { RegionIo } from '../publish';
 import type { RegionRedis } from '../redis';
 import { HandshakeAdmission } from './admission';
-import { useLeanWebSocketTransport } from './lean-transport';
-import { preEncodedParser } from './pre-encoded';
+import { preEncodedParser, useLeanWebSocketTransport } from './transport';
 import { PublishDecoder } from './publish-decoder';
 
 /** Bytes a publish packet may carry beyond its `data`: event name, room, id, flags, ack id. */

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../harness/processes/ports';
 import { parseSimOptions } from '../../harness/sim/options';
 import { startPlatform, type Platform } from '../../harness/sim/platform';
 
@@ -38,7 +37,8 @@ const room = 'lobby';
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rt-browser-'));
-  const options = parseSimOptions(['--dir', dir, '--edge-port', String(await freePort())], {});
+  // Port 0: the edge binds a free port itself and the platform's state names it.
+  const options = parseSimOptions(['--dir', dir, '--edge-port', '0'], {});
   if (options === 'help') throw new Error('unexpected --help');
   platform = await startPlatform(options);
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });

@@ -1,50 +1,38 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../harness/processes/ports';
 import type { SimState } from '../../harness/sim/state';
 import type { SessionInfo } from '../../shared';
 import { RealtimeClient } from '../../shared/sdk';
 import { eventually } from '../support/clients';
+import { npmStart, type RunningSim } from '../support/npm-start';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ROOM = 'rollout';
 
-let dir: string;
-let npm: ChildProcess;
-let output = '';
+let sim: RunningSim;
 let state: SimState;
 const clients: RealtimeClient[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'rt-roll-'));
-  const edgePort = await freePort();
-  npm = spawn(
-    'npm',
-    ['start', '--', '--dir', dir, '--edge-port', String(edgePort), '--regions', 'eu-west', '--no-wan'],
-    { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  npm.stdout!.on('data', (c) => (output += c));
-  npm.stderr!.on('data', (c) => (output += c));
-  await eventually(
-    () => (existsSync(join(dir, 'state.json')) && /ready in/.test(output)) || npm.exitCode !== null,
-    'npm start to be ready',
-    120_000,
-  );
-  if (!/ready in/.test(output)) throw new Error(`npm start failed:\n${output}`);
-  state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as SimState;
+  sim = await npmStart({
+    args: ['--regions', 'eu-west', '--no-wan'],
+    detached: true,
+    readyWithinMs: 120_000,
+  });
+  state = sim.state;
 }, 150_000);
 
 afterAll(async () => {
   for (const c of clients) c.close();
+  const { npm } = sim ?? {};
   if (npm?.pid && npm.exitCode === null) {
     process.kill(-npm.pid, 'SIGINT');
     await new Promise((r) => npm.once('exit', r));
   }
-  await rm(dir, { recursive: true, force: true });
+  if (sim) await rm(sim.dir, { recursive: true, force: true });
 }, 30_000);
 
 /** An SDK client through the edge, as an application would use it. */
@@ -95,7 +83,7 @@ describe('a rolling restart of a region (npm run sim -- restart)', () => {
     });
     await eventually(() => accepted.length >= 20, 'traffic before the restart');
 
-    const restart = spawn('npm', ['run', '-s', 'sim', '--', 'restart', 'eu-west', '--dir', dir], {
+    const restart = spawn('npm', ['run', '-s', 'sim', '--', 'restart', 'eu-west', '--dir', sim.dir], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -111,10 +99,10 @@ describe('a rolling restart of a region (npm run sim -- restart)', () => {
     await Promise.all(publishers);
 
     // Every node is a new process, and npm start's state file says so.
-    const stateAfter = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as SimState;
+    const stateAfter = JSON.parse(readFileSync(join(sim.dir, 'state.json'), 'utf8')) as SimState;
     const nodesAfter = stateAfter.regions[0]!.nodes.map((n) => n.pid);
     for (const pid of nodesAfter) expect(nodesBefore).not.toContain(pid);
-    expect(output).not.toMatch(/exited unexpectedly/);
+    expect(sim.output()).not.toMatch(/exited unexpectedly/);
 
     expect(failures).toEqual([]);
     await eventually(

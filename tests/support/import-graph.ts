@@ -52,7 +52,13 @@ export class ImportGraph {
 
   private resolveSpecifier(file: string, specifier: string): string {
     const base = resolve(this.root, dirname(file), specifier);
-    const candidates = [base.replace(/\.js$/, '.ts'), `${base}.ts`, join(base, 'index.ts')];
+    // A generated module (not committed) is known by the declaration file committed beside it.
+    const candidates = [
+      base.replace(/\.js$/, '.ts'),
+      `${base}.ts`,
+      join(base, 'index.ts'),
+      base.replace(/\.js$/, '.d.ts'),
+    ];
     const found = candidates.find((candidate) => candidate.endsWith('.ts') && existsSync(candidate));
     if (!found) throw new Error(`${file}: cannot resolve import "${specifier}"`);
     return relative(this.root, found);

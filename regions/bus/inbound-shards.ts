@@ -1,6 +1,54 @@
-import type { Envelope } from '../../shared';
+import type { Envelope, EnvelopeText } from '../../shared';
+import type { Logger } from '../log';
+import type { RoomDelivery } from '../publish/delivery';
 import type { GroupEntry, GroupStream, ReadNewOptions } from '../streams/group-stream';
-import type { BusEntry, InboundBus } from './bus';
+import { entryTimeMs, type BusEntry, type InboundBus } from './bus';
+import type { BusMetrics } from './metrics';
+
+// The inbound shards as the consumer-group workers (regions/streams/worker.ts) meet them, at both
+// ends: a forwarder appends a batch of its region's outbox to a peer's shards (`ForwardPolicy`),
+// and a shard consumer reads one of its own region's shards (`shardStream`) and delivers what is
+// new (`ShardPolicy`). The workers themselves are assembled in forwarder.ts and shard-consumer.ts.
+
+/**
+ * What forwarding does with each batch of outbox entries handed by the worker: appends their
+ * envelopes, with their stored bytes, to one destination region's inbound shards, and counts it.
+ * Throwing leaves the batch pending in the outbox (the worker hands it again).
+ */
+export class ForwardPolicy {
+  constructor(
+    private readonly deps: {
+      /** The destination region. */
+      peer: string;
+      /** The destination region's inbound shards, in its Redis. */
+      bus: InboundBus;
+      metrics: BusMetrics;
+      log: Logger;
+    },
+  ) {}
+
+  async handle(entries: GroupEntry<EnvelopeText>[]): Promise<void> {
+    const envelopes: EnvelopeText[] = [];
+    for (const entry of entries) {
+      if (entry.value) envelopes.push(entry.value);
+      else this.deps.log.error({ outboxId: entry.id }, 'undecodable outbox entry skipped');
+    }
+    const sent = this.deps.bus.publish(envelopes);
+    const now = Date.now();
+    for (const entry of entries)
+      this.deps.metrics.forwardWait.observe(
+        { peer: this.deps.peer },
+        Math.max(0, now - entryTimeMs(entry.id)) / 1000,
+      );
+    try {
+      await sent;
+    } catch (err) {
+      this.deps.metrics.publishFailures.inc({ peer: this.deps.peer });
+      throw err;
+    }
+    this.deps.metrics.published.inc({ peer: this.deps.peer }, envelopes.length);
+  }
+}
 
 export interface ShardStreamOptions {
   shard: number;
@@ -110,5 +158,54 @@ class ReadAhead {
     // A read behind a failed one may reject before it is awaited: not an unhandled rejection.
     read.catch(() => undefined);
     return read;
+  }
+}
+
+export interface ShardPolicyDeps {
+  region: string;
+  /**
+   * Marks envelope ids as delivered in this region, per id whether it was new; rejects, marking
+   * nothing, when this node no longer holds the shard (`markNewUnderLease` in the regional Redis).
+   */
+  markNew(ids: readonly string[]): Promise<boolean[]>;
+  delivery: Pick<RoomDelivery, 'deliver'>;
+  metrics: BusMetrics;
+  log: Logger;
+}
+
+/**
+ * What a shard consumer does with each batch of inbound entries handed by the worker: skips its own
+ * region's envelopes, drops ids already delivered in the region (marked under the shard lease, one
+ * round trip), and emits the rest region-wide in entry order. Throwing (the lease lost) leaves the
+ * batch pending for the next holder.
+ */
+export class ShardPolicy {
+  constructor(
+    private readonly shard: number,
+    private readonly deps: ShardPolicyDeps,
+  ) {}
+
+  async handle(entries: GroupEntry<Envelope>[]): Promise<void> {
+    const { metrics, delivery, region } = this.deps;
+    const foreign = entries.filter((e) => e.value && e.value.origin !== region);
+    const fresh = foreign.length > 0 ? await this.deps.markNew(foreign.map((e) => e.value!.id)) : [];
+    const now = Date.now();
+    foreign.forEach((entry, i) => {
+      if (!fresh[i]) {
+        metrics.duplicatesDropped.inc();
+        metrics.consumed.inc({ result: 'duplicate' });
+        return;
+      }
+      delivery.deliver(entry.value!, 'bus');
+      metrics.consumed.inc({ result: 'delivered' });
+      metrics.lag.observe(Math.max(0, now - entry.value!.ts) / 1000);
+      metrics.inboundWait.observe(Math.max(0, now - entryTimeMs(entry.id)) / 1000);
+    });
+    for (const entry of entries) {
+      if (!entry.value) {
+        metrics.consumed.inc({ result: 'invalid' });
+        this.deps.log.error({ shard: this.shard, entry: entry.id }, 'undecodable inbound entry skipped');
+      } else if (entry.value.origin === region) metrics.consumed.inc({ result: 'own' });
+    }
   }
 }
