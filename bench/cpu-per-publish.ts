@@ -108,7 +108,10 @@ function sample(labels: Map<number, string>): Sample[] {
     if (ticks !== undefined) samples.push({ label, ticks });
   }
   const self = process.cpuUsage();
-  samples.push({ label: 'harness (WAN relays)', ticks: ((self.user + self.system) / 1e6) * CLOCK_TICKS_PER_S });
+  samples.push({
+    label: 'harness (WAN relays)',
+    ticks: ((self.user + self.system) / 1e6) * CLOCK_TICKS_PER_S,
+  });
   return samples;
 }
 
@@ -157,7 +160,8 @@ async function redisCounts(world: LocalWorld): Promise<Map<string, number>> {
       const stats = await client.info('stats');
       for (const field of ['total_reads_processed', 'total_writes_processed']) {
         const value = new RegExp(`^${field}:(\\d+)`, 'm').exec(stats)?.[1];
-        if (value) counts.set(`${name} ${field.replace('total_', '').replace('_processed', '')}`, Number(value));
+        if (value)
+          counts.set(`${name} ${field.replace('total_', '').replace('_processed', '')}`, Number(value));
       }
       const info = await client.info('commandstats');
       for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
@@ -193,7 +197,9 @@ async function main(): Promise<void> {
       const after = byLabel(sample(labels));
       console.log(`idle: CPU ms per second`);
       for (const [label, ticks] of [...after].sort((a, b) => a[0].localeCompare(b[0])))
-        console.log(`  ${label.padEnd(28)} ${(((ticks - (before.get(label) ?? 0)) * 10) / idleS).toFixed(1).padStart(6)}`);
+        console.log(
+          `  ${label.padEnd(28)} ${(((ticks - (before.get(label) ?? 0)) * 10) / idleS).toFixed(1).padStart(6)}`,
+        );
     }
     for (let run = 1; run <= runs; run++) {
       const labels = labelled(world, load);

@@ -8,6 +8,8 @@ export interface BusEntry {
   id: BusEntryId;
   shard: number;
   envelope: Envelope | undefined;
+  /** The envelope's JSON as stored, when the backend keeps it (delivered as it is, not re-encoded). */
+  json?: string;
 }
 
 /** Where a consumer group stands in a shard, and what trimming removed from it. */

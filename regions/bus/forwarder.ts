@@ -73,7 +73,9 @@ export class Forwarder {
     return new StreamWorker<EnvelopeText>({
       // A lost acknowledgement only means an envelope is appended again, which the destination drops.
       stream: new OutboxReader(deps.redis, connection, deps.group, deps.nodeId, stream, {
-        acksBehindReads: { onFailure: (err) => deps.failures.failed(err, 'ack failed; entries stay pending') },
+        acksBehindReads: {
+          onFailure: (err) => deps.failures.failed(err, 'ack failed; entries stay pending'),
+        },
       }),
       policy: new ForwardPolicy(deps),
       batchSize: deps.batchSize,

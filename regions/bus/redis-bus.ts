@@ -296,7 +296,12 @@ export class RedisStreamsBus implements InboundBus {
   private decodeEntries(shard: number, entries: RawEntry[]): BusEntry[] {
     return entries
       .filter(([, fields]) => fields !== null)
-      .map(([id, fields]) => ({ id, shard, envelope: decodeEntry(fields!)?.envelope }));
+      .map(([id, fields]) => {
+        const decoded = decodeEntry(fields!);
+        return decoded
+          ? { id, shard, envelope: decoded.envelope, json: decoded.json }
+          : { id, shard, envelope: undefined };
+      });
   }
 }
 

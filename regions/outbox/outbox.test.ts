@@ -112,7 +112,9 @@ describe('RegionalOutbox', () => {
   describe('with acknowledgements behind reads', () => {
     const failures: Error[] = [];
     const pendingIds = async () =>
-      ((await redis.xpending(keys.outbox(), 'forward:us-east', '-', '+', 10)) as [string][]).map(([id]) => id);
+      ((await redis.xpending(keys.outbox(), 'forward:us-east', '-', '+', 10)) as [string][]).map(
+        ([id]) => id,
+      );
     const forwarder = () =>
       new OutboxReader(redis, reader, 'forward:us-east', 'f', keys.outbox(), {
         acksBehindReads: { onFailure: (err) => failures.push(err) },

@@ -176,7 +176,8 @@ export class OutboxReader implements GroupStream<EnvelopeText> {
     if (signal.aborted) return [];
     const block = blockMs > 0 ? ['BLOCK', blockMs] : [];
     const tail = [...block, 'STREAMS', this.stream, '>'];
-    const read = this.held.length > 0 ? this.readWithAcks(count, tail) : this.read(this.connection, count, tail);
+    const read =
+      this.held.length > 0 ? this.readWithAcks(count, tail) : this.read(this.connection, count, tail);
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<GroupEntry<EnvelopeText>[]>((resolve) => {
       onAbort = () => resolve([]);
