@@ -1,4 +1,4 @@
-import type { Envelope, EnvelopeText } from '../../shared';
+import type { EncodedEnvelope, EnvelopeText } from '../../shared';
 import type { Logger } from '../log';
 import type { RoomDelivery } from '../publish/delivery';
 import type { GroupEntry, GroupStream, ReadNewOptions } from '../streams/group-stream';
@@ -61,7 +61,7 @@ export interface ShardStreamOptions {
   readAhead: number;
 }
 
-function toEntries(entries: BusEntry[]): GroupEntry<Envelope>[] {
+function toEntries(entries: BusEntry[]): GroupEntry<EncodedEnvelope>[] {
   return entries.map((e) => ({ id: e.id, value: e.envelope }));
 }
 
@@ -69,7 +69,7 @@ function toEntries(entries: BusEntry[]): GroupEntry<Envelope>[] {
  * One inbound shard as one consumer of the region's group sees it, for a `StreamWorker`; new
  * entries come through `ReadAhead`, so the next read already waits at the server when one returns.
  */
-export function shardStream(bus: InboundBus, options: ShardStreamOptions): GroupStream<Envelope> {
+export function shardStream(bus: InboundBus, options: ShardStreamOptions): GroupStream<EncodedEnvelope> {
   const { shard, group, consumer, count } = options;
   const stopped = new AbortController();
   const reads = new ReadAhead(bus, {
@@ -185,10 +185,10 @@ export class ShardPolicy {
     private readonly deps: ShardPolicyDeps,
   ) {}
 
-  async handle(entries: GroupEntry<Envelope>[]): Promise<void> {
+  async handle(entries: GroupEntry<EncodedEnvelope>[]): Promise<void> {
     const { metrics, delivery, region } = this.deps;
-    const foreign = entries.filter((e) => e.value && e.value.origin !== region);
-    const fresh = foreign.length > 0 ? await this.deps.markNew(foreign.map((e) => e.value!.id)) : [];
+    const foreign = entries.filter((e) => e.value && e.value.envelope.origin !== region);
+    const fresh = foreign.length > 0 ? await this.deps.markNew(foreign.map((e) => e.value!.envelope.id)) : [];
     const now = Date.now();
     foreign.forEach((entry, i) => {
       if (!fresh[i]) {
@@ -198,14 +198,14 @@ export class ShardPolicy {
       }
       delivery.deliver(entry.value!, 'bus');
       metrics.consumed.inc({ result: 'delivered' });
-      metrics.lag.observe(Math.max(0, now - entry.value!.ts) / 1000);
+      metrics.lag.observe(Math.max(0, now - entry.value!.envelope.ts) / 1000);
       metrics.inboundWait.observe(Math.max(0, now - entryTimeMs(entry.id)) / 1000);
     });
     for (const entry of entries) {
       if (!entry.value) {
         metrics.consumed.inc({ result: 'invalid' });
         this.deps.log.error({ shard: this.shard, entry: entry.id }, 'undecodable inbound entry skipped');
-      } else if (entry.value.origin === region) metrics.consumed.inc({ result: 'own' });
+      } else if (entry.value.envelope.origin === region) metrics.consumed.inc({ result: 'own' });
     }
   }
 }
