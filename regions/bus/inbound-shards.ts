@@ -1,4 +1,4 @@
-import { encodeEnvelope, type EncodedEnvelope, type EnvelopeText } from '../../shared';
+import type { EncodedEnvelope, EnvelopeText } from '../../shared';
 import type { Logger } from '../log';
 import type { RoomDelivery } from '../publish/delivery';
 import type { GroupEntry, GroupStream, ReadNewOptions } from '../streams/group-stream';
@@ -61,12 +61,8 @@ export interface ShardStreamOptions {
   readAhead: number;
 }
 
-/** Each entry's envelope with its JSON as stored (encoded here only for a backend without it). */
 function toEntries(entries: BusEntry[]): GroupEntry<EncodedEnvelope>[] {
-  return entries.map(({ id, envelope, json }) => ({
-    id,
-    value: envelope && (json === undefined ? encodeEnvelope(envelope) : { envelope, json }),
-  }));
+  return entries.map((e) => ({ id: e.id, value: e.envelope }));
 }
 
 /**

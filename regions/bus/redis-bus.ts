@@ -1,6 +1,7 @@
 import { duplicateClient, type RedisClient } from '../redis';
 import {
-  decodeEntry,
+  decodeEntryText,
+  encodedFromText,
   entryFields,
   envelopeText,
   type EncodedEnvelope,
@@ -297,10 +298,9 @@ export class RedisStreamsBus implements InboundBus {
     return entries
       .filter(([, fields]) => fields !== null)
       .map(([id, fields]) => {
-        const decoded = decodeEntry(fields!);
-        return decoded
-          ? { id, shard, envelope: decoded.envelope, json: decoded.json }
-          : { id, shard, envelope: undefined };
+        // Only the fields besides `data` are parsed: the entry's JSON is delivered as it is.
+        const text = decodeEntryText(fields!);
+        return { id, shard, envelope: text && encodedFromText(text) };
       });
   }
 }

@@ -30,6 +30,8 @@ function startConsumer(bus: MemoryBus, nodeId: string, seen = new Set<string>(),
   });
   const streak = (c: string) => new FailureStreak(c, counter, log);
   const emitted: Envelope[] = [];
+  /** The JSON each emit was handed (undefined: an envelope to encode). */
+  const emittedJson: (string | undefined)[] = [];
   const metrics = new BusMetrics(registry, [], async () => 0);
   const consumer = new ShardConsumer(bus.shardOf(ROOM), {
     region: REGION,
@@ -41,7 +43,12 @@ function startConsumer(bus: MemoryBus, nodeId: string, seen = new Set<string>(),
       await bus.ack(bus.shardOf(ROOM), REGION, entries);
       return { fresh, acknowledged: entries };
     },
-    delivery: { deliver: (e) => void emitted.push('json' in e ? e.envelope : e) },
+    delivery: {
+      deliver: (e) => {
+        emitted.push('json' in e ? e.envelope : e);
+        emittedJson.push('json' in e ? e.json : undefined);
+      },
+    },
     metrics,
     log,
     failures: { consume: streak('consume'), ack: streak('ack'), housekeeping: streak('trim') },
@@ -54,7 +61,7 @@ function startConsumer(bus: MemoryBus, nodeId: string, seen = new Set<string>(),
     standingIntervalMs: 60_000,
   });
   consumers.push(consumer);
-  return { emitted, metrics, seen };
+  return { emitted, emittedJson, metrics, seen };
 }
 
 async function until(condition: () => boolean, what: string): Promise<void> {
@@ -117,5 +124,19 @@ describe('delivering an inbound shard', () => {
       expect(acked).toHaveLength(3);
       expect(await bus.readPending(shard, REGION, 'node-1', 10)).toEqual([]);
     }
+  });
+
+  it('hands delivery each envelope as the JSON it was appended as, never re-encoded', async () => {
+    const bus = new MemoryBus(4);
+    await bus.ensureGroup(bus.shardOf(ROOM), REGION, 'all');
+    const { emitted, emittedJson } = startConsumer(bus, 'node-1');
+    const sent = envelope('us-east', 0);
+    // A spelling JSON.stringify would not write: decoding and encoding again would change it.
+    const json = JSON.stringify(sent).replace('"data":{"n":0}', '"data":{"n" : 0.0}');
+    const { id, room, user, origin, ts } = sent;
+    await bus.publish([{ head: { id, room, user, origin, ts }, json }]);
+    await until(() => emitted.length === 1, 'the emit');
+    expect(emittedJson).toEqual([json]);
+    expect(emitted[0]).toEqual(sent);
   });
 });
