@@ -1,4 +1,4 @@
-import { isEnvelopeId, type Envelope, type EnvelopeId } from './envelope';
+import { isEnvelopeId, type Envelope, type EnvelopeId, type JsonValue } from './envelope';
 
 /**
  * Records that cross processes, each with one versioned codec imported by every writer and reader.
@@ -37,6 +37,47 @@ export function envelopeText(item: Envelope | EncodedEnvelope | EnvelopeText): E
   if ('head' in item) return item;
   if ('json' in item) return { head: item.envelope, json: item.json };
   return { head: item, json: JSON.stringify(item) };
+}
+
+/**
+ * The envelope of `head` whose `data` is decoded by `decodeData` only if something reads it, then
+ * kept. A hop that passes an envelope on as its JSON (delivery, the recent buffer) never reads it, so
+ * a 64 KiB `data` of tiny objects is never built. Built in an envelope's key order (data after room),
+ * so `JSON.stringify` writes it as it writes the plain envelope.
+ */
+export function envelopeWithLazyData(head: EnvelopeHead, decodeData: () => JsonValue): Envelope {
+  let decoded: { value: JsonValue } | undefined;
+  const envelope = {
+    id: head.id,
+    room: head.room,
+    data: null,
+    user: head.user,
+    origin: head.origin,
+    ts: head.ts,
+  };
+  if (head.ephemeral) Object.assign(envelope, { ephemeral: true });
+  return Object.defineProperty(envelope, 'data', {
+    enumerable: true,
+    // Methods, not arrows: an arrow bound to a property name is named at run time per envelope.
+    get() {
+      return (decoded ??= { value: decodeData() }).value;
+    },
+    set(value: JsonValue) {
+      decoded = { value };
+    },
+  }) as Envelope;
+}
+
+/**
+ * An envelope text as an encoded envelope: its JSON as it is, its `data` parsed from that JSON only
+ * if something reads it (see `envelopeWithLazyData`).
+ */
+export function encodedFromText(text: EnvelopeText): EncodedEnvelope {
+  const { json } = text;
+  return {
+    envelope: envelopeWithLazyData(text.head, () => (JSON.parse(json) as Envelope).data),
+    json,
+  };
 }
 
 /**

@@ -3,11 +3,15 @@ import type { EncodedEnvelope, Envelope, EnvelopeText } from '../../shared';
 /** A position in one shard of the bus: a Redis stream id `ms-seq`, ordered numerically. */
 export type BusEntryId = string;
 
-/** One entry read from the bus. `envelope` is undefined when the entry could not be decoded. */
+/**
+ * One entry read from the bus: its envelope with the JSON it was appended as, which delivery passes
+ * on as it is (its `data` is decoded only if something reads it). `envelope` is undefined when the
+ * entry could not be decoded.
+ */
 export interface BusEntry {
   id: BusEntryId;
   shard: number;
-  envelope: Envelope | undefined;
+  envelope: EncodedEnvelope | undefined;
 }
 
 /** Where a consumer group stands in a shard, and what trimming removed from it. */

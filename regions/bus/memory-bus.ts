@@ -1,4 +1,10 @@
-import { parseEnvelope, type EncodedEnvelope, type Envelope, type EnvelopeText } from '../../shared';
+import {
+  envelopeText,
+  parseEnvelope,
+  type EncodedEnvelope,
+  type Envelope,
+  type EnvelopeText,
+} from '../../shared';
 import { BusGroupMissingError, compareEntryIds, shardOfRoom } from './bus';
 import type { BusEntry, BusEntryId, BusRetention, InboundBus, GroupPosition, ReadOptions } from './bus';
 
@@ -13,7 +19,8 @@ interface MemoryGroup {
 }
 
 interface MemoryShard {
-  entries: { id: BusEntryId; envelope: Envelope }[];
+  /** Each entry as the JSON it was appended as (the Redis bus keeps those bytes too). */
+  entries: { id: BusEntryId; json: string }[];
   groups: Map<string, MemoryGroup>;
   trimmedThroughId: BusEntryId;
   waiters: Set<() => void>;
@@ -47,10 +54,10 @@ export class MemoryBus implements InboundBus {
   async publish(appended: readonly (Envelope | EncodedEnvelope | EnvelopeText)[]): Promise<BusEntryId[]> {
     const ids: BusEntryId[] = [];
     for (const item of appended) {
-      const envelope = 'head' in item ? parseEnvelope(item.json)! : 'json' in item ? item.envelope : item;
-      const shard = this.shards[this.shardOf(envelope.room)]!;
+      const { head, json } = envelopeText(item);
+      const shard = this.shards[this.shardOf(head.room)]!;
       const id = this.nextId();
-      shard.entries.push({ id, envelope: structuredClone(envelope) });
+      shard.entries.push({ id, json });
       for (const wake of shard.waiters) wake();
       ids.push(id);
     }
@@ -142,16 +149,16 @@ export class MemoryBus implements InboundBus {
     const now = Date.now();
     for (const entry of fresh) g.pending.set(entry.id, { consumer, deliveredAt: now });
     if (fresh.length > 0) g.lastDeliveredId = fresh.at(-1)!.id;
-    return fresh.map((e) => ({ id: e.id, shard, envelope: structuredClone(e.envelope) }));
+    return fresh.map((e) => ({ id: e.id, shard, envelope: decodeAppended(e.json) }));
   }
 
   /** Pending entries still in the shard; those trimmed away are dropped from the pending list. */
   private entriesFor(s: MemoryShard, shard: number, g: MemoryGroup, ids: BusEntryId[]): BusEntry[] {
-    const byId = new Map(s.entries.map((e) => [e.id, e.envelope]));
+    const byId = new Map(s.entries.map((e) => [e.id, e.json]));
     const entries: BusEntry[] = [];
     for (const id of ids) {
-      const envelope = byId.get(id);
-      if (envelope) entries.push({ id, shard, envelope: structuredClone(envelope) });
+      const json = byId.get(id);
+      if (json !== undefined) entries.push({ id, shard, envelope: decodeAppended(json) });
       else g.pending.delete(id);
     }
     return entries;
@@ -209,4 +216,10 @@ function acknowledgedPrefix(s: MemoryShard): number {
     count = Math.min(count, kept < 0 ? s.entries.length : kept);
   }
   return count;
+}
+
+/** An entry's envelope, a fresh copy per read, with the JSON it was appended as. */
+function decodeAppended(json: string): EncodedEnvelope | undefined {
+  const envelope = parseEnvelope(json);
+  return envelope && { envelope, json };
 }

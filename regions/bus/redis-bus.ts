@@ -1,6 +1,7 @@
 import { duplicateClient, type RedisClient } from '../redis';
 import {
-  decodeEntry,
+  decodeEntryText,
+  encodedFromText,
   entryFields,
   envelopeText,
   type EncodedEnvelope,
@@ -296,7 +297,11 @@ export class RedisStreamsBus implements InboundBus {
   private decodeEntries(shard: number, entries: RawEntry[]): BusEntry[] {
     return entries
       .filter(([, fields]) => fields !== null)
-      .map(([id, fields]) => ({ id, shard, envelope: decodeEntry(fields!)?.envelope }));
+      .map(([id, fields]) => {
+        // Only the fields besides `data` are parsed: the entry's JSON is delivered as it is.
+        const text = decodeEntryText(fields!);
+        return { id, shard, envelope: text && encodedFromText(text) };
+      });
   }
 }
 

@@ -3,7 +3,7 @@ import type { FailureStreak } from '../failure-streak';
 import { inboundGroup } from './keys';
 import { ShardPolicy, shardStream, type ShardPolicyDeps } from './inbound-shards';
 import { StreamWorker } from '../streams/worker';
-import type { Envelope } from '../../shared';
+import type { EncodedEnvelope } from '../../shared';
 
 export interface ShardConsumerDeps extends ShardPolicyDeps {
   nodeId: string;
@@ -42,7 +42,7 @@ const CALL_DEADLINE_MS = 5_000;
  * entry behind it.
  */
 export class ShardConsumer {
-  private readonly worker: StreamWorker<Envelope>;
+  private readonly worker: StreamWorker<EncodedEnvelope>;
   private readonly housekeeping: NodeJS.Timeout;
   private housekeepingRunning = false;
   private nextStandingAt = 0;
@@ -60,7 +60,7 @@ export class ShardConsumer {
       blockMs: deps.blockMs,
       readAhead: deps.readAhead,
     });
-    this.worker = new StreamWorker<Envelope>({
+    this.worker = new StreamWorker<EncodedEnvelope>({
       stream,
       policy: new ShardPolicy(shard, deps),
       batchSize: deps.batchSize,

@@ -1,5 +1,6 @@
 import {
   ProtocolError,
+  envelopeWithLazyData,
   newEnvelopeId,
   roomAllowed,
   type Envelope,
@@ -69,7 +70,10 @@ export class Publisher {
     const envelope: Envelope =
       req.data !== undefined
         ? { id, room, data: req.data, user, origin, ts }
-        : withDataFrom({ id, room, user, origin, ts }, dataJson);
+        : // Decoded only if something reads it: the publish path passes the text on (publish log,
+          // delivery) and never does, so a publish that came in as text (a socket publish,
+          // regions/socket/publish-decoder.ts) is never built as a value.
+          envelopeWithLazyData({ id, room, user, origin, ts }, () => JSON.parse(dataJson) as JsonValue);
     if (req.ephemeral) envelope.ephemeral = true;
     let accepted;
     try {
@@ -86,32 +90,4 @@ export class Publisher {
     this.deps.metrics.messagesIn.inc({ transport: req.transport });
     return { id: envelope.id, ts: envelope.ts };
   }
-}
-
-/**
- * The envelope of `head` whose `data` is the value of `dataJson`, decoded only if something reads
- * it: the publish path passes the text on (publish log, delivery) and never does, so a publish that
- * came in as text (a socket publish, regions/socket/publish-decoder.ts) is never built as a value.
- */
-function withDataFrom(head: Omit<Envelope, 'data'>, dataJson: string): Envelope {
-  let decoded: { value: JsonValue } | undefined;
-  // Built in an envelope's key order (data after room), so JSON.stringify writes it the same.
-  const envelope = {
-    id: head.id,
-    room: head.room,
-    data: null,
-    user: head.user,
-    origin: head.origin,
-    ts: head.ts,
-  };
-  return Object.defineProperty(envelope, 'data', {
-    enumerable: true,
-    // Methods, not arrows: an arrow bound to a property name is named at run time per envelope.
-    get() {
-      return (decoded ??= { value: JSON.parse(dataJson) as JsonValue }).value;
-    },
-    set(value: JsonValue) {
-      decoded = { value };
-    },
-  }) as Envelope;
 }

@@ -38,10 +38,25 @@ export function globalBusConformance(name: string, makeBus: BusFactory): void {
       const ids = await bus.publish(sent);
       expect(ids).toHaveLength(3);
       const read = await bus.readNew(2, group, 'c1', { count: 10, blockMs: 0 });
-      expect(read.map((e) => e.envelope)).toEqual(sent);
+      expect(read.map((e) => e.envelope?.envelope)).toEqual(sent);
+      expect(read.map((e) => e.envelope?.json)).toEqual(sent.map((e) => JSON.stringify(e)));
       expect(read.map((e) => e.id)).toEqual(ids);
       for (const other of [0, 1, 3])
         expect(await bus.readNew(other, group, 'c1', { count: 10, blockMs: 0 })).toEqual([]);
+      await bus.close();
+    });
+
+    it('reads an entry back as the JSON it was appended as, decoding its data only when read', async () => {
+      const { bus, group } = await open(1);
+      const sent = envelope('r', 1);
+      // Data in a spelling JSON.stringify would not write: a hop that parsed and re-encoded the
+      // envelope would change these bytes.
+      const json = JSON.stringify(sent).replace('"data":1,', '"data":[1.0, {"a" : "\\u0041"}],');
+      const { id, room, user, origin, ts } = sent;
+      await bus.publish([{ head: { id, room, user, origin, ts }, json }]);
+      const [read] = await bus.readNew(0, group, 'c1', { count: 10, blockMs: 0 });
+      expect(read?.envelope?.json).toBe(json);
+      expect(read?.envelope?.envelope).toEqual({ ...sent, data: [1, { a: 'A' }] });
       await bus.close();
     });
 
@@ -52,9 +67,9 @@ export function globalBusConformance(name: string, makeBus: BusFactory): void {
       await bus.publish([1, 2, 3, 4].map((n) => envelope('r', n)));
       const first = await bus.readNew(0, group, 'c1', { count: 2, blockMs: 0 });
       const second = await bus.readNew(0, group, 'c2', { count: 10, blockMs: 0 });
-      expect([...first, ...second].map((e) => e.envelope?.data)).toEqual([1, 2, 3, 4]);
+      expect([...first, ...second].map((e) => e.envelope?.envelope.data)).toEqual([1, 2, 3, 4]);
       const all = await bus.readNew(0, other, 'c1', { count: 10, blockMs: 0 });
-      expect(all.map((e) => e.envelope?.data)).toEqual([1, 2, 3, 4]);
+      expect(all.map((e) => e.envelope?.envelope.data)).toEqual([1, 2, 3, 4]);
       await bus.close();
     });
 
@@ -64,7 +79,7 @@ export function globalBusConformance(name: string, makeBus: BusFactory): void {
       const read = await bus.readNew(0, group, 'c1', { count: 10, blockMs: 0 });
       await bus.ack(0, group, [read[0]!.id]);
       const pending = await bus.readPending(0, group, 'c1', 10);
-      expect(pending.map((e) => e.envelope?.data)).toEqual([2, 3]);
+      expect(pending.map((e) => e.envelope?.envelope.data)).toEqual([2, 3]);
       expect(await bus.readPending(0, group, 'c2', 10)).toEqual([]);
       await bus.ack(
         0,
@@ -81,8 +96,10 @@ export function globalBusConformance(name: string, makeBus: BusFactory): void {
       await bus.readNew(0, group, 'dead', { count: 10, blockMs: 0 });
       expect(await bus.claim(0, group, 'peer', 60_000, 10)).toEqual([]);
       const claimed = await bus.claim(0, group, 'peer', 0, 10);
-      expect(claimed.map((e) => e.envelope?.data)).toEqual([1, 2, 3]);
-      expect((await bus.readPending(0, group, 'peer', 10)).map((e) => e.envelope?.data)).toEqual([1, 2, 3]);
+      expect(claimed.map((e) => e.envelope?.envelope.data)).toEqual([1, 2, 3]);
+      expect((await bus.readPending(0, group, 'peer', 10)).map((e) => e.envelope?.envelope.data)).toEqual([
+        1, 2, 3,
+      ]);
       expect(await bus.readPending(0, group, 'dead', 10)).toEqual([]);
       await bus.close();
     });
@@ -92,7 +109,7 @@ export function globalBusConformance(name: string, makeBus: BusFactory): void {
       const waiting = bus.readNew(0, group, 'c1', { count: 10, blockMs: 5_000 });
       await new Promise((r) => setTimeout(r, 100));
       await bus.publish([envelope('r', 7)]);
-      expect((await waiting).map((e) => e.envelope?.data)).toEqual([7]);
+      expect((await waiting).map((e) => e.envelope?.envelope.data)).toEqual([7]);
       expect(await bus.readNew(0, group, 'c1', { count: 10, blockMs: 50 })).toEqual([]);
       const controller = new AbortController();
       const aborted = bus.readNew(0, group, 'c1', { count: 10, blockMs: 30_000, signal: controller.signal });
@@ -110,8 +127,10 @@ export function globalBusConformance(name: string, makeBus: BusFactory): void {
       await bus.publish([1, 2, 3].map((n) => envelope('r', n)));
       const handed = [...(await first), ...(await second)];
       if (handed.length < 3) handed.push(...(await bus.readNew(0, group, 'c1', { count: 10, blockMs: 0 })));
-      expect(handed.map((e) => e.envelope?.data)).toEqual([1, 2, 3]);
-      expect((await bus.readPending(0, group, 'c1', 10)).map((e) => e.envelope?.data)).toEqual([1, 2, 3]);
+      expect(handed.map((e) => e.envelope?.envelope.data)).toEqual([1, 2, 3]);
+      expect((await bus.readPending(0, group, 'c1', 10)).map((e) => e.envelope?.envelope.data)).toEqual([
+        1, 2, 3,
+      ]);
       await bus.close();
     });
 
@@ -124,8 +143,8 @@ export function globalBusConformance(name: string, makeBus: BusFactory): void {
       await bus.publish([envelope('r', 2)]);
       const fromNow = await bus.readNew(0, 'from-now', 'c', { count: 10, blockMs: 0 });
       const fromStart = await bus.readNew(0, 'from-start', 'c', { count: 10, blockMs: 0 });
-      expect(fromNow.map((e) => e.envelope?.data)).toEqual([2]);
-      expect(fromStart.map((e) => e.envelope?.data)).toEqual([1, 2]);
+      expect(fromNow.map((e) => e.envelope?.envelope.data)).toEqual([2]);
+      expect(fromStart.map((e) => e.envelope?.envelope.data)).toEqual([1, 2]);
       await bus.close();
     });
 
@@ -160,7 +179,9 @@ export function globalBusConformance(name: string, makeBus: BusFactory): void {
       expect(groupStanding(await bus.position(0, 'keeping-up'))).toBe('late');
       // What is left after the trim is still handed out: the newest 10 and the one after.
       const rest = await bus.readNew(0, 'absent-region', 'c', { count: 1000, blockMs: 0 });
-      expect(rest.map((e) => e.envelope?.data)).toEqual(Array.from({ length: 11 }, (_, n) => 290 + n));
+      expect(rest.map((e) => e.envelope?.envelope.data)).toEqual(
+        Array.from({ length: 11 }, (_, n) => 290 + n),
+      );
       expect(groupStanding(await bus.position(0, 'absent-region'))).toBe('current');
       await bus.close();
     });
@@ -180,9 +201,11 @@ export function globalBusConformance(name: string, makeBus: BusFactory): void {
       // What is left is what a reader starting from the shard's beginning sees.
       await bus.ensureGroup(0, `${group}-audit`, 'all');
       const left = await bus.readNew(0, `${group}-audit`, 'a', { count: 100, blockMs: 0 });
-      expect(left.map((e) => e.envelope?.data)).toEqual([3, 4, 5, 6, 7, 8, 9]);
+      expect(left.map((e) => e.envelope?.envelope.data)).toEqual([3, 4, 5, 6, 7, 8, 9]);
       // Pending entries are still handed out again; the group is current, not fallen behind.
-      expect((await bus.readPending(0, group, 'c1', 10)).map((e) => e.envelope?.data)).toEqual([3, 4]);
+      expect((await bus.readPending(0, group, 'c1', 10)).map((e) => e.envelope?.envelope.data)).toEqual([
+        3, 4,
+      ]);
       expect(groupStanding(await bus.position(0, group))).toBe('late');
       await bus.ack(
         0,
@@ -201,7 +224,7 @@ export function globalBusConformance(name: string, makeBus: BusFactory): void {
       expect(groupStanding(await bus.position(0, group))).toBe('current');
       await bus.publish([envelope('r', 10)]);
       expect(
-        (await bus.readNew(0, group, 'c2', { count: 10, blockMs: 0 })).map((e) => e.envelope?.data),
+        (await bus.readNew(0, group, 'c2', { count: 10, blockMs: 0 })).map((e) => e.envelope?.envelope.data),
       ).toEqual([10]);
       await bus.close();
     });
@@ -212,7 +235,7 @@ export function globalBusConformance(name: string, makeBus: BusFactory): void {
       expect(await bus.trim()).toBe(0);
       await bus.ensureGroup(0, 'late-region', 'all');
       const read = await bus.readNew(0, 'late-region', 'c', { count: 10, blockMs: 0 });
-      expect(read.map((e) => e.envelope?.data)).toEqual([1, 2]);
+      expect(read.map((e) => e.envelope?.envelope.data)).toEqual([1, 2]);
       await bus.close();
     });
 
