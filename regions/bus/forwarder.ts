@@ -71,7 +71,12 @@ export class Forwarder {
   private worker(stream: string, connection: RedisClient): StreamWorker<EnvelopeText> {
     const { deps } = this;
     return new StreamWorker<EnvelopeText>({
-      stream: new OutboxReader(deps.redis, connection, deps.group, deps.nodeId, stream),
+      // A lost acknowledgement only means an envelope is appended again, which the destination drops.
+      stream: new OutboxReader(deps.redis, connection, deps.group, deps.nodeId, stream, {
+        acksBehindReads: {
+          onFailure: (err) => deps.failures.failed(err, 'ack failed; entries stay pending'),
+        },
+      }),
       policy: new ForwardPolicy(deps),
       batchSize: deps.batchSize,
       blockMs: deps.blockMs,

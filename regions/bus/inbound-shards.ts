@@ -161,13 +161,22 @@ class ReadAhead {
   }
 }
 
+/** What marking a batch's ids answered. */
+export interface MarkResult {
+  /** Per id, whether it was new (to be emitted) or seen before (a duplicate). */
+  fresh: boolean[];
+  /** The batch's entries acknowledged in the same step (on one Redis server: all of them). */
+  acknowledged: readonly string[];
+}
+
 export interface ShardPolicyDeps {
   region: string;
   /**
-   * Marks envelope ids as delivered in this region, per id whether it was new; rejects, marking
-   * nothing, when this node no longer holds the shard (`markNewUnderLease` in the regional Redis).
+   * Marks envelope ids as delivered in this region, and where the marks and the shard share a slot
+   * acknowledges the batch's `entries` in the same step; rejects, marking and acknowledging nothing,
+   * when this node no longer holds the shard (`markNewUnderLease` in the regional Redis).
    */
-  markNew(ids: readonly string[]): Promise<boolean[]>;
+  markNew(ids: readonly string[], entries: readonly string[]): Promise<MarkResult>;
   delivery: Pick<RoomDelivery, 'deliver'>;
   metrics: BusMetrics;
   log: Logger;
@@ -176,8 +185,9 @@ export interface ShardPolicyDeps {
 /**
  * What a shard consumer does with each batch of inbound entries handed by the worker: skips its own
  * region's envelopes, drops ids already delivered in the region (marked under the shard lease, one
- * round trip), and emits the rest region-wide in entry order. Throwing (the lease lost) leaves the
- * batch pending for the next holder.
+ * round trip, which on one Redis server also acknowledges the batch), and emits the rest
+ * region-wide in entry order, each with the JSON it was stored with. Throwing (the lease lost)
+ * leaves the batch pending for the next holder.
  */
 export class ShardPolicy {
   constructor(
@@ -185,13 +195,19 @@ export class ShardPolicy {
     private readonly deps: ShardPolicyDeps,
   ) {}
 
-  async handle(entries: GroupEntry<EncodedEnvelope>[]): Promise<void> {
+  async handle(entries: GroupEntry<EncodedEnvelope>[]): Promise<{ acknowledged: readonly string[] }> {
     const { metrics, delivery, region } = this.deps;
     const foreign = entries.filter((e) => e.value && e.value.envelope.origin !== region);
-    const fresh = foreign.length > 0 ? await this.deps.markNew(foreign.map((e) => e.value!.envelope.id)) : [];
+    const marked =
+      foreign.length > 0
+        ? await this.deps.markNew(
+            foreign.map((e) => e.value!.envelope.id),
+            entries.map((e) => e.id),
+          )
+        : { fresh: [], acknowledged: [] };
     const now = Date.now();
     foreign.forEach((entry, i) => {
-      if (!fresh[i]) {
+      if (!marked.fresh[i]) {
         metrics.duplicatesDropped.inc();
         metrics.consumed.inc({ result: 'duplicate' });
         return;
@@ -207,5 +223,6 @@ export class ShardPolicy {
         this.deps.log.error({ shard: this.shard, entry: entry.id }, 'undecodable inbound entry skipped');
       } else if (entry.value.envelope.origin === region) metrics.consumed.inc({ result: 'own' });
     }
+    return { acknowledged: marked.acknowledged };
   }
 }

@@ -11,11 +11,11 @@ import { claimRemoteIds } from './remote-ids';
 import { FailureStreak } from '../failure-streak';
 import { markNewUnderLease } from './fenced-dedup';
 import { Forwarder } from './forwarder';
-import { busKeys, forwardGroup } from './keys';
+import { busKeys, forwardGroup, inboundGroup } from './keys';
 import { RegionLease } from './lease';
 import { BusMetrics } from './metrics';
 import type { BusRetention } from './bus';
-import { RedisStreamsBus } from './redis-bus';
+import { RedisStreamsBus, inboundStreamKey } from './redis-bus';
 import { ShardAssignment } from './shard-assignment';
 import { ShardConsumer } from './shard-consumer';
 
@@ -212,16 +212,22 @@ function isClusterRegion(config: RegionConfig): boolean {
 }
 
 /**
- * The dedup marks of a batch, under the shard's lease. On a Redis Cluster the marks live in the
- * shard's publish group (`{p<shard>}`, beside its lease: one script, one slot), and the ids are also
- * marked in the region's id claims, in parallel, so the publish log refuses them in every group.
+ * The dedup marks of a batch, under the shard's lease. On one Redis server the shard's stream is
+ * beside the marks, so the same script acknowledges the batch's entries. On a Redis Cluster the
+ * marks live in the shard's publish group (`{p<shard>}`, beside its lease: one script, one slot,
+ * which the shard's stream is not in, so the worker acknowledges after the emit), and the ids are
+ * also marked in the region's id claims, in parallel, so the publish log refuses them in every group.
  */
 function dedupMarks(ctx: BusContext, log: Logger) {
   const { config, redis } = ctx.deps;
   const windowS = config.bus.dedupWindowS;
+  const group = inboundGroup(config.region);
   if (!isClusterRegion(config))
-    return (_shard: number, lease: RegionLease, ids: readonly string[]) =>
-      markNewUnderLease(redis, lease, ids, windowS);
+    return async (shard: number, lease: RegionLease, ids: readonly string[], entries: readonly string[]) => {
+      const ack = { stream: inboundStreamKey(shard), group, ids: entries };
+      const fresh = await markNewUnderLease(redis, lease, ids, windowS, busKeys.seen, ack);
+      return { fresh, acknowledged: entries };
+    };
   const failures = ctx.streak('bus:remote-ids', log);
   return async (shard: number, lease: RegionLease, ids: readonly string[]) => {
     const claims = claimRemoteIds(redis, ids, windowS);
@@ -233,7 +239,7 @@ function dedupMarks(ctx: BusContext, log: Logger) {
         'remote ids not claimed',
       );
     else failures.succeeded();
-    return fresh;
+    return { fresh, acknowledged: [] };
   };
 }
 
@@ -262,7 +268,7 @@ function createShardAssignment(ctx: BusContext, inbound: RedisStreamsBus): Shard
         region,
         nodeId,
         bus: inbound,
-        markNew: (ids) => markNew(shard, lease, ids),
+        markNew: (ids, entries) => markNew(shard, lease, ids, entries),
         delivery: ctx.deps.delivery,
         metrics: ctx.metrics,
         log: consumerLog,

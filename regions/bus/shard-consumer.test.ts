@@ -19,7 +19,7 @@ function envelope(origin: string, n: number, id = newEnvelopeId()): Envelope {
 }
 
 /** The delivery policy on a memory bus, with dedup marks in a Set and emits recorded. */
-function startConsumer(bus: MemoryBus, nodeId: string, seen = new Set<string>()) {
+function startConsumer(bus: MemoryBus, nodeId: string, seen = new Set<string>(), acksWithMarks = false) {
   const registry = new Registry();
   const log = pino({ level: 'silent' });
   const counter = new Counter({
@@ -37,7 +37,12 @@ function startConsumer(bus: MemoryBus, nodeId: string, seen = new Set<string>())
     region: REGION,
     nodeId,
     bus,
-    markNew: async (ids) => ids.map((id) => !seen.has(id) && Boolean(seen.add(id))),
+    markNew: async (ids, entries) => {
+      const fresh = ids.map((id) => !seen.has(id) && Boolean(seen.add(id)));
+      if (!acksWithMarks) return { fresh, acknowledged: [] };
+      await bus.ack(bus.shardOf(ROOM), REGION, entries);
+      return { fresh, acknowledged: entries };
+    },
     delivery: {
       deliver: (e) => {
         emitted.push('json' in e ? e.envelope : e);
@@ -98,6 +103,27 @@ describe('delivering an inbound shard', () => {
     await until(() => emitted.length === 3, 'the rest delivered');
     expect(emitted.map((e) => (e.data as { n: number }).n)).toEqual([2, 3, 4]);
     expect(await bus.readPending(shard, REGION, 'dead-node', 10)).toEqual([]);
+  });
+
+  it('acknowledges what the marks did not: every entry once, the marks’ not again after the emit', async () => {
+    for (const acksWithMarks of [false, true]) {
+      const bus = new MemoryBus(4);
+      const shard = bus.shardOf(ROOM);
+      await bus.ensureGroup(shard, REGION, 'all');
+      const acked: string[] = [];
+      const ack = bus.ack.bind(bus);
+      bus.ack = async (s, group, ids) => {
+        acked.push(...ids);
+        await ack(s, group, ids);
+      };
+      const { emitted } = startConsumer(bus, 'node-1', new Set(), acksWithMarks);
+      await bus.publish([envelope('us-east', 0), envelope(REGION, 1), envelope('us-east', 2)]);
+      await until(() => emitted.length === 2 && acked.length === 3, 'both emitted and all acknowledged');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(new Set(acked).size).toBe(3);
+      expect(acked).toHaveLength(3);
+      expect(await bus.readPending(shard, REGION, 'node-1', 10)).toEqual([]);
+    }
   });
 
   it('hands delivery each envelope as the JSON it was appended as, never re-encoded', async () => {

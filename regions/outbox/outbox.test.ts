@@ -6,7 +6,7 @@ import { createLogger } from '../log';
 import { RegionMetrics } from '../metrics';
 import { RedisPublishLog } from '../publish';
 import { CONFORMANCE_RULES, envelopeFor } from '../publish/publish-log-conformance';
-import { RegionalOutbox } from './outbox';
+import { ACK_HOLD_MS, OutboxReader, RegionalOutbox } from './outbox';
 
 let server: LocalRedis;
 let redis: Redis;
@@ -107,5 +107,52 @@ describe('RegionalOutbox', () => {
     expect(await outbox.trimAcknowledged()).toBe(2);
     expect(await redis.xlen(streams[0]!)).toBe(1);
     expect(await outbox.length()).toBe(1);
+  });
+
+  describe('with acknowledgements behind reads', () => {
+    const failures: Error[] = [];
+    const pendingIds = async () =>
+      ((await redis.xpending(keys.outbox(), 'forward:us-east', '-', '+', 10)) as [string][]).map(
+        ([id]) => id,
+      );
+    const forwarder = () =>
+      new OutboxReader(redis, reader, 'forward:us-east', 'f', keys.outbox(), {
+        acksBehindReads: { onFailure: (err) => failures.push(err) },
+      });
+    beforeEach(async () => {
+      failures.length = 0;
+      await new RegionalOutbox(redis, ['forward:us-east']).ensureGroups();
+    });
+
+    it('holds an acknowledgement and sends it with the next read, run as that read answers', async () => {
+      await appendSome(3);
+      const f = forwarder();
+      const [first] = await f.readNew({ count: 1, blockMs: 0, signal });
+      await f.ack([first!.id]);
+      expect(await pendingIds()).toEqual([first!.id]);
+      const second = await f.readNew({ count: 1, blockMs: 0, signal });
+      expect(await pendingIds()).toEqual([second[0]!.id]);
+      expect(failures).toEqual([]);
+    });
+
+    it('sends what no read took within the hold, and at flush what waits behind a read', async () => {
+      await appendSome(2);
+      const f = forwarder();
+      const [first, second] = await f.readNew({ count: 2, blockMs: 0, signal });
+      await f.ack([first!.id]);
+      await new Promise((r) => setTimeout(r, ACK_HOLD_MS + 300));
+      expect(await pendingIds()).toEqual([second!.id]);
+      // Behind a read that waits at the server, the acknowledgement would wait with it: flush sends it.
+      await f.ack([second!.id]);
+      const stop = new AbortController();
+      const waiting = f.readNew({ count: 1, blockMs: 5_000, signal: stop.signal });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await pendingIds()).toEqual([second!.id]);
+      await f.flush();
+      expect(await pendingIds()).toEqual([]);
+      stop.abort();
+      expect(await waiting).toEqual([]);
+      expect(failures).toEqual([]);
+    });
   });
 });

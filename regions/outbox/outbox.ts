@@ -131,6 +131,21 @@ export class RegionalOutbox {
   }
 }
 
+/** How long acknowledgements wait for a read to ride on before they go as a command of their own. */
+export const ACK_HOLD_MS = 200;
+
+export interface OutboxReaderOptions {
+  /**
+   * Acknowledgements are held and sent behind the next waiting read on the dedicated connection,
+   * in the same write, so Redis runs them as that read returns and answers both together: one
+   * write and one reply fewer per batch. `ack` resolves once the ids are held, which suits a
+   * reader for whom a lost acknowledgement only means an entry is handled again (the forwarder:
+   * the destination drops a repeat by id). Held ids go as a command of their own when no read
+   * takes them within `ACK_HOLD_MS`, and at `flush` (a reset, a stop). Failures go here.
+   */
+  acksBehindReads?: { onFailure(err: Error): void };
+}
+
 /**
  * One consumer's read side of an outbox group, as a `GroupStream` for the consumer-group worker
  * (`regions/streams/worker.ts`): read new, read own pending, claim idle, ack. Each entry's value is
@@ -138,12 +153,19 @@ export class RegionalOutbox {
  * bytes on without parsing `data`), or undefined when the entry is not one this code can decode.
  */
 export class OutboxReader implements GroupStream<EnvelopeText> {
+  /** Acknowledgements held for the next read (`acksBehindReads`). */
+  private held: string[] = [];
+  /** Acknowledgements sent behind the read outstanding, until it answers. */
+  private riding: string[] = [];
+  private holdTimer: NodeJS.Timeout | undefined;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly connection: RedisClient,
     readonly group: OutboxGroup,
     readonly consumer: string,
     readonly stream: string = OUTBOX_STREAM,
+    private readonly options: OutboxReaderOptions = {},
   ) {}
 
   /**
@@ -153,7 +175,9 @@ export class OutboxReader implements GroupStream<EnvelopeText> {
   async readNew({ count, blockMs, signal }: ReadNewOptions): Promise<GroupEntry<EnvelopeText>[]> {
     if (signal.aborted) return [];
     const block = blockMs > 0 ? ['BLOCK', blockMs] : [];
-    const read = this.read(this.connection, count, [...block, 'STREAMS', this.stream, '>']);
+    const tail = [...block, 'STREAMS', this.stream, '>'];
+    const read =
+      this.held.length > 0 ? this.readWithAcks(count, tail) : this.read(this.connection, count, tail);
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<GroupEntry<EnvelopeText>[]>((resolve) => {
       onAbort = () => resolve([]);
@@ -187,7 +211,58 @@ export class OutboxReader implements GroupStream<EnvelopeText> {
   }
 
   async ack(ids: readonly string[]): Promise<void> {
-    if (ids.length > 0) await this.redis.xack(this.stream, this.group, ...ids);
+    if (ids.length === 0) return;
+    if (!this.options.acksBehindReads) {
+      await this.redis.xack(this.stream, this.group, ...ids);
+      return;
+    }
+    this.held.push(...ids);
+    this.holdTimer ??= setTimeout(() => {
+      this.holdTimer = undefined;
+      void this.flush();
+    }, ACK_HOLD_MS);
+  }
+
+  /**
+   * Sends every acknowledgement held or riding behind a read that has not answered as a command of
+   * its own (acknowledging twice is harmless), so that pending entries after a failure, and what a
+   * next holder takes over, are only what was not handled.
+   */
+  async flush(): Promise<void> {
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    const ids = [...this.riding, ...this.held];
+    this.held = [];
+    if (ids.length === 0) return;
+    try {
+      await this.redis.xack(this.stream, this.group, ...ids);
+      this.riding = [];
+    } catch (err) {
+      this.options.acksBehindReads?.onFailure(err as Error);
+    }
+  }
+
+  reset(): Promise<void> {
+    return this.flush();
+  }
+
+  /** The read with the held acknowledgements behind it, in one write on the dedicated connection. */
+  private async readWithAcks(count: number, tail: (string | number)[]): Promise<GroupEntry<EnvelopeText>[]> {
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    const ids = this.held;
+    this.held = [];
+    this.riding = ids;
+    const replies = await this.connection
+      .pipeline()
+      .call('XREADGROUP', 'GROUP', this.group, this.consumer, 'COUNT', count, ...tail)
+      .xack(this.stream, this.group, ...ids)
+      .exec();
+    if (this.riding === ids) this.riding = [];
+    const [[readErr, reply] = [null, null], [ackErr] = [null]] = replies ?? [];
+    if (ackErr) this.options.acksBehindReads?.onFailure(ackErr);
+    if (readErr) throw readErr;
+    return toGroupEntries(reply as RawRead);
   }
 
   private async read(
@@ -203,9 +278,15 @@ export class OutboxReader implements GroupStream<EnvelopeText> {
       'COUNT',
       count,
       ...tail,
-    )) as [string, OutboxEntry[]][] | null;
-    return (reply?.[0]?.[1] ?? []).map(toGroupEntry);
+    )) as RawRead;
+    return toGroupEntries(reply);
   }
+}
+
+type RawRead = [string, OutboxEntry[]][] | null;
+
+function toGroupEntries(reply: RawRead): GroupEntry<EnvelopeText>[] {
+  return (reply?.[0]?.[1] ?? []).map(toGroupEntry);
 }
 
 /** An entry pending to a consumer that was trimmed since comes back with no fields: undecodable. */

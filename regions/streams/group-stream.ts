@@ -30,4 +30,6 @@ export interface GroupStream<T> {
    * them is handled before what the failure left pending. A no-op for backends without read-ahead.
    */
   reset?(): Promise<void>;
+  /** Sends acknowledgements a backend holds back (to send them with a later read) now. */
+  flush?(): Promise<void>;
 }

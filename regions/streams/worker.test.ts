@@ -201,4 +201,33 @@ describe('StreamWorker', () => {
     expect(await failures.count()).toBe(1);
     expect(memory.pendingIds()).toEqual([]);
   });
+
+  it('at stop, sends the acknowledgements its stream holds back before it releases the lease', async () => {
+    const memory = new MemoryStream<number>();
+    const base = memory.as('a');
+    const events: string[] = [];
+    let held: string[] = [];
+    const stream: GroupStream<number> = {
+      ...base,
+      ack: async (ids) => void held.push(...ids),
+      flush: async () => {
+        events.push(`flush ${held.length}`);
+        await base.ack(held);
+        held = [];
+      },
+    };
+    const lease: WorkerLease = {
+      ttlMs: 3_000,
+      acquire: async () => true,
+      release: async () => void events.push('release'),
+    };
+    const policy = recorder();
+    const { worker } = startWorker(stream, policy, { lease });
+    for (let n = 0; n < 3; n++) memory.append(n);
+    await until(() => policy.seen.length === 3, 'every entry handled');
+    expect(memory.pendingIds()).toHaveLength(3);
+    await worker.stop();
+    expect(events).toEqual(['flush 3', 'release']);
+    expect(memory.pendingIds()).toEqual([]);
+  });
 });

@@ -5,7 +5,11 @@ import { OrderedPipeline } from './ordered-pipeline';
 
 /** What a worker does with each batch. Throwing leaves the batch pending: it is handed again. */
 export interface BatchPolicy<T> {
-  handle(entries: GroupEntry<T>[]): Promise<void>;
+  /**
+   * Resolves with the ids of entries the policy acknowledged itself, in the same step as its work
+   * (the worker acknowledges the others), or with nothing.
+   */
+  handle(entries: GroupEntry<T>[]): Promise<void | { acknowledged: readonly string[] }>;
 }
 
 /** A lease that makes this worker the only consumer of its group while held. */
@@ -118,6 +122,9 @@ export class StreamWorker<T> {
     await this.running;
     await this.pipeline.drain();
     await Promise.allSettled(this.acks);
+    // Before the lease goes: a next holder then takes over only what was not handled.
+    if (this.options.stream.flush)
+      await this.bounded('ack', this.options.stream.flush()).catch(() => undefined);
     if (this.leaseHeld && this.options.lease) {
       await this.bounded('lease release', this.options.lease.release()).catch(() => undefined);
       this.setLease(false);
@@ -214,9 +221,11 @@ export class StreamWorker<T> {
   }
 
   private pipelined(entries: GroupEntry<T>[]): Promise<void> {
-    const ids = entries.map((e) => e.id);
-    const work = this.handleBounded(entries);
-    return this.pipeline.add(work, () => this.bounded('ack', this.options.stream.ack(ids)));
+    let rest: string[] = [];
+    const work = this.handleBounded(entries).then(
+      (acknowledged) => void (rest = unacknowledged(entries, acknowledged)),
+    );
+    return this.pipeline.add(work, () => this.bounded('ack', this.options.stream.ack(rest)));
   }
 
   private handleClaimed(entries: GroupEntry<T>[]): Promise<void> {
@@ -225,8 +234,9 @@ export class StreamWorker<T> {
   }
 
   private async handle(entries: GroupEntry<T>[]): Promise<void> {
-    await this.handleBounded(entries);
-    const ack = this.bounded('ack', this.options.stream.ack(entries.map((e) => e.id)));
+    const rest = unacknowledged(entries, await this.handleBounded(entries));
+    if (rest.length === 0) return;
+    const ack = this.bounded('ack', this.options.stream.ack(rest));
     if (this.options.ack === 'await') return ack;
     const failures = this.options.ackFailures ?? this.options.failures;
     const sent = ack.then(
@@ -238,10 +248,12 @@ export class StreamWorker<T> {
     void sent.finally(() => this.acks.delete(sent));
   }
 
-  private handleBounded(entries: GroupEntry<T>[]): Promise<void> {
+  /** The policy's work on a batch; resolves with the ids it acknowledged itself. */
+  private async handleBounded(entries: GroupEntry<T>[]): Promise<readonly string[]> {
     const { handleDeadlineMs, callDeadlineMs } = this.options;
     const extraMs = handleDeadlineMs === undefined ? 0 : handleDeadlineMs - callDeadlineMs;
-    return this.bounded('batch', this.options.policy.handle(entries), extraMs);
+    const handled = await this.bounded('batch', this.options.policy.handle(entries), extraMs);
+    return handled ? handled.acknowledged : [];
   }
 
   /** `work` or a DeadlineError after `callDeadlineMs` (+ `extraMs` for a blocking read). */
@@ -254,4 +266,12 @@ export class StreamWorker<T> {
     work.catch(() => undefined); // settled after the deadline: nothing waits for it any more
     return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
   }
+}
+
+/** The ids of `entries` a policy did not acknowledge itself. */
+function unacknowledged<T>(entries: GroupEntry<T>[], acknowledged: readonly string[]): string[] {
+  const ids = entries.map((e) => e.id);
+  if (acknowledged.length === 0) return ids;
+  const done = new Set(acknowledged);
+  return ids.filter((id) => !done.has(id));
 }

@@ -36,4 +36,27 @@ describe('dedup marks fenced by the shard lease', () => {
     await expect(markNewUnderLease(redis, lease, ['z'], 60)).rejects.toBeInstanceOf(LeaseLostError);
     expect(await redis.exists(keys.seen('z'))).toBe(0);
   });
+
+  it("acknowledges the batch's entries in the same step, and none when the lease is lost", async () => {
+    const redis = file.client;
+    const stream = 'rt:inbound:{5}';
+    await redis.xgroup('CREATE', stream, 'eu-west', '0', 'MKSTREAM');
+    const ids = [
+      await redis.xadd(stream, '*', 'e', '1'),
+      await redis.xadd(stream, '*', 'e', '2'),
+    ] as string[];
+    await redis.xreadgroup('GROUP', 'eu-west', 'node-a', 'COUNT', 10, 'STREAMS', stream, '>');
+    const pending = async () => ((await redis.xpending(stream, 'eu-west')) as [number])[0];
+    const lease = new RegionLease(redis, keys.shardLease(5), 'node-a', 4_000);
+    expect(await lease.acquire()).toBe(true);
+    const ack = { stream, group: 'eu-west', ids };
+    await redis.pexpire(keys.shardLease(5), 500);
+    await expect(markNewUnderLease(redis, lease, ['p'], 60, undefined, ack)).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
+    expect(await pending()).toBe(2);
+    expect(await lease.acquire()).toBe(true);
+    expect(await markNewUnderLease(redis, lease, ['p', 'q'], 60, undefined, ack)).toEqual([true, true]);
+    expect(await pending()).toBe(0);
+  });
 });

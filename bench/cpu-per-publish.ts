@@ -1,0 +1,238 @@
+/**
+ * CPU time per 1,000 publishes, per process, across our whole local world: three regions of two
+ * nodes, the WAN relays, a Redis per region, the global Redis, a Postgres primary with a replica. The
+ * load is the latency scenario's (a publisher on the first node of each origin, receivers on the same
+ * node, the region's other node and the first node of every other region, at the scenario's rate);
+ * user + system ticks are read from /proc/<pid>/stat of every process before and after the measured
+ * publishes. CPU time is far less disturbed by other load on the machine than latency is.
+ *
+ *   node --import tsx bench/cpu-per-publish.ts [--count 1000] [--rate 100] [--runs 1]
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { parseArgs } from 'node:util';
+import { startWorld, type LocalWorld } from '../harness/world/world';
+import { startLoadProcess, type LatencyTask, type LoadProcess } from './load';
+import { BENCH_NODE_ENV, HOME_REGION } from './platforms';
+import { percentile } from './stats';
+
+const REGIONS = ['us-east', 'eu-west', 'ap-southeast'];
+const ORIGINS = ['eu-west', 'us-east'];
+const CLOCK_TICKS_PER_S = 100;
+
+interface Sample {
+  label: string;
+  ticks: number;
+}
+
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '1000' },
+    rate: { type: 'string', default: '100' },
+    runs: { type: 'string', default: '1' },
+    idle: { type: 'string', default: '0' },
+    /** A folder for a CPU profile of every node (written as the nodes drain at the end). */
+    profile: { type: 'string' },
+  },
+});
+const count = Number(values.count);
+const rate = Number(values.rate);
+const runs = Number(values.runs);
+/** Seconds of an idle reading (no publishes) before the runs: what the world spends doing nothing. */
+const idleS = Number(values.idle);
+
+function processTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+function childrenOf(): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '?';
+  }
+}
+
+/** Every process below this one, named by what it is in the world; the load process left out. */
+function labelled(world: LocalWorld, load: LoadProcess): Map<number, string> {
+  const named = new Map<number, string>();
+  for (const region of world.regions) {
+    region.nodes.forEach((node) => named.set(node.pid, `node ${node.id}`));
+    if (region.redis.server) named.set(region.redis.server.pid, `redis ${region.id}`);
+  }
+  named.set(world.globalRedis.pid, 'redis global');
+  if (world.postgres) {
+    named.set(world.postgres.primary.pid, 'postgres primary');
+    world.postgres.replicas.forEach((replica, i) => named.set(replica.pid, `postgres replica ${i + 1}`));
+  }
+  const children = childrenOf();
+  const labels = new Map<number, string>();
+  const visit = (pid: number, inherited: string | undefined) => {
+    if (pid === load.pid) return;
+    const own = named.get(pid);
+    const label = own ?? (inherited ? `${inherited}` : commandOf(pid).slice(0, 60));
+    labels.set(pid, label);
+    for (const child of children.get(pid) ?? []) visit(child, own ?? inherited);
+  };
+  for (const child of children.get(process.pid) ?? []) visit(child, undefined);
+  return labels;
+}
+
+function sample(labels: Map<number, string>): Sample[] {
+  const samples: Sample[] = [];
+  for (const [pid, label] of labels) {
+    const ticks = processTicks(pid);
+    if (ticks !== undefined) samples.push({ label, ticks });
+  }
+  const self = process.cpuUsage();
+  samples.push({
+    label: 'harness (WAN relays)',
+    ticks: ((self.user + self.system) / 1e6) * CLOCK_TICKS_PER_S,
+  });
+  return samples;
+}
+
+function byLabel(samples: Sample[]): Map<string, number> {
+  const sums = new Map<string, number>();
+  for (const s of samples) sums.set(s.label, (sums.get(s.label) ?? 0) + s.ticks);
+  return sums;
+}
+
+function task(world: LocalWorld, n: number, warmup: number): LatencyTask {
+  const url = (region: string, i: number) => world.region(region).nodes[i]!.url;
+  return {
+    kind: 'latency',
+    count: n,
+    warmup,
+    ratePerSecond: rate,
+    origins: ORIGINS.map((from) => ({
+      name: from,
+      url: url(from, 0),
+      receivers: [
+        { path: `${from} same node`, url: url(from, 0) },
+        { path: `${from} across nodes`, url: url(from, 1) },
+        ...REGIONS.filter((to) => to !== from).map((to) => ({ path: `${from} -> ${to}`, url: url(to, 0) })),
+      ],
+    })),
+  };
+}
+
+/** Commands a caller sends (not those a script runs), whose calls `INFO commandstats` counts apart. */
+const CALLER_COMMANDS = ['eval', 'evalsha', 'xack', 'xreadgroup', 'publish', 'xautoclaim', 'get', 'set'];
+
+/**
+ * Per Redis of the world: read and write events it processed (`INFO stats`: about one per client
+ * write, and per reply it wrote), and calls of the commands callers send (`INFO commandstats`; a
+ * script's own commands are counted there too, so only `CALLER_COMMANDS`).
+ */
+async function redisCounts(world: LocalWorld): Promise<Map<string, number>> {
+  const servers = [
+    { name: 'global', url: world.globalRedis.url },
+    ...world.regions.map((r) => ({ name: r.id, url: r.redis.server!.url })),
+  ];
+  const counts = new Map<string, number>();
+  for (const { name, url } of servers) {
+    const client = new Redis(url);
+    try {
+      const stats = await client.info('stats');
+      for (const field of ['total_reads_processed', 'total_writes_processed']) {
+        const value = new RegExp(`^${field}:(\\d+)`, 'm').exec(stats)?.[1];
+        if (value)
+          counts.set(`${name} ${field.replace('total_', '').replace('_processed', '')}`, Number(value));
+      }
+      const info = await client.info('commandstats');
+      for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+        if (CALLER_COMMANDS.includes(match[1]!)) counts.set(`${name} ${match[1]}`, Number(match[2]));
+    } finally {
+      client.disconnect();
+    }
+  }
+  return counts;
+}
+
+async function main(): Promise<void> {
+  const world = await startWorld({
+    regions: REGIONS.map((id) => ({ id, nodes: 2 })),
+    home: HOME_REGION,
+    wan: true,
+    postgres: { replicas: 1 },
+    settings: BENCH_NODE_ENV,
+    nodeShutdown: values.profile ? { drain: 3_000 } : 'kill',
+    ...(values.profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] } : {}),
+    nodeId: (region, n) => `${region}-${n}`,
+    nodesAtOnce: true,
+    readyTimeoutMs: 90_000,
+    say: (line) => console.error(line),
+  });
+  const load = startLoadProcess(world.jwtSecret);
+  try {
+    await load.run(task(world, 200, 50));
+    if (idleS > 0) {
+      const labels = labelled(world, load);
+      const before = byLabel(sample(labels));
+      await new Promise((r) => setTimeout(r, idleS * 1000));
+      const after = byLabel(sample(labels));
+      console.log(`idle: CPU ms per second`);
+      for (const [label, ticks] of [...after].sort((a, b) => a[0].localeCompare(b[0])))
+        console.log(
+          `  ${label.padEnd(28)} ${(((ticks - (before.get(label) ?? 0)) * 10) / idleS).toFixed(1).padStart(6)}`,
+        );
+    }
+    for (let run = 1; run <= runs; run++) {
+      const labels = labelled(world, load);
+      const callsBefore = await redisCounts(world);
+      const before = byLabel(sample(labels));
+      const result = await load.run(task(world, count, 0));
+      // Let the last envelopes' history writes and acks finish before reading the clocks again.
+      await new Promise((r) => setTimeout(r, 1_500));
+      const after = byLabel(sample(labels));
+      const callsAfter = await redisCounts(world);
+      const publishes = count * ORIGINS.length;
+      console.log(`run ${run}: CPU ms per 1,000 publishes (${publishes} at ${rate}/s per origin)`);
+      let total = 0;
+      for (const [label, ticks] of [...after].sort((a, b) => a[0].localeCompare(b[0]))) {
+        const ms = ((ticks - (before.get(label) ?? 0)) * 1000) / CLOCK_TICKS_PER_S;
+        total += ms;
+        console.log(`  ${label.padEnd(28)} ${((ms * 1000) / publishes).toFixed(0).padStart(6)}`);
+      }
+      console.log(`  ${'total'.padEnd(28)} ${((total * 1000) / publishes).toFixed(0).padStart(6)}`);
+      console.log(`run ${run}: Redis events and commands per 1,000 publishes`);
+      for (const [key, n] of [...callsAfter].sort((a, b) => a[0].localeCompare(b[0]))) {
+        const per = ((n - (callsBefore.get(key) ?? 0)) * 1000) / publishes;
+        if (per >= 1) console.log(`  ${key.padEnd(28)} ${per.toFixed(0).padStart(6)}`);
+      }
+      for (const [path, samples] of Object.entries(result.samples))
+        console.log(
+          `  latency ${path.padEnd(26)} p50 ${percentile(samples, 0.5).toFixed(2)} p99 ${percentile(samples, 0.99).toFixed(2)} lost ${result.lost[path] ?? 0}`,
+        );
+    }
+  } finally {
+    await load.stop();
+    await world.stop();
+  }
+}
+
+await main();
