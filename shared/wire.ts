@@ -58,8 +58,13 @@ export function envelopeWithLazyData(head: EnvelopeHead, decodeData: () => JsonV
   if (head.ephemeral) Object.assign(envelope, { ephemeral: true });
   return Object.defineProperty(envelope, 'data', {
     enumerable: true,
-    get: () => (decoded ??= { value: decodeData() }).value,
-    set: (value: JsonValue) => void (decoded = { value }),
+    // Methods, not arrows: an arrow bound to a property name is named at run time per envelope.
+    get() {
+      return (decoded ??= { value: decodeData() }).value;
+    },
+    set(value: JsonValue) {
+      decoded = { value };
+    },
   }) as Envelope;
 }
 

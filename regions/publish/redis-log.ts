@@ -1,4 +1,5 @@
 import type { RedisClient } from '../redis';
+import { holdRedisWritesThisTurn } from '../turn-writes';
 import {
   ProtocolError,
   decodeAckRecord,
@@ -239,6 +240,8 @@ export class ServerAcceptStore implements AcceptStore {
   accept(encoded: EncodedEnvelope, record: AckRecord, now: number, limit: number): Promise<AcceptReply> {
     const { envelope } = encoded;
     const second = Math.floor(now / 1000);
+    // The scripts of the publishes one TCP read brought go to Redis in one write.
+    holdRedisWritesThisTurn(this.redis);
     return this.redis.rtAccept(
       keys.ack(envelope.id),
       keys.seen(envelope.id),

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Server, type Socket as ServerSocket } from 'socket.io';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../../tests/support/until';
 import { LeanWebSocketTransport, preEncodedParser, useLeanWebSocketTransport } from './transport';
 
 interface Started {
@@ -17,9 +18,9 @@ afterEach(async () => {
 });
 
 /** A Socket.IO server as the node makes it: its parser and the lean WebSocket transport. */
-async function startServer(): Promise<Started> {
+async function startServer(pingInterval = 200): Promise<Started> {
   const httpServer = createServer();
-  const io = new Server(httpServer, { parser: preEncodedParser, pingInterval: 200, pingTimeout: 2_000 });
+  const io = new Server(httpServer, { parser: preEncodedParser, pingInterval, pingTimeout: 2_000 });
   useLeanWebSocketTransport(io.engine);
   const connections: ServerSocket[] = [];
   io.on('connection', (socket) => {
@@ -50,6 +51,36 @@ const engineTransport = (socket: ServerSocket) =>
 interface WsInternals {
   listeners(event: string): unknown[];
   _receiver: { _mask?: unknown };
+  _socket: TcpInternals;
+}
+/** Node's stream internals a TCP socket writes through: one call per write to the kernel. */
+interface TcpInternals {
+  _write(...args: unknown[]): void;
+  _writev(...args: unknown[]): void;
+}
+
+/** Counts the writes the server's TCP socket of `socket` makes. */
+function countWrites(socket: ServerSocket): { count: number } {
+  const tcp = engineTransport(socket).socket._socket;
+  const counter = { count: 0 };
+  for (const method of ['_write', '_writev'] as const) {
+    const write = tcp[method].bind(tcp);
+    tcp[method] = (...args) => {
+      counter.count++;
+      write(...args);
+    };
+  }
+  return counter;
+}
+
+function collect(socket: Socket, event: string, count: number): Promise<unknown[]> {
+  const got: unknown[] = [];
+  return new Promise((resolve) => {
+    socket.on(event, (value: unknown) => {
+      got.push(value);
+      if (got.length === count) resolve(got);
+    });
+  });
 }
 
 describe('the lean WebSocket transport', () => {
@@ -106,5 +137,32 @@ describe('the lean WebSocket transport', () => {
     }
     for (const event of ['message', 'close', 'error'])
       expect(first!.socket.listeners(event)).toEqual(second!.socket.listeners(event));
+  });
+
+  it('writes the frames a connection gets in one turn in one write, in order, and then the next', async () => {
+    // No heartbeat during the test: each ping would be a write of its own.
+    const { io, url, connections } = await startServer(60_000);
+    const socket = await client(url);
+    await socket.emitWithAck('join', 'r');
+    const server = connections[0]!;
+    const writes = countWrites(server);
+    const first = collect(socket, 'news', 50);
+    const sent: number[] = [];
+    for (let n = 0; n < 50; n++) {
+      if (n % 2 === 0) io.to('r').emit('news', n);
+      // Engine.IO's send callbacks (one per send, run on `drain`) still all run.
+      else server.conn.send(`2["news",${n}]`, {}, () => void sent.push(n));
+    }
+    expect(await first).toEqual([...Array(50).keys()]);
+    expect(writes.count).toBe(1);
+    await until(() => sent.length === 25, 'every send callback');
+    expect(sent).toEqual([...Array(25).keys()].map((i) => 2 * i + 1));
+
+    // Writable again once those are written: a later turn's frames go out, and in one write.
+    const second = collect(socket, 'later', 3);
+    for (let n = 0; n < 3; n++) io.to('r').emit('later', n);
+    expect(await second).toEqual([0, 1, 2]);
+    expect(writes.count).toBe(2);
+    expect(await socket.emitWithAck('echo', 'still here')).toBe('still here');
   });
 });

@@ -1,5 +1,6 @@
 import { Transport } from 'engine.io';
 import { Decoder, Encoder, PacketType, type Packet } from 'socket.io-parser';
+import { holdWritesThisTurn, type CorkableStream, type HeldWritesOwner } from '../turn-writes';
 
 // What this node runs in place of Socket.IO's packet parser and Engine.IO's WebSocket transport
 // (both installed by server.ts): packets that carry JSON already encoded (an envelope's, encoded
@@ -117,11 +118,13 @@ interface WsSocket {
   on(event: 'error', listener: (this: WsSocket, err: Error) => void): void;
   rawListeners(event: 'error'): unknown[];
   removeListener(event: 'error', listener: never): void;
-  send(data: unknown, cb: WriteCallback): void;
+  send(data: unknown, cb: WriteCallback | undefined): void;
   close(): void;
   /** `ws` internals: the frame sender (pre-encoded broadcast frames) and the frame receiver. */
-  _sender?: { sendFrame?(frame: unknown, cb: WriteCallback): void };
+  _sender?: { sendFrame?(frame: unknown, cb: WriteCallback | undefined): void };
   _receiver?: { _mask?: unknown; _buffers?: unknown[] };
+  /** `ws` internals: the TCP socket the frames are written to. */
+  _socket?: CorkableStream;
 }
 
 /**
@@ -133,10 +136,14 @@ interface WsSocket {
  * frames are written. An idle session holds none of them (memory per idle connection,
  * docs/benchmarks.md).
  */
-export class LeanWebSocketTransport extends Transport {
+export class LeanWebSocketTransport extends Transport implements HeldWritesOwner {
   /** As Engine.IO's: the server sets it from its `perMessageDeflate` option. */
   perMessageDeflate: unknown = null;
   private readonly socket: WsSocket;
+  /** Sends whose last frame is not written yet. */
+  private sendsInFlight = 0;
+  /** Whether this turn's frames are held to go out in one write (`holdWritesThisTurn`). */
+  private holdingWrites = false;
 
   constructor(req: EngineRequest) {
     super(req);
@@ -157,21 +164,29 @@ export class LeanWebSocketTransport extends Transport {
     return true;
   }
 
+  /**
+   * Writes `packets` as frames. Engine.IO hands a transport its next packets once the last send's
+   * frames are written (`drain`), and buffers them until then; here the frames of one turn go out in
+   * one write instead (see `holdWritesThisTurn`): while the socket's writes are held, the transport
+   * stays writable, so every packet of the turn joins them. Once they are let go, it is writable
+   * again when every send's frames are written, as Engine.IO's is. Each send still ends in one
+   * `drain` (Engine.IO runs one send's callbacks per `drain`).
+   */
   send(packets: EnginePacket[]): void {
+    if (packets.length === 0) return;
     this.writable = false;
-    const onSent: WriteCallback = (err) => {
-      if (err) this.onError('write error', err.stack);
-    };
-    const onSentLast: WriteCallback = (err) => {
-      if (err) return this.onError('write error', err.stack);
-      this.emit('drain');
-      this.writable = true;
-      this.emit('ready');
-    };
+    this.sendsInFlight++;
+    const tcp = this.socket._socket;
+    if (tcp && !this.holdingWrites) {
+      this.holdingWrites = true;
+      holdWritesThisTurn(tcp, this);
+    }
     const sender = this.socket._sender;
-    for (let i = 0; i < packets.length; i++) {
+    // Only the last frame's write is awaited: a failed write fails every write after it too.
+    const last = packets.length - 1;
+    for (let i = 0; i <= last; i++) {
       const packet = packets[i]!;
-      const done = i + 1 === packets.length ? onSentLast : onSent;
+      const done = i === last ? this.sentCallback() : undefined;
       // A broadcast frame Socket.IO already encoded with `ws`'s Sender.frame() (see Engine.IO's).
       const frame = (packet.options as { wsPreEncodedFrame?: unknown } | undefined)?.wsPreEncodedFrame;
       if (!this.perMessageDeflate && frame !== undefined && typeof sender?.sendFrame === 'function') {
@@ -182,6 +197,28 @@ export class LeanWebSocketTransport extends Transport {
         );
       }
     }
+    // Frames written while the socket is held only join the turn's write: take more.
+    if (this.holdingWrites) this.writable = true;
+  }
+
+  /** The turn's frames are let go: writable once they are written, as after any send. */
+  writesReleased(): void {
+    this.holdingWrites = false;
+    this.writable = this.sendsInFlight === 0;
+  }
+
+  /** A send's last write callback (made per send, so an idle session holds none). */
+  private sentCallback(): WriteCallback {
+    return (err) => this.sent(err);
+  }
+
+  private sent(err: Error | undefined): void {
+    this.sendsInFlight--;
+    if (err) return this.onError('write error', err.stack);
+    this.emit('drain');
+    if (this.sendsInFlight > 0 && !this.holdingWrites) return;
+    this.writable = true;
+    this.emit('ready');
   }
 
   /**
