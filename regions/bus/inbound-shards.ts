@@ -137,7 +137,7 @@ class ReadAhead {
   /**
    * The next batch of new entries, in shard order (empty when a read waited `blockMs` in vain).
    * Reads are topped up once half of them were used, all in the same turn, so they leave in one
-   * write (`RedisStreamsBus` corks the connection for the turn) rather than one write per batch.
+   * write (`RedisStreamsBus` holds the connection's writes for the turn) rather than one write per batch.
    */
   async next(): Promise<BusEntry[]> {
     const { depth } = this.options;

@@ -1,5 +1,5 @@
-import { Cluster } from 'ioredis';
 import { duplicateClient, type RedisClient } from '../redis';
+import { holdRedisWritesThisTurn } from '../turn-writes';
 import {
   decodeEntryText,
   encodedFromText,
@@ -177,7 +177,8 @@ export class RedisStreamsBus implements InboundBus {
     });
     aborted.catch(() => undefined);
     try {
-      if (this.client.status === 'ready') corkForTurn(reader);
+      // Reads topped up together leave in one write.
+      holdRedisWritesThisTurn(reader);
       const read =
         this.client.status === 'ready'
           ? (reader.xreadgroup(...args, 'BLOCK', options.blockMs, 'STREAMS', key, '>') as Promise<RawRead>)
@@ -311,23 +312,4 @@ function toRecord(flat: unknown[]): Record<string, unknown> {
   const record: Record<string, unknown> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) record[String(flat[i])] = flat[i + 1];
   return record;
-}
-
-/** Connections corked until the end of this turn of the event loop. */
-const corked = new WeakSet<object>();
-
-/**
- * Holds what is written to `client`'s connection until the end of this turn, so that reads issued
- * together leave in one write (Node's documented `cork` then `uncork` on `process.nextTick`). A
- * Redis Cluster client has no one connection: nothing is held.
- */
-function corkForTurn(client: RedisClient): void {
-  const stream = client instanceof Cluster ? undefined : client.stream;
-  if (!stream || corked.has(stream)) return;
-  stream.cork();
-  corked.add(stream);
-  process.nextTick(() => {
-    corked.delete(stream);
-    stream.uncork();
-  });
 }
