@@ -6,13 +6,15 @@
  * user + system ticks are read from /proc/<pid>/stat of every process before and after the measured
  * publishes. CPU time is far less disturbed by other load on the machine than latency is.
  *
- *   node --import tsx bench/cpu-per-publish.ts [--count 1000] [--rate 100] [--runs 1]
+ *   node --import tsx bench/cpu-per-publish.ts [--count 1000] [--rate 100] [--runs 1] [--closed]
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { parseArgs } from 'node:util';
 import { startWorld, type LocalWorld } from '../harness/world/world';
+import { SignJWT } from 'jose';
 import { startLoadProcess, type LatencyTask, type LoadProcess } from './load';
+import { WireSocket, isMessageFrame } from './load/wire';
 import { BENCH_NODE_ENV, HOME_REGION } from './platforms';
 import { percentile } from './stats';
 
@@ -31,6 +33,12 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '100' },
     runs: { type: 'string', default: '1' },
     idle: { type: 'string', default: '0' },
+    /**
+     * One publish at a time, the next once every receiver has the previous one (origins taking
+     * turns): every envelope is a batch of its own in every process whatever the machine's other
+     * load, and the idle cost measured beforehand over as long is subtracted.
+     */
+    closed: { type: 'boolean', default: false },
     /** A folder for a CPU profile of every node (written as the nodes drain at the end). */
     profile: { type: 'string' },
   },
@@ -173,6 +181,67 @@ async function redisCounts(world: LocalWorld): Promise<Map<string, number>> {
   return counts;
 }
 
+/** Publishes `n` envelopes one at a time (see `--closed`); returns how long that took, in ms. */
+async function closedLoop(world: LocalWorld, n: number): Promise<{ ms: number; p50: number }> {
+  const secret = new TextEncoder().encode(world.jwtSecret);
+  const token = (user: string) =>
+    new SignJWT({ rooms: ['*'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(user)
+      .setExpirationTime('1h')
+      .sign(secret);
+  const url = (region: string, i: number) => world.region(region).nodes[i]!.url;
+  let got = 0;
+  let wake = () => undefined as void;
+  const sockets: WireSocket[] = [];
+  const origins = [];
+  for (const from of ORIGINS) {
+    const room = `cpu.${from}.${Math.random().toString(36).slice(2, 8)}`;
+    const receivers = [
+      url(from, 0),
+      url(from, 1),
+      ...REGIONS.filter((r) => r !== from).map((r) => url(r, 0)),
+    ];
+    for (const [i, at] of receivers.entries()) {
+      const socket = await WireSocket.open(at, await token(`recv-${from}-${i}`), {
+        onFrame: (frame) => {
+          if (!isMessageFrame(frame)) return;
+          got++;
+          wake();
+        },
+      });
+      await socket.join(room);
+      sockets.push(socket);
+    }
+    const sender = await WireSocket.open(url(from, 0), await token(`send-${from}`));
+    sockets.push(sender);
+    origins.push({ room, sender, receivers: receivers.length });
+  }
+  const cycles: number[] = [];
+  const started = performance.now();
+  try {
+    for (let i = 0; i < n; i++) {
+      const origin = origins[i % origins.length]!;
+      const expected = got + origin.receivers;
+      const sent = performance.now();
+      origin.sender.send('publish', { room: origin.room, data: { s: i } });
+      await new Promise<void>((resolve) => {
+        const deadline = setTimeout(resolve, 10_000);
+        wake = () => {
+          if (got < expected) return;
+          clearTimeout(deadline);
+          resolve();
+        };
+        wake();
+      });
+      cycles.push(performance.now() - sent);
+    }
+  } finally {
+    for (const socket of sockets) socket.close();
+  }
+  return { ms: performance.now() - started, p50: percentile(cycles, 0.5) };
+}
+
 async function main(): Promise<void> {
   const world = await startWorld({
     regions: REGIONS.map((id) => ({ id, nodes: 2 })),
@@ -203,31 +272,64 @@ async function main(): Promise<void> {
     }
     for (let run = 1; run <= runs; run++) {
       const labels = labelled(world, load);
+      let idle: Map<string, number> | undefined;
+      let idleCalls: Map<string, number> | undefined;
+      let idleMs = 0;
+      if (values.closed) {
+        const idleCallsFrom = await redisCounts(world);
+        const idleFrom = byLabel(sample(labels));
+        const idleStarted = performance.now();
+        await new Promise((r) => setTimeout(r, 10_000));
+        idleMs = performance.now() - idleStarted;
+        const idleTo = byLabel(sample(labels));
+        idle = new Map([...idleTo].map(([label, ticks]) => [label, ticks - (idleFrom.get(label) ?? 0)]));
+        const idleCallsTo = await redisCounts(world);
+        idleCalls = new Map([...idleCallsTo].map(([key, n]) => [key, n - (idleCallsFrom.get(key) ?? 0)]));
+      }
       const callsBefore = await redisCounts(world);
       const before = byLabel(sample(labels));
-      const result = await load.run(task(world, count, 0));
-      // Let the last envelopes' history writes and acks finish before reading the clocks again.
-      await new Promise((r) => setTimeout(r, 1_500));
+      const publishes = values.closed ? count : count * ORIGINS.length;
+      let result: Awaited<ReturnType<LoadProcess['run']>> | undefined;
+      let elapsedMs = 0;
+      if (values.closed) {
+        const loop = await closedLoop(world, count);
+        elapsedMs = loop.ms;
+        console.log(
+          `run ${run}: ${count} publishes one at a time in ${(loop.ms / 1000).toFixed(1)} s, cycle p50 ${loop.p50.toFixed(1)} ms`,
+        );
+      } else {
+        result = await load.run(task(world, count, 0));
+        // Let the last envelopes' history writes and acks finish before reading the clocks again.
+        await new Promise((r) => setTimeout(r, 1_500));
+      }
       const after = byLabel(sample(labels));
       const callsAfter = await redisCounts(world);
-      const publishes = count * ORIGINS.length;
-      console.log(`run ${run}: CPU ms per 1,000 publishes (${publishes} at ${rate}/s per origin)`);
+      console.log(
+        `run ${run}: CPU ms per 1,000 publishes (${publishes}${values.closed ? ', idle subtracted' : ` at ${rate}/s per origin`})`,
+      );
       let total = 0;
       for (const [label, ticks] of [...after].sort((a, b) => a[0].localeCompare(b[0]))) {
-        const ms = ((ticks - (before.get(label) ?? 0)) * 1000) / CLOCK_TICKS_PER_S;
-        total += ms;
+        const idleTicks = idle ? ((idle.get(label) ?? 0) * elapsedMs) / idleMs : 0;
+        const ms = ((ticks - (before.get(label) ?? 0) - idleTicks) * 1000) / CLOCK_TICKS_PER_S;
+        if (!label.startsWith('harness')) total += ms;
         console.log(`  ${label.padEnd(28)} ${((ms * 1000) / publishes).toFixed(0).padStart(6)}`);
       }
-      console.log(`  ${'total'.padEnd(28)} ${((total * 1000) / publishes).toFixed(0).padStart(6)}`);
-      console.log(`run ${run}: Redis events and commands per 1,000 publishes`);
+      console.log(
+        `  ${'total (without the harness)'.padEnd(28)} ${((total * 1000) / publishes).toFixed(0).padStart(6)}`,
+      );
+      console.log(
+        `run ${run}: Redis events and commands per 1,000 publishes${idleCalls ? ' (idle subtracted)' : ''}`,
+      );
       for (const [key, n] of [...callsAfter].sort((a, b) => a[0].localeCompare(b[0]))) {
-        const per = ((n - (callsBefore.get(key) ?? 0)) * 1000) / publishes;
+        const idleN = idleCalls ? ((idleCalls.get(key) ?? 0) * elapsedMs) / idleMs : 0;
+        const per = ((n - (callsBefore.get(key) ?? 0) - idleN) * 1000) / publishes;
         if (per >= 1) console.log(`  ${key.padEnd(28)} ${per.toFixed(0).padStart(6)}`);
       }
-      for (const [path, samples] of Object.entries(result.samples))
-        console.log(
-          `  latency ${path.padEnd(26)} p50 ${percentile(samples, 0.5).toFixed(2)} p99 ${percentile(samples, 0.99).toFixed(2)} lost ${result.lost[path] ?? 0}`,
-        );
+      if (result && 'samples' in result)
+        for (const [path, samples] of Object.entries(result.samples))
+          console.log(
+            `  latency ${path.padEnd(26)} p50 ${percentile(samples, 0.5).toFixed(2)} p99 ${percentile(samples, 0.99).toFixed(2)} lost ${result.lost[path] ?? 0}`,
+          );
     }
   } finally {
     await load.stop();

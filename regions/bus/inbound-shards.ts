@@ -134,10 +134,15 @@ class ReadAhead {
     options.signal.addEventListener('abort', () => this.controller.abort(), { once: true });
   }
 
-  /** The next batch of new entries, in shard order (empty when a read waited `blockMs` in vain). */
+  /**
+   * The next batch of new entries, in shard order (empty when a read waited `blockMs` in vain).
+   * Reads are topped up once half of them were used, all in the same turn, so they leave in one
+   * write (`RedisStreamsBus` holds the connection's writes for the turn) rather than one write per batch.
+   */
   async next(): Promise<BusEntry[]> {
-    while (this.reads.length < this.options.depth && !this.options.signal.aborted)
-      this.reads.push(this.read());
+    const { depth } = this.options;
+    if (this.reads.length <= Math.floor(depth / 2))
+      while (this.reads.length < depth && !this.options.signal.aborted) this.reads.push(this.read());
     const head = this.reads.shift();
     return head ? head : [];
   }

@@ -1,4 +1,5 @@
 import { duplicateClient, type RedisClient } from '../redis';
+import { holdRedisWritesThisTurn } from '../turn-writes';
 import {
   decodeEntryText,
   encodedFromText,
@@ -176,6 +177,8 @@ export class RedisStreamsBus implements InboundBus {
     });
     aborted.catch(() => undefined);
     try {
+      // Reads topped up together leave in one write.
+      holdRedisWritesThisTurn(reader);
       const read =
         this.client.status === 'ready'
           ? (reader.xreadgroup(...args, 'BLOCK', options.blockMs, 'STREAMS', key, '>') as Promise<RawRead>)

@@ -38,6 +38,15 @@ export function historyStoreConformance(name: string, open: HistoryStoreFactory)
       expect(await store.findCursor(at(5).id)).toBeUndefined();
     });
 
+    it('counts each envelope it answers at the UTF-8 bytes of its JSON', async () => {
+      const store = await open();
+      const sent = at(0, { room: 'salle-é', user: 'zoë ✓', data: { text: 'é ✓ 😀', n: [1, 2] } });
+      await store.insert(json([sent]));
+      const [stored] = (await store.pageBefore('salle-é', undefined, 10)).envelopes;
+      expect(stored?.bytes).toBe(Buffer.byteLength(stored!.json));
+      expect(stored?.bytes).toBe(Buffer.byteLength(JSON.stringify(sent)));
+    });
+
     it('pages a room newest page first, oldest first within a page, by keyset', async () => {
       const store = await open();
       const room = [at(0), at(10), at(20), at(30), at(40)];

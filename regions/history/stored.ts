@@ -19,9 +19,16 @@ export interface StoredEnvelope {
 /** The fields recovery orders envelopes by. */
 export type EnvelopeOrder = Pick<StoredEnvelope, 'id' | 'origin' | 'ts'>;
 
-/** A stored envelope from its JSON text and the fields recovery orders by. */
-export function storedEnvelope(order: EnvelopeOrder, json: string): StoredEnvelope {
-  return { id: order.id, origin: order.origin, ts: order.ts, json, bytes: Buffer.byteLength(json) };
+/**
+ * A stored envelope from its JSON text and the fields recovery orders by; `bytes`, the UTF-8 bytes
+ * of `json`, when the caller already knows them.
+ */
+export function storedEnvelope(
+  order: EnvelopeOrder,
+  json: string,
+  bytes = Buffer.byteLength(json),
+): StoredEnvelope {
+  return { id: order.id, origin: order.origin, ts: order.ts, json, bytes };
 }
 
 // The JSON of an answer besides its envelopes (`{"ok":true,"room":...,"missed":[...],...}`).
