@@ -13,8 +13,9 @@ export interface HeldWritesOwner {
 let held = new Map<CorkableStream, HeldWritesOwner | undefined>();
 
 /**
- * Holds what is written to `stream` from now until the code running now, and the promise
- * continuations and ticks it queues, is done (`process.nextTick`), then lets it go in one write:
+ * Holds what is written to `stream` from now until a `process.nextTick` queued now has run (when
+ * called from a promise continuation, as the delivery flush is, that is after every continuation
+ * queued meanwhile, the acks of the batch's publishes too), then lets it go in one write:
  * one system call for the Redis commands of a turn (the publish scripts of the publishes one TCP
  * read brought, the adapter's PUBLISH per envelope of a delivery batch) and for the WebSocket frames
  * a connection gets in one turn (its envelopes of a delivery batch, the acks of the publishes it
