@@ -12,7 +12,7 @@ import {
   reorderedFirst,
   type BufferedEnvelope,
 } from './recovery-order';
-import { newestWithin, type StoredEnvelope } from './stored';
+import { answerBytes, newestWithin, type StoredEnvelope } from './stored';
 import type { HistoryCursor, StoredRead } from './history-store';
 import { cursorFromId } from './store';
 
@@ -58,7 +58,13 @@ export class HistoryRecovery implements MissedMessages {
       this.deps.log.warn({ err: (err as Error).message, room }, 'recent-history buffer unreadable');
     }
     this.deps.metrics.recoveries.inc({ path: 'postgres' });
-    const { cursor, stored, answered } = await this.fromPostgres(room, since, floor, maxAnswerBytes);
+    const { cursor, stored, answered } = await this.fromPostgres(
+      room,
+      since,
+      floor,
+      maxAnswerBytes,
+      buffered,
+    );
     const fresh = buffered
       .slice()
       .reverse()
@@ -92,15 +98,25 @@ export class HistoryRecovery implements MissedMessages {
     return { missed: list, complete: whole && !cutAfterSince && counted.length - window < this.limit };
   }
 
+  /**
+   * Stored history after `since`'s position. When what the buffer holds after that position already
+   * overflows one answer, the answer is cut after `since` whatever Postgres holds, and its newest are
+   * the buffer's: Postgres is then not read for more (a room of 64 KiB envelopes would otherwise make
+   * every such join read one answer's worth there as well, only to cut it away).
+   */
   private async fromPostgres(
     room: string,
     since: EnvelopeId,
     floor: EnvelopeId | undefined,
     maxAnswerBytes: number,
+    buffered: readonly BufferedEnvelope[],
   ): Promise<{ cursor: HistoryCursor; stored: StoredRead; answered: boolean }> {
     try {
       return await this.reads.read('recovery', async (store) => {
         const cursor = (await store.findCursor(since)) ?? cursorFromId(since);
+        if (bytesAfter(buffered, cursor) > maxAnswerBytes) {
+          return { cursor, stored: { envelopes: [], cut: true }, answered: true };
+        }
         const stored = await store.missedAfter(
           room,
           cursor,
@@ -117,4 +133,13 @@ export class HistoryRecovery implements MissedMessages {
       return { cursor: cursorFromId(since), stored: { envelopes: [], cut: false }, answered: false };
     }
   }
+}
+
+/** Bytes the buffered envelopes strictly after `cursor` would add to an answer. */
+function bytesAfter(buffered: readonly BufferedEnvelope[], cursor: HistoryCursor): number {
+  return answerBytes(
+    buffered
+      .map((entry) => entry.envelope)
+      .filter((e) => e.ts > cursor.ts || (e.ts === cursor.ts && e.id > cursor.id)),
+  );
 }
