@@ -3,6 +3,7 @@ import { decodeEntry, decodeEntryText, type EnvelopeText, type Envelope } from '
 import type { GroupEntry, GroupStream, ReadNewOptions } from '../streams/group-stream';
 import { keys } from '../keyspace';
 import { parseRedisTarget } from '../redis';
+import { holdRedisWritesThisTurn } from '../turn-writes';
 
 /** The region's durable queue on one Redis server: one stream. */
 export const OUTBOX_STREAM = keys.outbox();
@@ -247,22 +248,22 @@ export class OutboxReader implements GroupStream<EnvelopeText> {
   }
 
   /** The read with the held acknowledgements behind it, in one write on the dedicated connection. */
-  private async readWithAcks(count: number, tail: (string | number)[]): Promise<GroupEntry<EnvelopeText>[]> {
+  private readWithAcks(count: number, tail: (string | number)[]): Promise<GroupEntry<EnvelopeText>[]> {
     clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
     const ids = this.held;
     this.held = [];
     this.riding = ids;
-    const replies = await this.connection
-      .pipeline()
-      .call('XREADGROUP', 'GROUP', this.group, this.consumer, 'COUNT', count, ...tail)
-      .xack(this.stream, this.group, ...ids)
-      .exec();
-    if (this.riding === ids) this.riding = [];
-    const [[readErr, reply] = [null, null], [ackErr] = [null]] = replies ?? [];
-    if (ackErr) this.options.acksBehindReads?.onFailure(ackErr);
-    if (readErr) throw readErr;
-    return toGroupEntries(reply as RawRead);
+    // Both commands leave in this turn's one write; Redis answers the ack right after the read.
+    holdRedisWritesThisTurn(this.connection);
+    const read = this.read(this.connection, count, tail);
+    this.connection.xack(this.stream, this.group, ...ids).then(
+      () => {
+        if (this.riding === ids) this.riding = [];
+      },
+      (err: Error) => this.options.acksBehindReads?.onFailure(err),
+    );
+    return read;
   }
 
   private async read(
