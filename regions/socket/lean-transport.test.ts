@@ -165,4 +165,28 @@ describe('the lean WebSocket transport', () => {
     expect(writes.count).toBe(2);
     expect(await socket.emitWithAck('echo', 'still here')).toBe('still here');
   });
+
+  it('after the turn, takes no more frames until the held ones are written (a client that does not read)', async () => {
+    const { io, url, connections } = await startServer(60_000);
+    const socket = await client(url);
+    await socket.emitWithAck('join', 'r');
+    const conn = connections[0]!.conn;
+    // The client stops reading: what the node writes stays in its socket once the kernel's buffers fill.
+    const tcp = (
+      socket.io.engine.transport as unknown as { ws: { _socket: { pause(): void; resume(): void } } }
+    ).ws._socket;
+    tcp.pause();
+    cleanups.push(async () => tcp.resume());
+    const big = 'x'.repeat(1 << 20);
+    const heard = collect(socket, 'big', 12);
+    for (let n = 0; n < 8; n++) io.to('r').emit('big', big);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(conn.transport.writable).toBe(false);
+    // Later emits wait in Engine.IO's buffer, not in the socket.
+    for (let n = 0; n < 4; n++) io.to('r').emit('big', big);
+    expect((conn as unknown as { writeBuffer: unknown[] }).writeBuffer).toHaveLength(4);
+    tcp.resume();
+    expect((await heard).every((payload) => payload === big)).toBe(true);
+    await until(() => conn.transport.writable, 'writable once written');
+  });
 });
