@@ -6,7 +6,7 @@
  * user + system ticks are read from /proc/<pid>/stat of every process before and after the measured
  * publishes. CPU time is far less disturbed by other load on the machine than latency is.
  *
- *   node --import tsx bench/cpu-per-publish.ts [--count 1000] [--rate 100] [--runs 1] [--closed]
+ *   node --import tsx bench/cpu-per-publish.ts [--count 1000] [--rate 100] [--runs 1] [--closed] (--help)
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
@@ -27,27 +27,62 @@ interface Sample {
   ticks: number;
 }
 
-const { values } = parseArgs({
-  options: {
-    count: { type: 'string', default: '1000' },
-    rate: { type: 'string', default: '100' },
-    runs: { type: 'string', default: '1' },
-    idle: { type: 'string', default: '0' },
-    /**
-     * One publish at a time, the next once every receiver has the previous one (origins taking
-     * turns): every envelope is a batch of its own in every process whatever the machine's other
-     * load, and the idle cost measured beforehand over as long is subtracted.
-     */
-    closed: { type: 'boolean', default: false },
-    /** A folder for a CPU profile of every node (written as the nodes drain at the end). */
-    profile: { type: 'string' },
-  },
-});
-const count = Number(values.count);
-const rate = Number(values.rate);
-const runs = Number(values.runs);
+const OPTIONS = {
+  count: { type: 'string', default: '1000' },
+  rate: { type: 'string', default: '100' },
+  runs: { type: 'string', default: '1' },
+  idle: { type: 'string', default: '0' },
+  /**
+   * One publish at a time, the next once every receiver has the previous one (origins taking
+   * turns): every envelope is a batch of its own in every process whatever the machine's other
+   * load, and the idle cost measured beforehand over as long is subtracted.
+   */
+  closed: { type: 'boolean', default: false },
+  /** A folder for a CPU profile of every node (written as the nodes drain at the end). */
+  profile: { type: 'string' },
+  help: { type: 'boolean', default: false },
+} as const;
+
+const USAGE = `Usage: node --import tsx bench/cpu-per-publish.ts [options]
+
+CPU time per 1,000 publishes for every process of our local world (three regions of two nodes, WAN
+relays, a Redis per region, the global Redis, Postgres with a replica), read from /proc.
+
+  --count N     publishes per origin and run (default 1000)
+  --rate N      publishes per second per origin (default 100)
+  --runs N      measured runs (default 1)
+  --idle S      seconds of an idle reading first, subtracted from the runs (default 0)
+  --closed      one publish at a time, the next once every receiver has the previous one
+  --profile DIR a CPU profile of every node, written to DIR as the nodes drain at the end
+  --help        this text
+`;
+
+function parseOptions() {
+  try {
+    return parseArgs({ options: OPTIONS, strict: true }).values;
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const values = parseOptions();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+/** A whole number of at least `min` from option `name`, or exit 2 with the usage. */
+function wholeNumber(name: 'count' | 'rate' | 'runs' | 'idle', min: number): number {
+  const n = Number(values[name]);
+  if (Number.isInteger(n) && n >= min) return n;
+  console.error(`--${name} must be a whole number of at least ${min}, not "${values[name]}"\n\n${USAGE}`);
+  process.exit(2);
+}
+const count = wholeNumber('count', 1);
+const rate = wholeNumber('rate', 1);
+const runs = wholeNumber('runs', 1);
 /** Seconds of an idle reading (no publishes) before the runs: what the world spends doing nothing. */
-const idleS = Number(values.idle);
+const idleS = wholeNumber('idle', 0);
 
 function processTicks(pid: number): number | undefined {
   try {
