@@ -7,8 +7,6 @@ import { fmt, formatSpread, type Spread } from './stats';
 import type { BenchResult } from './result';
 import { renderVerdict } from './verdict';
 
-export type { BenchResult } from './result';
-
 const PEERS = SYSTEMS.filter((n) => n !== 'ours');
 
 /** How ours compares with the better of the peers: `1.5x better` / `1.2x worse`. */
