@@ -10,7 +10,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { parseArgs } from 'node:util';
+import { parseCliArgs, UsageError } from '../harness/cli-args';
 import { startWorld, type LocalWorld } from '../harness/world/world';
 import { SignJWT } from 'jose';
 import { startLoadProcess, type LatencyTask, type LoadProcess } from './load';
@@ -59,9 +59,10 @@ relays, a Redis per region, the global Redis, Postgres with a replica), read fro
 
 function parseOptions() {
   try {
-    return parseArgs({ options: OPTIONS, strict: true }).values;
+    return parseCliArgs(process.argv.slice(2), OPTIONS);
   } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`${err.message}\n\n${USAGE}`);
     process.exit(2);
   }
 }
