@@ -85,15 +85,20 @@ const runs = wholeNumber('runs', 1);
 /** Seconds of an idle reading (no publishes) before the runs: what the world spends doing nothing. */
 const idleS = wholeNumber('idle', 0);
 
-function processTicks(pid: number): number | undefined {
+/** The fields of /proc/<pid>/stat after the command name, or undefined once the process is gone. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces) start at its closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+function processTicks(pid: number): number | undefined {
+  const fields = statFields(pid);
+  return fields && Number(fields[11]) + Number(fields[12]);
 }
 
 function childrenOf(): Map<number, number[]> {
@@ -101,13 +106,10 @@ function childrenOf(): Map<number, number[]> {
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-    } catch {
-      // gone meanwhile
-    }
+    const fields = statFields(pid);
+    if (!fields) continue; // gone meanwhile
+    const ppid = Number(fields[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), pid]);
   }
   return children;
 }
