@@ -280,6 +280,95 @@ async function closedLoop(world: LocalWorld, n: number): Promise<{ ms: number; p
   return { ms: performance.now() - started, p50: percentile(cycles, 0.5) };
 }
 
+/** What the world spent over a wait with no publishes: ticks per label, Redis counts per key, and how long. */
+interface IdleReading {
+  ticks: Map<string, number>;
+  calls: Map<string, number>;
+  ms: number;
+}
+
+/** `to` minus `from`, key by key (a key missing from `from` counts from 0). */
+function difference(to: Map<string, number>, from: Map<string, number>): Map<string, number> {
+  return new Map([...to].map(([key, n]) => [key, n - (from.get(key) ?? 0)]));
+}
+
+/** Entries sorted by key, for stable output. */
+function sortedByKey(counts: Map<string, number>): [string, number][] {
+  return [...counts].sort((a, b) => a[0].localeCompare(b[0]));
+}
+
+/** Prints the world's CPU ms per second over `idleS` seconds of no publishes (`--idle`). */
+async function printIdleCost(world: LocalWorld, load: LoadProcess): Promise<void> {
+  const labels = labelled(world, load);
+  const before = byLabel(sample(labels));
+  await new Promise((r) => setTimeout(r, idleS * 1000));
+  const spent = difference(byLabel(sample(labels)), before);
+  console.log(`idle: CPU ms per second`);
+  for (const [label, ticks] of sortedByKey(spent))
+    console.log(`  ${label.padEnd(28)} ${((ticks * 10) / idleS).toFixed(1).padStart(6)}`);
+}
+
+/** Ten seconds of no publishes, subtracted from a `--closed` run in proportion to its length. */
+async function readIdle(world: LocalWorld, labels: Map<number, string>): Promise<IdleReading> {
+  const callsFrom = await redisCounts(world);
+  const ticksFrom = byLabel(sample(labels));
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, 10_000));
+  const ms = performance.now() - started;
+  const ticks = difference(byLabel(sample(labels)), ticksFrom);
+  const calls = difference(await redisCounts(world), callsFrom);
+  return { ticks, calls, ms };
+}
+
+/** One measured run: publishes (open loop through the load process, or `--closed`), then its figures. */
+async function measureRun(world: LocalWorld, load: LoadProcess, run: number): Promise<void> {
+  const labels = labelled(world, load);
+  const idle = values.closed ? await readIdle(world, labels) : undefined;
+  const callsBefore = await redisCounts(world);
+  const before = byLabel(sample(labels));
+  const publishes = values.closed ? count : count * ORIGINS.length;
+  let result: Awaited<ReturnType<LoadProcess['run']>> | undefined;
+  let elapsedMs = 0;
+  if (values.closed) {
+    const loop = await closedLoop(world, count);
+    elapsedMs = loop.ms;
+    console.log(
+      `run ${run}: ${count} publishes one at a time in ${(loop.ms / 1000).toFixed(1)} s, cycle p50 ${loop.p50.toFixed(1)} ms`,
+    );
+  } else {
+    result = await load.run(task(world, count, 0));
+    // Let the last envelopes' history writes and acks finish before reading the clocks again.
+    await new Promise((r) => setTimeout(r, 1_500));
+  }
+  const spent = difference(byLabel(sample(labels)), before);
+  const calls = difference(await redisCounts(world), callsBefore);
+  /** The idle reading's share of `key` over as long as the run took; 0 without one. */
+  const idleShare = (of: 'ticks' | 'calls', key: string) =>
+    idle ? ((idle[of].get(key) ?? 0) * elapsedMs) / idle.ms : 0;
+  console.log(
+    `run ${run}: CPU ms per 1,000 publishes (${publishes}${values.closed ? ', idle subtracted' : ` at ${rate}/s per origin`})`,
+  );
+  let total = 0;
+  for (const [label, ticks] of sortedByKey(spent)) {
+    const ms = ((ticks - idleShare('ticks', label)) * 1000) / CLOCK_TICKS_PER_S;
+    if (!label.startsWith('harness')) total += ms;
+    console.log(`  ${label.padEnd(28)} ${((ms * 1000) / publishes).toFixed(0).padStart(6)}`);
+  }
+  console.log(
+    `  ${'total (without the harness)'.padEnd(28)} ${((total * 1000) / publishes).toFixed(0).padStart(6)}`,
+  );
+  console.log(`run ${run}: Redis events and commands per 1,000 publishes${idle ? ' (idle subtracted)' : ''}`);
+  for (const [key, n] of sortedByKey(calls)) {
+    const per = ((n - idleShare('calls', key)) * 1000) / publishes;
+    if (per >= 1) console.log(`  ${key.padEnd(28)} ${per.toFixed(0).padStart(6)}`);
+  }
+  if (result && 'samples' in result)
+    for (const [path, samples] of Object.entries(result.samples))
+      console.log(
+        `  latency ${path.padEnd(26)} p50 ${percentile(samples, 0.5).toFixed(2)} p99 ${percentile(samples, 0.99).toFixed(2)} lost ${result.lost[path] ?? 0}`,
+      );
+}
+
 async function main(): Promise<void> {
   const world = await startWorld({
     regions: REGIONS.map((id) => ({ id, nodes: 2 })),
@@ -297,78 +386,8 @@ async function main(): Promise<void> {
   const load = startLoadProcess(world.jwtSecret);
   try {
     await load.run(task(world, 200, 50));
-    if (idleS > 0) {
-      const labels = labelled(world, load);
-      const before = byLabel(sample(labels));
-      await new Promise((r) => setTimeout(r, idleS * 1000));
-      const after = byLabel(sample(labels));
-      console.log(`idle: CPU ms per second`);
-      for (const [label, ticks] of [...after].sort((a, b) => a[0].localeCompare(b[0])))
-        console.log(
-          `  ${label.padEnd(28)} ${(((ticks - (before.get(label) ?? 0)) * 10) / idleS).toFixed(1).padStart(6)}`,
-        );
-    }
-    for (let run = 1; run <= runs; run++) {
-      const labels = labelled(world, load);
-      let idle: Map<string, number> | undefined;
-      let idleCalls: Map<string, number> | undefined;
-      let idleMs = 0;
-      if (values.closed) {
-        const idleCallsFrom = await redisCounts(world);
-        const idleFrom = byLabel(sample(labels));
-        const idleStarted = performance.now();
-        await new Promise((r) => setTimeout(r, 10_000));
-        idleMs = performance.now() - idleStarted;
-        const idleTo = byLabel(sample(labels));
-        idle = new Map([...idleTo].map(([label, ticks]) => [label, ticks - (idleFrom.get(label) ?? 0)]));
-        const idleCallsTo = await redisCounts(world);
-        idleCalls = new Map([...idleCallsTo].map(([key, n]) => [key, n - (idleCallsFrom.get(key) ?? 0)]));
-      }
-      const callsBefore = await redisCounts(world);
-      const before = byLabel(sample(labels));
-      const publishes = values.closed ? count : count * ORIGINS.length;
-      let result: Awaited<ReturnType<LoadProcess['run']>> | undefined;
-      let elapsedMs = 0;
-      if (values.closed) {
-        const loop = await closedLoop(world, count);
-        elapsedMs = loop.ms;
-        console.log(
-          `run ${run}: ${count} publishes one at a time in ${(loop.ms / 1000).toFixed(1)} s, cycle p50 ${loop.p50.toFixed(1)} ms`,
-        );
-      } else {
-        result = await load.run(task(world, count, 0));
-        // Let the last envelopes' history writes and acks finish before reading the clocks again.
-        await new Promise((r) => setTimeout(r, 1_500));
-      }
-      const after = byLabel(sample(labels));
-      const callsAfter = await redisCounts(world);
-      console.log(
-        `run ${run}: CPU ms per 1,000 publishes (${publishes}${values.closed ? ', idle subtracted' : ` at ${rate}/s per origin`})`,
-      );
-      let total = 0;
-      for (const [label, ticks] of [...after].sort((a, b) => a[0].localeCompare(b[0]))) {
-        const idleTicks = idle ? ((idle.get(label) ?? 0) * elapsedMs) / idleMs : 0;
-        const ms = ((ticks - (before.get(label) ?? 0) - idleTicks) * 1000) / CLOCK_TICKS_PER_S;
-        if (!label.startsWith('harness')) total += ms;
-        console.log(`  ${label.padEnd(28)} ${((ms * 1000) / publishes).toFixed(0).padStart(6)}`);
-      }
-      console.log(
-        `  ${'total (without the harness)'.padEnd(28)} ${((total * 1000) / publishes).toFixed(0).padStart(6)}`,
-      );
-      console.log(
-        `run ${run}: Redis events and commands per 1,000 publishes${idleCalls ? ' (idle subtracted)' : ''}`,
-      );
-      for (const [key, n] of [...callsAfter].sort((a, b) => a[0].localeCompare(b[0]))) {
-        const idleN = idleCalls ? ((idleCalls.get(key) ?? 0) * elapsedMs) / idleMs : 0;
-        const per = ((n - (callsBefore.get(key) ?? 0) - idleN) * 1000) / publishes;
-        if (per >= 1) console.log(`  ${key.padEnd(28)} ${per.toFixed(0).padStart(6)}`);
-      }
-      if (result && 'samples' in result)
-        for (const [path, samples] of Object.entries(result.samples))
-          console.log(
-            `  latency ${path.padEnd(26)} p50 ${percentile(samples, 0.5).toFixed(2)} p99 ${percentile(samples, 0.99).toFixed(2)} lost ${result.lost[path] ?? 0}`,
-          );
-    }
+    if (idleS > 0) await printIdleCost(world, load);
+    for (let run = 1; run <= runs; run++) await measureRun(world, load, run);
   } finally {
     await load.stop();
     await world.stop();
