@@ -8,7 +8,6 @@
  *
  *   node --import tsx bench/cpu-per-publish.ts [--count 1000] [--rate 100] [--runs 1] [--closed] (--help)
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { parseCliArgs, UsageError } from '../harness/cli-args';
 import { startWorld, type LocalWorld } from '../harness/world/world';
@@ -17,15 +16,10 @@ import { startLoadProcess, type LatencyTask, type LoadProcess } from './load';
 import { WireSocket, isMessageFrame } from './load/wire';
 import { BENCH_NODE_ENV, HOME_REGION } from './platforms';
 import { percentile } from './stats';
+import { CLOCK_TICKS_PER_S, labelled, ticksByLabel } from './world-cpu';
 
 const REGIONS = ['us-east', 'eu-west', 'ap-southeast'];
 const ORIGINS = ['eu-west', 'us-east'];
-const CLOCK_TICKS_PER_S = 100;
-
-interface Sample {
-  label: string;
-  ticks: number;
-}
 
 const OPTIONS = {
   count: { type: 'string', default: '1000' },
@@ -84,88 +78,6 @@ const rate = wholeNumber('rate', 1);
 const runs = wholeNumber('runs', 1);
 /** Seconds of an idle reading (no publishes) before the runs: what the world spends doing nothing. */
 const idleS = wholeNumber('idle', 0);
-
-/** The fields of /proc/<pid>/stat after the command name, or undefined once the process is gone. */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces) start at its closing parenthesis.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-function processTicks(pid: number): number | undefined {
-  const fields = statFields(pid);
-  return fields && Number(fields[11]) + Number(fields[12]);
-}
-
-function childrenOf(): Map<number, number[]> {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    const fields = statFields(pid);
-    if (!fields) continue; // gone meanwhile
-    const ppid = Number(fields[1]);
-    children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-  }
-  return children;
-}
-
-function commandOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-  } catch {
-    return '?';
-  }
-}
-
-/** Every process below this one, named by what it is in the world; the load process left out. */
-function labelled(world: LocalWorld, load: LoadProcess): Map<number, string> {
-  const named = new Map<number, string>();
-  for (const region of world.regions) {
-    region.nodes.forEach((node) => named.set(node.pid, `node ${node.id}`));
-    if (region.redis.server) named.set(region.redis.server.pid, `redis ${region.id}`);
-  }
-  named.set(world.globalRedis.pid, 'redis global');
-  if (world.postgres) {
-    named.set(world.postgres.primary.pid, 'postgres primary');
-    world.postgres.replicas.forEach((replica, i) => named.set(replica.pid, `postgres replica ${i + 1}`));
-  }
-  const children = childrenOf();
-  const labels = new Map<number, string>();
-  const visit = (pid: number, inherited: string | undefined) => {
-    if (pid === load.pid) return;
-    const own = named.get(pid);
-    const label = own ?? (inherited ? `${inherited}` : commandOf(pid).slice(0, 60));
-    labels.set(pid, label);
-    for (const child of children.get(pid) ?? []) visit(child, own ?? inherited);
-  };
-  for (const child of children.get(process.pid) ?? []) visit(child, undefined);
-  return labels;
-}
-
-function sample(labels: Map<number, string>): Sample[] {
-  const samples: Sample[] = [];
-  for (const [pid, label] of labels) {
-    const ticks = processTicks(pid);
-    if (ticks !== undefined) samples.push({ label, ticks });
-  }
-  const self = process.cpuUsage();
-  samples.push({
-    label: 'harness (WAN relays)',
-    ticks: ((self.user + self.system) / 1e6) * CLOCK_TICKS_PER_S,
-  });
-  return samples;
-}
-
-function byLabel(samples: Sample[]): Map<string, number> {
-  const sums = new Map<string, number>();
-  for (const s of samples) sums.set(s.label, (sums.get(s.label) ?? 0) + s.ticks);
-  return sums;
-}
 
 function task(world: LocalWorld, n: number, warmup: number): LatencyTask {
   const url = (region: string, i: number) => world.region(region).nodes[i]!.url;
@@ -300,9 +212,9 @@ function sortedByKey(counts: Map<string, number>): [string, number][] {
 /** Prints the world's CPU ms per second over `idleS` seconds of no publishes (`--idle`). */
 async function printIdleCost(world: LocalWorld, load: LoadProcess): Promise<void> {
   const labels = labelled(world, load);
-  const before = byLabel(sample(labels));
+  const before = ticksByLabel(labels);
   await new Promise((r) => setTimeout(r, idleS * 1000));
-  const spent = difference(byLabel(sample(labels)), before);
+  const spent = difference(ticksByLabel(labels), before);
   console.log(`idle: CPU ms per second`);
   for (const [label, ticks] of sortedByKey(spent))
     console.log(`  ${label.padEnd(28)} ${((ticks * 10) / idleS).toFixed(1).padStart(6)}`);
@@ -311,11 +223,11 @@ async function printIdleCost(world: LocalWorld, load: LoadProcess): Promise<void
 /** Ten seconds of no publishes, subtracted from a `--closed` run in proportion to its length. */
 async function readIdle(world: LocalWorld, labels: Map<number, string>): Promise<IdleReading> {
   const callsFrom = await redisCounts(world);
-  const ticksFrom = byLabel(sample(labels));
+  const ticksFrom = ticksByLabel(labels);
   const started = performance.now();
   await new Promise((r) => setTimeout(r, 10_000));
   const ms = performance.now() - started;
-  const ticks = difference(byLabel(sample(labels)), ticksFrom);
+  const ticks = difference(ticksByLabel(labels), ticksFrom);
   const calls = difference(await redisCounts(world), callsFrom);
   return { ticks, calls, ms };
 }
@@ -325,7 +237,7 @@ async function measureRun(world: LocalWorld, load: LoadProcess, run: number): Pr
   const labels = labelled(world, load);
   const idle = values.closed ? await readIdle(world, labels) : undefined;
   const callsBefore = await redisCounts(world);
-  const before = byLabel(sample(labels));
+  const before = ticksByLabel(labels);
   const publishes = values.closed ? count : count * ORIGINS.length;
   let result: Awaited<ReturnType<LoadProcess['run']>> | undefined;
   let elapsedMs = 0;
@@ -340,7 +252,7 @@ async function measureRun(world: LocalWorld, load: LoadProcess, run: number): Pr
     // Let the last envelopes' history writes and acks finish before reading the clocks again.
     await new Promise((r) => setTimeout(r, 1_500));
   }
-  const spent = difference(byLabel(sample(labels)), before);
+  const spent = difference(ticksByLabel(labels), before);
   const calls = difference(await redisCounts(world), callsBefore);
   /** The idle reading's share of `key` over as long as the run took; 0 without one. */
   const idleShare = (of: 'ticks' | 'calls', key: string) =>
