@@ -11,8 +11,8 @@
 import { Redis } from 'ioredis';
 import { parseCliArgs, UsageError } from '../harness/cli-args';
 import { startWorld, type LocalWorld } from '../harness/world/world';
-import { SignJWT } from 'jose';
 import { startLoadProcess, type LatencyTask, type LoadProcess } from './load';
+import { signBenchToken } from './load/token';
 import { WireSocket, isMessageFrame } from './load/wire';
 import { BENCH_NODE_ENV, HOME_REGION } from './platforms';
 import { percentile } from './stats';
@@ -134,12 +134,7 @@ async function redisCounts(world: LocalWorld): Promise<Map<string, number>> {
 /** Publishes `n` envelopes one at a time (see `--closed`); returns how long that took, in ms. */
 async function closedLoop(world: LocalWorld, n: number): Promise<{ ms: number; p50: number }> {
   const secret = new TextEncoder().encode(world.jwtSecret);
-  const token = (user: string) =>
-    new SignJWT({ rooms: ['*'] })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(user)
-      .setExpirationTime('1h')
-      .sign(secret);
+  const token = (user: string) => signBenchToken(secret, user, '1h');
   const url = (region: string, i: number) => world.region(region).nodes[i]!.url;
   let got = 0;
   let wake = () => undefined as void;

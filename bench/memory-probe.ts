@@ -8,8 +8,8 @@
  * writes a heap snapshot for bench/heap-diff.ts.
  */
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
 import { startWorld } from '../harness/world/world';
+import { signBenchToken } from './load/token';
 import { WireSocket } from './load/wire';
 import { BENCH_NODE_ENV, type BenchNode } from './platforms';
 import { heapAfterGc } from './scenarios/memory';
@@ -39,12 +39,7 @@ try {
     const worker = async () => {
       while (next < count) {
         const user = `idle-${next++}`;
-        const token = await new SignJWT({ rooms: ['*'] })
-          .setProtectedHeader({ alg: 'HS256' })
-          .setSubject(user)
-          .setExpirationTime('6h')
-          .sign(secret);
-        sockets.push(await WireSocket.open(node.url, token));
+        sockets.push(await WireSocket.open(node.url, await signBenchToken(secret, user)));
       }
     };
     await Promise.all(Array.from({ length: 64 }, worker));

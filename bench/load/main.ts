@@ -3,7 +3,6 @@
  * clients never share an event loop with the platform's processes or the WAN relays. It takes tasks
  * from the bench over IPC (see protocol.ts) and answers each with its measurements.
  */
-import { SignJWT } from 'jose';
 import { runLatency } from './latency-task';
 import { runFootprint, runPresenceJoin } from './steady-tasks';
 import { runHostile, runSaturation } from './stress-tasks';
@@ -17,6 +16,7 @@ import type {
   OpenResult,
   OpenTask,
 } from './protocol';
+import { signBenchToken } from './token';
 import { WireSocket, isMessageFrame } from './wire';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -33,11 +33,7 @@ const tokens = new Map<string, string>();
 async function token(user: string): Promise<string> {
   let t = tokens.get(user);
   if (!t) {
-    t = await new SignJWT({ rooms: ['*'] })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(user)
-      .setExpirationTime('6h')
-      .sign(secret!);
+    t = await signBenchToken(secret!, user);
     tokens.set(user, t);
   }
   return t;
