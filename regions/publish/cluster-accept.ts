@@ -94,16 +94,12 @@ export class ClusterAcceptStore implements AcceptStore {
   ): Promise<AcceptReply> {
     const { envelope } = encoded;
     const first = await this.firstStep(encoded, record, now, limit);
-    // As on one server, a publish refused for its id, or a retry, does not count toward the rate.
-    const uncount = () => {
-      if (limit > 0) void this.redis.rtUncountPublish(this.rateKey(encoded, now)).catch(() => undefined);
-    };
     if (first.claimant === REMOTE_ID_CLAIM) {
-      uncount();
+      this.uncount(encoded, now, limit);
       return [2];
     }
     if (first.claimant !== null && !sameClaimant(first.claimant, record)) {
-      uncount();
+      this.uncount(encoded, now, limit);
       return [0, first.claimant];
     }
     const refusal = limit > 0 && first.count > limit ? 3 : 0;
@@ -118,8 +114,13 @@ export class ClusterAcceptStore implements AcceptStore {
       refusal,
       ...entryFields(encoded),
     );
-    if (reply[0] === 0) uncount();
+    if (reply[0] === 0) this.uncount(encoded, now, limit);
     return reply;
+  }
+
+  /** As on one server, a publish refused for its id, or a retry, does not count toward the rate. */
+  private uncount(encoded: EncodedEnvelope, now: number, limit: number): void {
+    if (limit > 0) void this.redis.rtUncountPublish(this.rateKey(encoded, now)).catch(() => undefined);
   }
 
   /** Step 1 alone: claims the id (or reads its claimant), counts the publish, reads the remote mark. */
