@@ -54,6 +54,11 @@ export function bufferReadEnough(
   return anchor !== undefined && oldest !== undefined && oldest.deliveredAt < anchor.deliveredAt - windowMs;
 }
 
+/** Whether `envelope` is strictly later than `cursor` in `(ts, id)` order (no reorder window). */
+export function isPastCursor(envelope: EnvelopeOrder, cursor: HistoryCursor): boolean {
+  return envelope.ts > cursor.ts || (envelope.ts === cursor.ts && envelope.id > cursor.id);
+}
+
 /**
  * Whether `envelope` comes after `cursor` for recovery: later in `(ts, id)` order, or accepted less
  * than `windowMs` before it. The same rule as the SQL of `missedAfter`.
@@ -64,7 +69,7 @@ export function isAfterCursor(
   windowMs: number = RECOVERY_REORDER_WINDOW_MS,
 ): boolean {
   if (envelope.id === cursor.id) return false;
-  if (envelope.ts > cursor.ts || (envelope.ts === cursor.ts && envelope.id > cursor.id)) return true;
+  if (isPastCursor(envelope, cursor)) return true;
   return envelope.ts >= cursor.ts - windowMs;
 }
 
@@ -90,7 +95,7 @@ export function reorderedFirst<E extends EnvelopeOrder>(
   missed: readonly E[],
   cursor: HistoryCursor,
 ): { missed: E[]; reordered: number } {
-  const after = (e: E) => e.ts > cursor.ts || (e.ts === cursor.ts && e.id > cursor.id);
+  const after = (e: E) => isPastCursor(e, cursor);
   const before = missed.filter((e) => !after(e));
   return { missed: [...before, ...missed.filter(after)], reordered: before.length };
 }

@@ -7,6 +7,7 @@ import type { RecentHistory } from './recent';
 import {
   RECOVERY_REORDER_WINDOW_MS,
   isAfterCursor,
+  isPastCursor,
   mergeMissed,
   missedFromBuffer,
   reorderedFirst,
@@ -137,9 +138,5 @@ export class HistoryRecovery implements MissedMessages {
 
 /** Bytes the buffered envelopes strictly after `cursor` would add to an answer. */
 function bytesAfter(buffered: readonly BufferedEnvelope[], cursor: HistoryCursor): number {
-  return answerBytes(
-    buffered
-      .map((entry) => entry.envelope)
-      .filter((e) => e.ts > cursor.ts || (e.ts === cursor.ts && e.id > cursor.id)),
-  );
+  return answerBytes(buffered.map((entry) => entry.envelope).filter((e) => isPastCursor(e, cursor)));
 }

@@ -290,7 +290,7 @@ function bufferedEnvelope(fields: readonly string[]): StoredEnvelope | undefined
  * The bounds of one group of a cluster's buffers: a room's own bounds as configured, the region's
  * totals split evenly, so each group holds at most total/groups (bytes and rooms, at least one room).
  */
-export function groupBounds(bounds: RecentBounds, groups: number): RecentBounds {
+function groupBounds(bounds: RecentBounds, groups: number): RecentBounds {
   return {
     ...bounds,
     totalMaxBytes: Math.floor(bounds.totalMaxBytes / groups),
